@@ -1,0 +1,68 @@
+import * as path from "path";
+import { installMocks, valueOf, fakeManifest, Recorded } from "../test/support/mocks";
+import { evaluateAttrs } from "../lib/nix";
+import { megapakLayers } from "../layers";
+
+const recorded: Recorded[] = installMocks({
+    stdout: (r) => (r.name.endsWith("-push") ? `sha256:${"cd".repeat(32)}\n${fakeManifest([1, 2])}` : undefined),
+});
+import type * as pipelineModule from "./imagePipeline";
+let mod: typeof pipelineModule;
+beforeAll(async () => { mod = await import("./imagePipeline"); });
+
+// The fixture flake is real and evaluates in well under a second, so these tests use
+// Nix's own evaluation rather than invented drvPaths.
+const FLAKE = `path:${path.resolve(__dirname, "../fixtures/megapak")}`;
+const base = { flake: FLAKE, registry: "127.0.0.1:5000", repository: "layerstack/megapak", variant: "dev" };
+
+describe("ImagePipeline", () => {
+    test("declares one layer component per enabled catalog layer, each with build and push", async () => {
+        const p = new mod.ImagePipeline("megapak", { ...base, layers: megapakLayers() });
+        const out = await valueOf(p.layers);
+        const ids = megapakLayers().map((l) => l.id);
+        expect(Object.keys(out)).toEqual(ids);
+        expect(ids).not.toContain("layer09-sam");
+        const names = recorded.map((r) => r.name);
+        for (const id of ids) {
+            expect(names).toContain(id);
+            expect(names).toContain(`${id}-build`);
+            expect(names).toContain(`${id}-push`);
+        }
+        expect(recorded.filter((r) => r.type === "layerstack:index:NixImageLayer")).toHaveLength(11);
+        const ev = evaluateAttrs(FLAKE, "x86_64-linux", ids);
+        for (const id of ids) {
+            expect(out[id].drvPath).toBe(ev.get(id)!.drvPath);
+            expect(out[id].outPath).toBe(ev.get(id)!.outPath);
+            expect(out[id].tag).toBe(`dev-${ev.get(id)!.drvPath.slice(11, 43)}`);
+            expect(out[id].imageRef).toBe(`127.0.0.1:5000/layerstack/megapak/${id}@sha256:${"cd".repeat(32)}`);
+        }
+        expect(out["layer10-performance"].parent).toBe("layer08-pak7");
+        expect(out["layer01-base-cuda"].parent).toBeUndefined();
+    });
+
+    test("a layer whose attribute the flake lacks is rejected by name", () => {
+        expect(() => new mod.ImagePipeline("p2", {
+            ...base, layersSource: "layerstack:layers",
+            layers: [{ id: "base", attr: "layer01-base-cuda" }, { id: "ghost", attr: "layer99-ghost", parent: "base" }],
+        })).toThrow(`layerstack:layers: layer "ghost": the flake has no attribute packages.x86_64-linux.layer99-ghost (${FLAKE})`);
+    });
+
+    test("a flake that does not evaluate is reported with Nix's error", () => {
+        expect(() => new mod.ImagePipeline("p3", { ...base, flake: "path:/nonexistent-flake-dir", layers: [{ id: "a", attr: "a" }] }))
+            .toThrow(/layerstack:flake: evaluating path:\/nonexistent-flake-dir#packages.x86_64-linux failed/);
+    });
+
+    test("a tree: two children of one base share it", async () => {
+        const p = new mod.ImagePipeline("tree", {
+            ...base, layers: [
+                { id: "t-base", attr: "layer01-base-cuda" },
+                { id: "t-slim", attr: "layer02-python-tools", parent: "t-base" },
+                { id: "t-other", attr: "layer03-gcc15", parent: "t-base", format: "docker-archive" },
+            ],
+        });
+        const out = await valueOf(p.layers);
+        expect(out["t-slim"].parent).toBe("t-base");
+        expect(out["t-other"].parent).toBe("t-base");
+        expect(p.layerComponents.size).toBe(3);
+    });
+});

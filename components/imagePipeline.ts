@@ -1,0 +1,89 @@
+import * as pulumi from "@pulumi/pulumi";
+import { raiseAll } from "../lib/errors";
+import { LayerSpec, orderLayers } from "../lib/graph";
+import { Evaluated, evaluateAttrs } from "../lib/nix";
+import { NixImageLayer } from "./nixImageLayer";
+
+export interface ImagePipelineArgs {
+    /** Flake reference, e.g. `path:/abs/dir` or `github:owner/repo`. */
+    readonly flake: string;
+    /** Nix system whose `packages.<system>` the layers are read from. @default "x86_64-linux" */
+    readonly system?: string;
+    /** The layer tree; each layer has at most one parent. */
+    readonly layers: readonly LayerSpec[];
+    /** Names the layer list in error messages. @default "layers" */
+    readonly layersSource?: string;
+    readonly registry: string;
+    readonly repository: string;
+    /** Starts every tag. @default the stack name */
+    readonly variant?: string;
+    readonly registryAuth?: { username: string; password: pulumi.Output<string> };
+    readonly buildTimeoutSeconds?: number;
+    /**
+     * The evaluation of the layers' attributes, if the caller already has it.
+     * @default one `nix eval` of all layers' attributes, run by this constructor
+     */
+    readonly evaluated?: ReadonlyMap<string, Evaluated | null>;
+}
+
+/** What the stack exports per layer (`pulumi stack output --json layers`). */
+export interface LayerOutputs {
+    attr: string;
+    parent?: string;
+    drvPath: string;
+    outPath: string;
+    tag: string;
+    repository: string;
+    digest: string;
+    imageRef: string;
+    ownBlobSize: number;
+}
+
+/**
+ * A tree of image layers built from one flake and published to one registry. Evaluates
+ * every layer's drvPath in a single `nix eval`, then declares one NixImageLayer per layer.
+ * Layer components are named by their layer ids (with children `<id>-build`, `<id>-push`).
+ */
+export class ImagePipeline extends pulumi.ComponentResource {
+    public readonly layerComponents: ReadonlyMap<string, NixImageLayer>;
+    /** Per-layer outputs keyed by layer id. */
+    public readonly layers: pulumi.Output<Record<string, LayerOutputs>>;
+
+    constructor(name: string, args: ImagePipelineArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("layerstack:index:ImagePipeline", name, {}, opts);
+        const source = args.layersSource ?? "layers";
+        const system = args.system ?? "x86_64-linux";
+        const ordered = orderLayers(args.layers, source);
+        const evaluated = args.evaluated ?? evaluateAttrs(args.flake, system, [...new Set(ordered.map((l) => l.attr))]);
+        raiseAll(ordered
+            .filter((l) => !evaluated.get(l.attr))
+            .map((l) => `${source}: layer "${l.id}": the flake has no attribute packages.${system}.${l.attr} (${args.flake})`));
+
+        const components = new Map<string, NixImageLayer>();
+        for (const l of ordered) {
+            const ev = evaluated.get(l.attr)!;
+            components.set(l.id, new NixImageLayer(l.id, {
+                attr: l.attr,
+                drvPath: ev.drvPath,
+                outPath: ev.outPath,
+                format: l.format,
+                registry: args.registry,
+                repository: args.repository,
+                variant: args.variant ?? pulumi.getStack(),
+                parent: l.parent ? components.get(l.parent) : undefined,
+                registryAuth: args.registryAuth,
+                buildTimeoutSeconds: args.buildTimeoutSeconds,
+            }, { parent: this }));
+        }
+        this.layerComponents = components;
+        const entries = ordered.map((l) => {
+            const c = components.get(l.id)!;
+            return pulumi.all([c.digest, c.imageRef, c.ownBlobSize]).apply(([digest, imageRef, ownBlobSize]): [string, LayerOutputs] => [l.id, {
+                attr: c.attr, ...(l.parent ? { parent: l.parent } : {}), drvPath: c.drvPath, outPath: c.outPath, tag: c.tag,
+                repository: c.repositoryUrl, digest, imageRef, ownBlobSize,
+            }]);
+        });
+        this.layers = pulumi.all(entries).apply((es) => Object.fromEntries(es));
+        this.registerOutputs({ layers: this.layers });
+    }
+}

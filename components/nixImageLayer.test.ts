@@ -1,0 +1,82 @@
+import * as pulumi from "@pulumi/pulumi";
+import { installMocks, isSecret, valueOf, fakeManifest, Recorded } from "../test/support/mocks";
+
+const DIGEST = "sha256:" + "ab".repeat(32);
+const recorded: Recorded[] = installMocks({
+    stdout: (r) => (r.name.endsWith("-push") ? `${DIGEST}\n${fakeManifest([100, 200, 4242])}` : undefined),
+});
+
+// Imported after setMocks, as Pulumi's testing guide requires.
+import type * as layerModule from "./nixImageLayer";
+import * as commands from "../lib/commands";
+let mod: typeof layerModule;
+beforeAll(async () => { mod = await import("./nixImageLayer"); });
+
+const DRV = "/nix/store/0123456789abcdfghijklmnpqrsvwxyz-layer02-python-tools.drv";
+const PARENT_DRV = "/nix/store/zyxwvsrqpnmlkjihgfdcba9876543210-layer01-base-cuda.drv";
+
+function layer(name: string, extra: Partial<layerModule.NixImageLayerArgs> = {}) {
+    return new mod.NixImageLayer(name, {
+        attr: name, drvPath: DRV, outPath: "/nix/store/x-out", registry: "ghcr.io", repository: "owner/megapak", variant: "cu130", ...extra,
+    });
+}
+
+describe("NixImageLayer", () => {
+    test("children are named after the layer, the build is triggered by the drvPath", async () => {
+        const l = layer("layer02-python-tools");
+        await valueOf(l.imageRef);
+        const build = recorded.find((r) => r.name === "layer02-python-tools-build")!;
+        const push = recorded.find((r) => r.name === "layer02-python-tools-push")!;
+        expect(build.type).toBe("command:local:Command");
+        expect(push.type).toBe("command:local:Command");
+        expect(build.inputs.triggers).toEqual([DRV]);
+        expect(build.inputs.create).toBe(commands.BUILD_SCRIPT);
+        expect(build.inputs.environment).toEqual({ LAYERSTACK_DRV_PATH: DRV });
+        expect(push.inputs.create).toBe(commands.PUSH_SCRIPT);
+        expect(push.inputs.triggers).toEqual([DRV, "ghcr.io/owner/megapak/layer02-python-tools", "cu130-0123456789abcdfghijklmnpqrsvwxyz"]);
+        expect(push.inputs.environment).toEqual({
+            LAYERSTACK_DRV_PATH: DRV,
+            LAYERSTACK_FORMAT: "oci",
+            LAYERSTACK_REGISTRY: "ghcr.io",
+            LAYERSTACK_TLS_VERIFY: "true",
+            LAYERSTACK_REPOSITORY: "ghcr.io/owner/megapak/layer02-python-tools",
+            LAYERSTACK_TAG: "cu130-0123456789abcdfghijklmnpqrsvwxyz",
+        });
+    });
+
+    test("outputs: tag from the drv hash, digest and own blob size from the push", async () => {
+        const l = layer("layer-outputs");
+        expect(l.tag).toBe("cu130-0123456789abcdfghijklmnpqrsvwxyz");
+        expect(await valueOf(l.digest)).toBe(DIGEST);
+        expect(await valueOf(l.imageRef)).toBe(`ghcr.io/owner/megapak/layer-outputs@${DIGEST}`);
+        expect(await valueOf(l.ownBlobSize)).toBe(4242);
+        expect(await valueOf(l.blobs)).toHaveLength(3);
+    });
+
+    test("a loopback registry is plain HTTP", async () => {
+        const l = layer("layer-local", { registry: "127.0.0.1:5000", format: "stream" });
+        await valueOf(l.imageRef);
+        const env = recorded.find((r) => r.name === "layer-local-push")!.inputs.environment as Record<string, string>;
+        expect(env.LAYERSTACK_TLS_VERIFY).toBe("false");
+        expect(env.LAYERSTACK_FORMAT).toBe("stream");
+    });
+
+    test("the registry password is a secret env var, never in the command text", async () => {
+        const sentinel = "s3ntinel-Pa55word";
+        const l = layer("layer-auth", { registryAuth: { username: "bot", password: pulumi.secret(sentinel) } });
+        expect(await isSecret(l.push.environment as pulumi.Output<unknown>)).toBe(true);
+        const env = await valueOf(l.push.environment as pulumi.Output<Record<string, string>>);
+        expect(env.LAYERSTACK_REGISTRY_PASSWORD).toBe(sentinel);
+        expect(env.LAYERSTACK_REGISTRY_USERNAME).toBe("bot");
+        expect(await valueOf(l.push.create as pulumi.Output<string>)).not.toContain(sentinel);
+        expect(await isSecret(l.digest)).toBe(false);
+    });
+
+    test("layerTag refuses what is not a drv path", () => {
+        expect(() => mod.layerTag("dev", "/nix/store/short-x.drv")).toThrow("not a derivation path");
+    });
+
+    test("parsePushOutput refuses output without a digest", () => {
+        expect(() => mod.parsePushOutput("oops\n{}")).toThrow("push printed no digest");
+    });
+});

@@ -1,0 +1,117 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import { BUILD_SCRIPT, PUSH_SCRIPT, tlsVerify } from "../lib/commands";
+import { ImageFormat } from "../lib/graph";
+
+export interface NixImageLayerArgs {
+    /** Flake attribute the layer is read from (kept as an output for humans and tools). */
+    readonly attr: string;
+    /** The derivation that builds the layer's image, known after evaluation; the build's trigger. */
+    readonly drvPath: string;
+    /** Where Nix will put the image (input-addressed, so known before the build). */
+    readonly outPath: string;
+    /** @default "oci" */
+    readonly format?: ImageFormat;
+    /** Registry host[:port]. Loopback registries are reached over plain HTTP, others over TLS. */
+    readonly registry: string;
+    /** Repository path prefix; the image goes to `<registry>/<repository>/<layer name>`. */
+    readonly repository: string;
+    /** Starts every tag, e.g. the stack or CUDA variant, so stacks never collide. */
+    readonly variant: string;
+    /** The parent layer: this layer's push waits for the parent's push. */
+    readonly parent?: NixImageLayer;
+    /** Registry credentials; the password must be a secret Output. */
+    readonly registryAuth?: { username: string; password: pulumi.Output<string> };
+    /** Seconds the build may take; past that the build's whole process tree is killed. */
+    readonly buildTimeoutSeconds?: number;
+}
+
+/** The tag of a layer: the variant plus the hash part of its drvPath, so it is immutable. */
+export function layerTag(variant: string, drvPath: string): string {
+    const m = /^\/nix\/store\/([0-9a-z]{32})-[^/]+\.drv$/.exec(drvPath);
+    if (!m) throw new Error(`not a derivation path: ${drvPath}`);
+    return `${variant}-${m[1]}`;
+}
+
+/** Reads the push command's stdout: the digest, then the manifest as the registry has it. */
+export function parsePushOutput(stdout: string): { digest: string; ownBlobSize: number; blobs: string[] } {
+    const nl = stdout.indexOf("\n");
+    const digest = stdout.slice(0, nl).trim();
+    if (!/^sha256:[0-9a-f]{64}$/.test(digest)) throw new Error(`push printed no digest: ${stdout.slice(0, 200)}`);
+    const manifest = JSON.parse(stdout.slice(nl + 1)) as { layers?: { digest: string; size: number }[] };
+    const layers = manifest.layers ?? [];
+    return { digest, ownBlobSize: layers.length ? layers[layers.length - 1].size : 0, blobs: layers.map((l) => l.digest) };
+}
+
+/**
+ * One image layer: a Nix build, triggered by the layer's drvPath, and a push of the built
+ * image to `<registry>/<repository>/<name>:<variant>-<drv hash>`.
+ *
+ * The build does not wait for any other layer (Nix schedules shared work across the
+ * concurrent builds); only the push waits for the parent's push, so the registry never
+ * holds a child without its parent.
+ */
+export class NixImageLayer extends pulumi.ComponentResource {
+    public readonly attr: string;
+    public readonly drvPath: string;
+    public readonly outPath: string;
+    public readonly tag: string;
+    /** `<registry>/<repository>/<name>`, without tag or digest. */
+    public readonly repositoryUrl: string;
+    public readonly build: command.local.Command;
+    public readonly push: command.local.Command;
+    /** `sha256:...` of the pushed manifest. */
+    public readonly digest: pulumi.Output<string>;
+    /** `<repositoryUrl>@sha256:...`: the immutable reference to publish and deploy. */
+    public readonly imageRef: pulumi.Output<string>;
+    /** Compressed size in bytes of the one blob this layer adds to its parent's. */
+    public readonly ownBlobSize: pulumi.Output<number>;
+    /** The image's layer blobs as pushed, root first. */
+    public readonly blobs: pulumi.Output<string[]>;
+
+    constructor(name: string, args: NixImageLayerArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("layerstack:index:NixImageLayer", name, {}, opts);
+        this.attr = args.attr;
+        this.drvPath = args.drvPath;
+        this.outPath = args.outPath;
+        this.tag = layerTag(args.variant, args.drvPath);
+        this.repositoryUrl = `${args.registry}/${args.repository}/${name}`;
+
+        const timeout = args.buildTimeoutSeconds ? { create: `${args.buildTimeoutSeconds}s`, update: `${args.buildTimeoutSeconds}s` } : undefined;
+        this.build = new command.local.Command(`${name}-build`, {
+            create: BUILD_SCRIPT,
+            environment: { LAYERSTACK_DRV_PATH: args.drvPath },
+            triggers: [args.drvPath],
+            logging: "stderr",
+        }, { parent: this, customTimeouts: timeout });
+
+        const environment: Record<string, pulumi.Input<string>> = {
+            LAYERSTACK_DRV_PATH: args.drvPath,
+            LAYERSTACK_FORMAT: args.format ?? "oci",
+            LAYERSTACK_REGISTRY: args.registry,
+            LAYERSTACK_TLS_VERIFY: String(tlsVerify(args.registry)),
+            LAYERSTACK_REPOSITORY: this.repositoryUrl,
+            LAYERSTACK_TAG: this.tag,
+        };
+        if (args.registryAuth) {
+            environment.LAYERSTACK_REGISTRY_USERNAME = args.registryAuth.username;
+            environment.LAYERSTACK_REGISTRY_PASSWORD = pulumi.secret(args.registryAuth.password);
+        }
+        this.push = new command.local.Command(`${name}-push`, {
+            create: PUSH_SCRIPT,
+            environment,
+            triggers: [args.drvPath, this.repositoryUrl, this.tag],
+            logging: "stderr",
+        }, { parent: this, dependsOn: args.parent ? [this.build, args.parent.push] : [this.build] });
+
+        const pushed = this.push.stdout.apply(parsePushOutput);
+        this.digest = pushed.digest;
+        this.ownBlobSize = pushed.ownBlobSize;
+        this.blobs = pushed.blobs;
+        this.imageRef = pulumi.interpolate`${this.repositoryUrl}@${this.digest}`;
+        this.registerOutputs({
+            attr: this.attr, drvPath: this.drvPath, outPath: this.outPath, tag: this.tag,
+            digest: this.digest, imageRef: this.imageRef, ownBlobSize: this.ownBlobSize,
+        });
+    }
+}
