@@ -12,11 +12,12 @@ export interface Evaluated {
  * The Nix expression applied to the flake's package set: for each requested attribute,
  * its drvPath and outPath, or null when the flake has no such attribute. Attribute names
  * are checked against FLAKE_ATTR first, so they can be written as Nix string literals.
+ * (The keys are not drvPath/outPath: Nix prints any set with an `outPath` as that string.)
  */
 export function evalExpression(attrs: readonly string[]): string {
     for (const a of attrs) if (!FLAKE_ATTR.test(a)) throw new LayerstackError(`invalid flake attribute ${JSON.stringify(a)}`);
     const list = attrs.map((a) => `"${a}"`).join(" ");
-    return `ps: builtins.listToAttrs (map (n: { name = n; value = if builtins.hasAttr n ps then { drvPath = ps.\${n}.drvPath; outPath = ps.\${n}.outPath; } else null; }) [ ${list} ])`;
+    return `ps: builtins.listToAttrs (map (n: { name = n; value = if builtins.hasAttr n ps then { drv = ps.\${n}.drvPath; out = ps.\${n}.outPath; } else null; }) [ ${list} ])`;
 }
 
 /** The installable whose attributes are evaluated: `<flake>#packages.<system>`. */
@@ -33,7 +34,7 @@ export function evaluateAttrs(flake: string, system: string, attrs: readonly str
     const installable = packageSet(flake, system);
     let stdout: string;
     try {
-        stdout = execFileSync("nix", ["eval", "--json", installable, "--apply", evalExpression(attrs)], {
+        stdout = execFileSync("nix", ["--extra-experimental-features", "nix-command flakes", "eval", "--json", installable, "--apply", evalExpression(attrs)], {
             encoding: "utf8",
             stdio: ["ignore", "pipe", "pipe"],
             maxBuffer: 64 * 1024 * 1024,
@@ -46,6 +47,9 @@ export function evaluateAttrs(flake: string, system: string, attrs: readonly str
         const tail = (err.stderr ?? "").trim().split("\n").slice(-15).join("\n");
         throw new LayerstackError(`layerstack:flake: evaluating ${installable} failed (nix exited ${err.status}):\n${tail}`);
     }
-    const parsed = JSON.parse(stdout) as Record<string, Evaluated | null>;
-    return new Map(attrs.map((a) => [a, parsed[a] ?? null]));
+    const parsed = JSON.parse(stdout) as Record<string, { drv: string; out: string } | null>;
+    return new Map(attrs.map((a) => {
+        const v = parsed[a];
+        return [a, v ? { drvPath: v.drv, outPath: v.out } : null];
+    }));
 }
