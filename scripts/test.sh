@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# `npm test`: installs what is missing (scripts/toolchain.sh, cached), type-checks, then runs
+# the unit tests and the end-to-end tests against the real engine, Nix, skopeo and registry.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/toolchain.sh
+# shellcheck source=scripts/env.sh
+source scripts/env.sh
+
+npx tsc -p tsconfig.json --noEmit
+results=$(mktemp -d)
+status=0
+npx jest --selectProjects unit --json --outputFile "$results/unit.json" "$@" || status=$?
+npx jest --selectProjects e2e --runInBand --json --outputFile "$results/e2e.json" "$@" || status=$?
+node -e '
+  const fs = require("fs");
+  let p = 0, f = 0, s = 0;
+  for (const n of ["unit", "e2e"]) {
+    const file = process.argv[1] + "/" + n + ".json";
+    if (!fs.existsSync(file)) { f++; continue; }
+    const r = JSON.parse(fs.readFileSync(file, "utf8"));
+    p += r.numPassedTests; f += r.numFailedTests + r.numRuntimeErrorTestSuites; s += r.numPendingTests;
+  }
+  console.log(`${p} passed, ${f} failed` + (s ? `, ${s} skipped` : ""));
+' "$results"
+rm -rf "$results"
+exit "$status"

@@ -1,0 +1,102 @@
+// The dev stack end to end: the real Pulumi engine, Nix, skopeo and a registry on 127.0.0.1.
+import { TestProject, TestRegistry, inspect, must } from "../support/stack";
+
+const registry = new TestRegistry(5101);
+const project = new TestProject("e2e", { shims: true });
+const CHANGED = "layer05-pak3";
+const BENEATH = ["layer05-pak3", "layer06-cupy", "layer07-pak5", "layer08-pak7", "layer10-performance", "layer11-app", "layer12-comfyui"];
+let first: Record<string, any>;
+
+beforeAll(() => {
+    registry.start();
+    project.init({
+        "layerstack:flake": `path:${project.flakeDir}`,
+        "layerstack:registry": registry.address,
+        "layerstack:repository": "layerstack/megapak",
+    });
+});
+afterAll(() => {
+    registry.dispose();
+    project.dispose();
+});
+
+test("a cold up publishes the 11 enabled layers, each its parent's blobs plus one", () => {
+    must(project.up(), "pulumi up");
+    first = project.outputs().layers;
+    expect(Object.keys(first)).toHaveLength(11);
+    expect(first["layer09-sam"]).toBeUndefined();
+    for (const [id, l] of Object.entries<any>(first)) {
+        expect(l.imageRef).toBe(`${registry.address}/layerstack/megapak/${id}@${l.digest}`);
+        expect(l.tag).toBe(`e2e-${l.drvPath.slice(11, 43)}`);
+        const byDigest = inspect(l.imageRef);
+        expect(byDigest.Digest).toBe(l.digest);
+        // The immutable tag points at the same manifest.
+        expect(inspect(`${registry.address}/layerstack/megapak/${id}:${l.tag}`).Digest).toBe(l.digest);
+        const blobs: string[] = byDigest.Layers;
+        expect(blobs[blobs.length - 1]).toBeDefined();
+        if (l.parent) {
+            const parentBlobs: string[] = inspect(first[l.parent].imageRef).Layers;
+            expect(blobs.slice(0, -1)).toEqual(parentBlobs);
+            expect(parentBlobs).not.toContain(blobs[blobs.length - 1]);
+        } else {
+            expect(blobs).toHaveLength(1);
+        }
+        expect(l.ownBlobSize).toBe(registry.blobSize(blobs[blobs.length - 1]));
+    }
+});
+
+test("the engine recorded that each push waits for its parent's push, and no build waits for anything", () => {
+    const res = project.resources();
+    const urnOf = (name: string) => res.find((r) => r.urn.endsWith(`::${name}`))!.urn;
+    for (const [id, l] of Object.entries<any>(first)) {
+        const push = res.find((r) => r.urn.endsWith(`::${id}-push`));
+        const build = res.find((r) => r.urn.endsWith(`::${id}-build`));
+        expect(push.dependencies).toContain(urnOf(`${id}-build`));
+        if (l.parent) expect(push.dependencies).toContain(urnOf(`${l.parent}-push`));
+        expect(build.dependencies ?? []).toEqual([]);
+        expect(build.inputs.triggers).toEqual([l.drvPath]);
+    }
+});
+
+test("a second up changes nothing, and runs no build and no push", () => {
+    const before = project.argvCount();
+    must(project.up(["--expect-no-changes"]), "up --expect-no-changes");
+    const calls = project.argv(before);
+    expect(calls.filter((a) => a[0] === "nix-store")).toEqual([]);
+    expect(calls.filter((a) => a[0] === "skopeo")).toEqual([]);
+    // The program's one evaluation of all layers.
+    expect(calls.filter((a) => a[0] === "nix" && a.includes("eval"))).toHaveLength(1);
+});
+
+test("after one layer's content changes, preview names exactly it and its descendants", () => {
+    project.editFixtureLayer(CHANGED, { content: "pak3.txt plus one more package" });
+    const before = project.argvCount();
+    const r = must(project.pulumi(["preview", "--json"]), "preview --json");
+    const steps: { op: string; urn: string }[] = JSON.parse(r.stdout).steps;
+    const changed = steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${s.urn.split("::").pop()}`);
+    const expected = BENEATH.flatMap((id) => [`replace ${id}-build`, `replace ${id}-push`]);
+    expect(changed.filter((c) => !c.startsWith("create-replacement") && !c.startsWith("delete-replaced")).sort()).toEqual(expected.sort());
+    // Preview has no side effects: no build, no push.
+    const calls = project.argv(before);
+    expect(calls.filter((a) => a[0] === "nix-store" || a[0] === "skopeo")).toEqual([]);
+});
+
+test("up rebuilds only those layers and uploads only new blobs", () => {
+    const before = project.argvCount();
+    const logFrom = registry.accessLogLines();
+    must(project.up(), "pulumi up after a change");
+    const after = project.outputs().layers;
+    const realised = new Set(project.argv(before).filter((a) => a[0] === "nix-store").map((a) => a[a.length - 1]));
+    expect([...realised].sort()).toEqual(BENEATH.map((id) => after[id].drvPath).sort());
+    for (const id of Object.keys(first)) {
+        if (BENEATH.includes(id)) expect(after[id].digest).not.toBe(first[id].digest);
+        else expect(after[id]).toEqual(first[id]);
+    }
+    // Every uploaded blob is new: the changed layer's own blob, plus each rebuilt image's config.
+    const uploaded = registry.uploadedBlobs(logFrom);
+    const oldBlobs = new Set(Object.values<any>(first).flatMap((l) => inspect(l.imageRef).Layers as string[]));
+    const newOwn = inspect(after[CHANGED].imageRef).Layers.slice(-1)[0];
+    const configs = BENEATH.map((id) => inspect(after[id].imageRef, true).config.digest);
+    expect(uploaded.filter((d) => oldBlobs.has(d))).toEqual([]);
+    expect(new Set(uploaded)).toEqual(new Set([newOwn, ...configs]));
+});

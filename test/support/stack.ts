@@ -1,0 +1,187 @@
+import { spawn, spawnSync, execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+
+export const REPO = path.resolve(__dirname, "../..");
+
+/** What a process printed and how it ended. */
+export interface Run {
+    code: number;
+    stdout: string;
+    stderr: string;
+}
+
+/** Files and folders that make up the Pulumi project (copied into each test's own directory). */
+const PROJECT_FILES = ["Pulumi.yaml", "index.ts", "package.json", "tsconfig.json", "lib", "components", "layers"];
+
+/**
+ * A throwaway copy of the project with its own file backend, stack, fixture flake and
+ * (optionally) argv-logging shims for nix, nix-store, skopeo and cachix. It runs the real
+ * `pulumi` from PATH (scripts/env.sh must have been sourced: scripts/test.sh does that).
+ */
+export class TestProject {
+    readonly dir: string;
+    readonly stateDir: string;
+    readonly flakeDir: string;
+    readonly argvLog: string;
+    readonly env: NodeJS.ProcessEnv;
+
+    constructor(readonly stack: string, opts: { passphrase?: string; shims?: boolean } = {}) {
+        this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `layerstack-${stack}-`));
+        for (const f of PROJECT_FILES) fs.cpSync(path.join(REPO, f), path.join(this.dir, f), { recursive: true, filter: (src) => !src.endsWith(".test.ts") });
+        fs.symlinkSync(path.join(REPO, "node_modules"), path.join(this.dir, "node_modules"));
+        this.flakeDir = path.join(this.dir, "flake");
+        fs.cpSync(path.join(REPO, "fixtures/megapak"), this.flakeDir, { recursive: true });
+        this.stateDir = path.join(this.dir, ".state");
+        fs.mkdirSync(this.stateDir);
+        this.argvLog = path.join(this.dir, "argv.log");
+        let PATH = process.env.PATH!;
+        if (opts.shims) PATH = `${makeShims(path.join(this.dir, "shims"))}:${PATH}`;
+        this.env = {
+            ...process.env,
+            PATH,
+            PULUMI_BACKEND_URL: `file://${this.stateDir}`,
+            PULUMI_CONFIG_PASSPHRASE: opts.passphrase ?? "layerstack-test",
+            LAYERSTACK_ARGV_LOG: this.argvLog,
+            PULUMI_SKIP_UPDATE_CHECK: "true",
+            PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+        };
+        delete this.env.PULUMI_CONFIG_PASSPHRASE_FILE;
+    }
+
+    /** Runs pulumi with the stack selected; never throws on a non-zero exit. */
+    pulumi(args: string[], opts: { input?: string } = {}): Run {
+        const r = spawnSync("pulumi", [...args, "--stack", this.stack, "--non-interactive"], {
+            cwd: this.dir, env: this.env, encoding: "utf8", input: opts.input, maxBuffer: 256 * 1024 * 1024,
+        });
+        return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+    }
+
+    /** Like `pulumi`, but asynchronous, so a test can act while it runs (kill it, stop the registry). */
+    pulumiAsync(args: string[]) {
+        const child = spawn("pulumi", [...args, "--stack", this.stack, "--non-interactive"], { cwd: this.dir, env: this.env, detached: true });
+        let stdout = "", stderr = "";
+        child.stdout.on("data", (d) => (stdout += d));
+        child.stderr.on("data", (d) => (stderr += d));
+        const done = new Promise<Run>((resolve) => child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr })));
+        return { child, done, output: () => stdout + stderr };
+    }
+
+    init(config: Record<string, string | object>, secrets: Record<string, string> = {}): void {
+        must(this.pulumi(["stack", "init"]), "stack init");
+        for (const [k, v] of Object.entries(config)) {
+            const args = typeof v === "string" ? ["config", "set", k, v] : ["config", "set", "--path", k, JSON.stringify(v)];
+            if (typeof v === "string") must(this.pulumi(args), `config set ${k}`);
+            else must(this.pulumi(["config", "set", "--json", k, JSON.stringify(v)]), `config set ${k}`);
+        }
+        // Secrets go in on stdin, never in argv.
+        for (const [k, v] of Object.entries(secrets)) must(this.pulumi(["config", "set", "--secret", k], { input: v }), `config set --secret ${k}`);
+    }
+
+    up(extra: string[] = []): Run {
+        return this.pulumi(["up", "--yes", "--skip-preview", ...extra]);
+    }
+
+    outputs(): Record<string, any> {
+        return JSON.parse(must(this.pulumi(["stack", "output", "--json", "--show-secrets"]), "stack output").stdout);
+    }
+
+    /** The resources in the stack's state, by URN. */
+    resources(): any[] {
+        return JSON.parse(must(this.pulumi(["stack", "export"]), "stack export").stdout).deployment.resources ?? [];
+    }
+
+    /** Lines of the argv log written by the shims since `from`, each as an argv array. */
+    argv(from = 0): string[][] {
+        if (!fs.existsSync(this.argvLog)) return [];
+        return fs.readFileSync(this.argvLog, "utf8").split("\n").slice(from).filter(Boolean).map((l) => JSON.parse(l));
+    }
+
+    argvCount(): number {
+        return this.argv().length;
+    }
+
+    /** Sets one fixture layer's field in the copied flake (its content, sleep, broken flag). */
+    editFixtureLayer(attr: string, change: Record<string, unknown>): void {
+        const file = path.join(this.flakeDir, "layers.json");
+        const spec = JSON.parse(fs.readFileSync(file, "utf8"));
+        const layer = spec.layers.find((l: any) => l.attr === attr);
+        if (!layer) throw new Error(`no fixture layer ${attr}`);
+        Object.assign(layer, change);
+        fs.writeFileSync(file, JSON.stringify(spec, null, 2));
+    }
+
+    dispose(): void {
+        fs.rmSync(this.dir, { recursive: true, force: true });
+    }
+}
+
+export function must(r: Run, what: string): Run {
+    if (r.code !== 0) throw new Error(`${what} failed (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
+    return r;
+}
+
+/**
+ * Shims that log each call's argv as one JSON line to $LAYERSTACK_ARGV_LOG, then exec the
+ * real program. Used to count builds and pushes and to prove no secret is in any argv.
+ */
+export function makeShims(dir: string): string {
+    fs.mkdirSync(dir, { recursive: true });
+    for (const prog of ["nix", "nix-store", "skopeo", "cachix"]) {
+        const real = spawnSync("sh", ["-c", `command -v ${prog}`], { encoding: "utf8" }).stdout.trim();
+        if (!real) continue;
+        fs.writeFileSync(path.join(dir, prog), `#!/bin/sh
+node -e 'require("fs").appendFileSync(process.env.LAYERSTACK_ARGV_LOG, JSON.stringify(process.argv.slice(1)) + "\\n")' -- ${prog} "$@"
+exec ${real} "$@"
+`, { mode: 0o755 });
+    }
+    return dir;
+}
+
+/** A registry of our own for one test file: its port, its directory, its access log. */
+export class TestRegistry {
+    readonly dir: string;
+    constructor(readonly port: number, opts: { htpasswd?: string } = {}) {
+        this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `layerstack-registry-${port}-`));
+        this.auth = opts.htpasswd;
+    }
+    private auth?: string;
+    get address(): string { return `127.0.0.1:${this.port}`; }
+    private run(cmd: string): void {
+        execFileSync("bash", [path.join(REPO, "scripts/registry.sh"), cmd, ...(this.auth && cmd === "start" ? ["--auth", this.auth] : [])], {
+            env: { ...process.env, LAYERSTACK_REGISTRY_PORT: String(this.port), LAYERSTACK_REGISTRY_DIR: this.dir },
+            stdio: ["ignore", "pipe", "pipe"],
+        });
+    }
+    start(): void { this.run("start"); }
+    stop(): void { this.run("stop"); }
+    accessLog(): string {
+        const f = path.join(this.dir, "access.log");
+        return fs.existsSync(f) ? fs.readFileSync(f, "utf8") : "";
+    }
+    /** Digests of blobs uploaded (a completed upload: PUT .../blobs/uploads/...?digest=) since `fromLine`. */
+    uploadedBlobs(fromLine = 0): string[] {
+        return this.accessLog().split("\n").slice(fromLine)
+            .map((l) => /"PUT \/v2\/[^ ]*\/blobs\/uploads\/[^ ]*[?&]digest=sha256%3A([0-9a-f]{64})/.exec(l))
+            .filter((m): m is RegExpExecArray => m !== null)
+            .map((m) => `sha256:${m[1]}`);
+    }
+    accessLogLines(): number { return this.accessLog().split("\n").length - 1; }
+    /** Size in bytes of a blob the registry stores. */
+    blobSize(digest: string): number {
+        const hex = digest.replace("sha256:", "");
+        return fs.statSync(path.join(this.dataDir(), "docker/registry/v2/blobs/sha256", hex.slice(0, 2), hex, "data")).size;
+    }
+    dataDir(): string { return path.join(this.dir, "data"); }
+    dispose(): void {
+        try { this.stop(); } catch { /* already stopped */ }
+        fs.rmSync(this.dir, { recursive: true, force: true });
+    }
+}
+
+/** `skopeo inspect` of an image in a loopback registry. */
+export function inspect(ref: string, raw = false): any {
+    const out = execFileSync("skopeo", ["inspect", ...(raw ? ["--raw"] : []), "--tls-verify=false", `docker://${ref}`], { encoding: "utf8" });
+    return JSON.parse(out);
+}
