@@ -1,1 +1,3 @@
 export * from "./megapak";
+export * from "./checks";
+export * from "./packages";

@@ -91,3 +91,94 @@ describe("absolutizeFlake", () => {
         ["github:owner/repo", "github:owner/repo"],
     ])("%s -> %s", (ref, want) => expect(absolutizeFlake(ref, "/p")).toBe(want));
 });
+
+describe("validateConfig: production keys", () => {
+    const cu130 = { stack: "cu130", projectDir };
+    const prod: RawConfig = {
+        ...good, registry: "ghcr.io", repository: "owner/megapak",
+        cache: "cachix", cachixCache: "megapak", hasCachixAuthToken: true,
+        githubOwner: "owner", githubRepository: "megapak", hasGithubToken: true,
+        runnerHost: "ci@gpu1.example.com:2222", runnerLabels: ["h100", "gpu"], runnerEphemeral: "true",
+    };
+    function prodError(raw: Partial<RawConfig>, c = cu130): string {
+        try {
+            validateConfig({ ...prod, ...raw } as RawConfig, c);
+        } catch (e) {
+            expect(e).toBeInstanceOf(LayerstackError);
+            return (e as Error).message;
+        }
+        throw new Error("expected a config error");
+    }
+
+    test("the dev stack's minimal config has no sibling", () => {
+        const s = validateConfig(good, ctx);
+        expect(s.cuda).toBeUndefined();
+        expect(s.cache).toBeUndefined();
+        expect(s.github).toBeUndefined();
+        expect(s.runner).toBeUndefined();
+        expect(s.promoteTags).toBe(false);
+    });
+
+    test("a cu130 stack gets its variant, cache, GitHub repository and runner", () => {
+        const s = validateConfig(prod, cu130);
+        expect(s.variant).toBe("cu130");
+        expect(s.cuda).toEqual({ id: "cu130", cuda: "13.0", pytorch: "2.10.0", python: "3.14", minDriver: "580.65.06" });
+        expect(s.cache).toEqual({ kind: "cachix", name: "megapak", apiUrl: "https://app.cachix.org/api/v1" });
+        expect(s.github).toEqual({ owner: "owner", repository: "megapak" });
+        expect(s.runner).toEqual({ user: "ci", host: "gpu1.example.com", port: 2222, labels: ["h100"], ephemeral: true, allowPublicRepository: false });
+    });
+
+    test("a nix-store cache with a public key; the port defaults to 22", () => {
+        const key = "cache.example-1:" + "A".repeat(43) + "=";
+        const s = validateConfig({ ...prod, cache: "nix-store", cachixCache: undefined, hasCachixAuthToken: false, cacheUrl: "s3://bucket?region=eu-west-1", cachePublicKey: key, runnerHost: "ci@10.0.0.5" }, cu130);
+        expect(s.cache).toEqual({ kind: "nix-store", url: "s3://bucket?region=eu-west-1", publicKey: key });
+        expect(s.runner!.port).toBe(22);
+    });
+
+    test("an unknown stack name is not a CUDA variant unless it claims one", () => {
+        expect(validateConfig(good, { stack: "e2e", projectDir }).cuda).toBeUndefined();
+        expect(validateConfig({ ...good, variant: "cu128", python: "3.14" }, ctx).cuda!.id).toBe("cu128");
+    });
+
+    test.each<[string, Partial<RawConfig>, string]>([
+        ["unsupported CUDA variant", { variant: "cu118" }, 'layerstack:variant: "cu118" is not a supported CUDA variant; supported: cu130 (CUDA 13.0, PyTorch 2.10.0, Python 3.14, driver >= 580.65.06); cu128 (CUDA 12.8'],
+        ["unsupported combination", { cuda: "12.8" }, "layerstack:cuda: cu130 with cuda 12.8 is not a supported combination; supported: cu130"],
+        ["missing Cachix token", { hasCachixAuthToken: false }, "layerstack:cachixAuthToken is required when layerstack:cache is cachix (set it with: pulumi config set --secret layerstack:cachixAuthToken)"],
+        ["missing Cachix cache name", { cachixCache: undefined }, "layerstack:cachixCache is required when layerstack:cache is cachix"],
+        ["bad Cachix cache name", { cachixCache: "My Cache" }, 'layerstack:cachixCache: "My Cache" is not a Cachix cache name'],
+        ["bad Cachix API URL", { cachixApiUrl: "ftp://x" }, 'layerstack:cachixApiUrl: "ftp://x" is not an http(s) URL'],
+        ["unknown cache kind", { cache: "s3" }, 'layerstack:cache: "s3" must be cachix or nix-store'],
+        ["store URL with cachix", { cacheUrl: "file:///c" }, "layerstack:cacheUrl is only used with layerstack:cache: nix-store"],
+        ["nix-store without URL", { cache: "nix-store", cachixCache: undefined, hasCachixAuthToken: false }, "layerstack:cacheUrl is required when layerstack:cache is nix-store"],
+        ["bad store URL", { cache: "nix-store", cachixCache: undefined, hasCachixAuthToken: false, cacheUrl: "/var/cache" }, 'layerstack:cacheUrl: "/var/cache" is not a Nix store URL'],
+        ["bad public key", { cache: "nix-store", cachixCache: undefined, hasCachixAuthToken: false, cacheUrl: "file:///c", cachePublicKey: "nokey" }, 'layerstack:cachePublicKey: "nokey" is not a Nix public key'],
+        ["cache keys without a cache", { cache: undefined, hasCachixAuthToken: false }, "layerstack:cachixCache is set but layerstack:cache is not"],
+        ["missing GitHub token", { hasGithubToken: false }, "layerstack:githubToken is required when layerstack:githubOwner is set (set it with: pulumi config set --secret layerstack:githubToken)"],
+        ["missing GitHub repository", { githubRepository: undefined, runnerHost: undefined, runnerLabels: undefined, runnerEphemeral: undefined }, "layerstack:githubRepository is required when layerstack:githubOwner is set"],
+        ["repository with owner", { githubRepository: "owner/megapak" }, 'layerstack:githubRepository: "owner/megapak" is not a repository name (without the owner)'],
+        ["bad GitHub owner", { githubOwner: "-x-" }, 'layerstack:githubOwner: "-x-" is not a GitHub user or organization name'],
+        ["SSH host without user", { runnerHost: "gpu1.example.com" }, 'layerstack:runnerHost: "gpu1.example.com" is not user@host[:port]'],
+        ["SSH host with a scheme", { runnerHost: "ssh://ci@gpu1" }, 'layerstack:runnerHost: "ssh://ci@gpu1" is not user@host[:port]'],
+        ["SSH port out of range", { runnerHost: "ci@gpu1:99999" }, 'layerstack:runnerHost: "ci@gpu1:99999" is not user@host[:port]'],
+        ["SSH user with a space", { runnerHost: "c i@gpu1" }, 'layerstack:runnerHost: "c i@gpu1" is not user@host[:port]'],
+        ["runner without GitHub", { githubOwner: undefined, githubRepository: undefined, hasGithubToken: false }, "layerstack:runnerHost needs layerstack:githubOwner and layerstack:githubRepository"],
+        ["labels not a list", { runnerLabels: "gpu,h100" }, "layerstack:runnerLabels: must be a list of labels"],
+        ["cuda label from config", { runnerLabels: ["cuda-12.1"] }, 'layerstack:runnerLabels: "cuda-12.1": cuda-* labels come from layerstack:variant'],
+        ["ephemeral not a boolean", { runnerEphemeral: "yes" }, 'layerstack:runnerEphemeral: "yes" must be true or false'],
+        ["promoteTags not a boolean", { promoteTags: "1" }, 'layerstack:promoteTags: "1" must be true or false'],
+        ["runner keys without a host", { runnerHost: undefined }, "layerstack:runnerLabels is set but layerstack:runnerHost is not"],
+    ])("%s", (_name, raw, expected) => {
+        expect(prodError(raw)).toContain(expected);
+    });
+
+    test("a dev-named stack that asks for a runner must name a CUDA variant", () => {
+        expect(prodError({}, ctx)).toContain('layerstack:variant: "dev" is not a supported CUDA variant; supported: cu130');
+        expect(prodError({}, ctx)).toContain("(layerstack:variant defaults to the stack name)");
+    });
+
+    test("no secret is ever echoed: only whether a secret key is set reaches validation", () => {
+        // RawConfig has no field for a secret's value; the messages above name keys only.
+        const fields = Object.keys(prod);
+        expect(fields.filter((f) => /token|password|key$/i.test(f) && !f.startsWith("has"))).toEqual([]);
+    });
+});

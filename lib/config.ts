@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { raiseAll } from "./errors";
 import { LayerSpec, orderLayers } from "./graph";
 import { megapakLayers } from "../layers";
+import { CudaVariant, resolveVariant } from "./variants";
 
 /**
  * Everything the stack reads from config, validated. This module is the only place that
@@ -27,6 +28,41 @@ export interface StackSettings {
     /** Seconds a layer's build may take before it and its process tree are killed. @default none */
     readonly buildTimeoutSeconds?: number;
     readonly registryAuth?: RegistryAuth;
+    /** The CUDA variant of the matrix (lib/variants.ts), for stacks that name one. @default none */
+    readonly cuda?: CudaVariant;
+    /** Whether `<variant>-latest` tags are moved to the pushed digests (never for a pull request). @default false */
+    readonly promoteTags: boolean;
+    /** The Nix binary cache the layers' closures are pushed to. @default none */
+    readonly cache?: CacheSettings;
+    /** The GitHub repository whose Actions secrets, variables and runner are managed. @default none */
+    readonly github?: GithubSettings;
+    /** The self-hosted GPU runner, on an existing host reached over SSH. @default none */
+    readonly runner?: RunnerSettings;
+}
+
+export type CacheSettings =
+    | { readonly kind: "cachix"; readonly name: string; readonly apiUrl: string; readonly authToken: pulumi.Output<string> }
+    | { readonly kind: "nix-store"; readonly url: string; readonly publicKey?: string; readonly signingKey?: pulumi.Output<string> };
+
+export interface GithubSettings {
+    readonly owner: string;
+    readonly repository: string;
+    readonly token: pulumi.Output<string>;
+}
+
+export interface RunnerSettings {
+    readonly user: string;
+    readonly host: string;
+    /** @default 22 */
+    readonly port: number;
+    /** Labels beyond self-hosted, linux, x64, gpu and cuda-<version>. @default [] */
+    readonly labels: string[];
+    /** @default false */
+    readonly ephemeral: boolean;
+    /** @default false */
+    readonly allowPublicRepository: boolean;
+    /** Private key for SSH; the SSH agent (SSH_AUTH_SOCK) when unset. @default none */
+    readonly sshKey?: pulumi.Output<string>;
 }
 
 export interface RegistryAuth {
@@ -46,6 +82,35 @@ export interface RawConfig {
     registryUsername?: string;
     /** Only whether a password is set; its value is never looked at here. */
     hasRegistryPassword: boolean;
+    cuda?: string;
+    pytorch?: string;
+    python?: string;
+    promoteTags?: string;
+    cache?: string;
+    cachixCache?: string;
+    cachixApiUrl?: string;
+    cacheUrl?: string;
+    cachePublicKey?: string;
+    githubOwner?: string;
+    githubRepository?: string;
+    runnerHost?: string;
+    runnerLabels?: unknown;
+    runnerEphemeral?: string;
+    allowPublicRepository?: string;
+    /** Whether each secret key is set; their values are never looked at here. */
+    hasCachixAuthToken?: boolean;
+    hasCacheSigningKey?: boolean;
+    hasGithubToken?: boolean;
+    hasRunnerSshKey?: boolean;
+}
+
+/** The validated non-secret part of the production keys; loadSettings adds the secrets. */
+export interface ProductionSettings {
+    cuda?: CudaVariant;
+    promoteTags: boolean;
+    cache?: { kind: "cachix"; name: string; apiUrl: string } | { kind: "nix-store"; url: string; publicKey?: string };
+    github?: { owner: string; repository: string };
+    runner?: Omit<RunnerSettings, "sshKey">;
 }
 
 const NS = "layerstack";
@@ -61,7 +126,7 @@ const USERNAME = /^[^\s:]{1,128}$/;
  * Validates raw config. Pure: no Pulumi engine needed, so every rule is tested directly.
  * Each problem names its key; no value of a secret key is ever echoed.
  */
-export function validateConfig(raw: RawConfig, ctx: { stack: string; projectDir: string }): Omit<StackSettings, "registryAuth"> & { auth?: { username: string } } {
+export function validateConfig(raw: RawConfig, ctx: { stack: string; projectDir: string }): Omit<StackSettings, "registryAuth" | keyof ProductionSettings> & ProductionSettings & { auth?: { username: string } } {
     const problems: string[] = [];
     const key = (k: string) => `${NS}:${k}`;
     const required = (k: keyof RawConfig): string | undefined => {
@@ -138,13 +203,121 @@ export function validateConfig(raw: RawConfig, ctx: { stack: string; projectDir:
         const parsed = parseLayers(raw.layers, problems);
         if (parsed) layers = parsed;
     }
+    const production = validateProduction(raw, variant, problems);
     raiseAll(problems);
     // Graph rules (unknown parent, cycle, duplicate id) name the layer.
     layers = orderLayers(layers, layersSource);
 
     return {
-        flake: flake!, layers, layersSource, registry: registry!, repository: repository!, system, variant, buildTimeoutSeconds, auth,
+        flake: flake!, layers, layersSource, registry: registry!, repository: repository!, system, variant, buildTimeoutSeconds, auth, ...production,
     };
+}
+
+export const DEFAULT_CACHIX_API_URL = "https://app.cachix.org/api/v1";
+const CACHIX_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const STORE_URL = /^[a-z][a-z0-9+-]*:\/\/[^\s"'`$\\]+$/;
+const HTTP_URL = /^https?:\/\/[^\s"'`$\\?#]+$/;
+const NIX_PUBLIC_KEY = /^[A-Za-z0-9._-]+(-\d+)?:[A-Za-z0-9+/]{43}=$/;
+const GITHUB_OWNER = /^[A-Za-z0-9](-?[A-Za-z0-9]){0,38}$/;
+const GITHUB_REPO = /^[A-Za-z0-9._-]{1,100}$/;
+const SSH_USER = /^[a-z_][a-z0-9_.-]{0,31}$/i;
+export const SSH_TARGET = new RegExp(`^(?<user>[^@\\s]+)@(?<host>\\[[0-9a-fA-F:]+\\]|${HOST_LABEL}(\\.${HOST_LABEL})*)(:(?<port>\\d{1,5}))?$`, "i");
+const RUNNER_LABEL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const FIXED_LABELS = ["self-hosted", "linux", "x64", "gpu"];
+
+/**
+ * The keys of the production stacks: CUDA matrix, tag promotion, binary cache, GitHub and
+ * GPU runner. Every one is optional, so a dev stack that sets none of them is untouched.
+ */
+function validateProduction(raw: RawConfig, variant: string, problems: string[]): ProductionSettings {
+    const key = (k: string) => `${NS}:${k}`;
+    const bool = (k: "promoteTags" | "runnerEphemeral" | "allowPublicRepository"): boolean => {
+        const v = raw[k];
+        if (v === undefined) return false;
+        if (v === "true" || v === "false") return v === "true";
+        problems.push(`${key(k)}: ${JSON.stringify(v)} must be true or false`);
+        return false;
+    };
+    const secretHint = (k: string) => `(set it with: pulumi config set --secret ${key(k)})`;
+    const out: ProductionSettings = { promoteTags: bool("promoteTags") };
+
+    // A stack claims a CUDA variant by its name (cuNNN), by pinning versions, or by a GPU runner,
+    // whose preflight needs the driver minimum. The dev and test stacks claim none.
+    const pins = { cuda: raw.cuda, pytorch: raw.pytorch, python: raw.python };
+    const pinned = (Object.keys(pins) as (keyof typeof pins)[]).filter((k) => pins[k] !== undefined);
+    if (/^cu\d+$/.test(variant) || pinned.length > 0 || raw.runnerHost !== undefined) {
+        try {
+            out.cuda = resolveVariant(variant, pins, pinned.length > 0 ? pinned.map(key).join(", ") : key("variant"));
+        } catch (e) {
+            problems.push((e as Error).message + (raw.variant === undefined ? ` (${key("variant")} defaults to the stack name)` : ""));
+        }
+    }
+
+    const cachixKeys = ["cachixCache", "cachixApiUrl"] as const;
+    const storeKeys = ["cacheUrl", "cachePublicKey"] as const;
+    if (raw.cache === undefined) {
+        for (const k of [...cachixKeys, ...storeKeys]) if (raw[k] !== undefined) problems.push(`${key(k)} is set but ${key("cache")} is not (cachix or nix-store)`);
+        if (raw.hasCachixAuthToken) problems.push(`${key("cachixAuthToken")} is set but ${key("cache")} is not (cachix or nix-store)`);
+        if (raw.hasCacheSigningKey) problems.push(`${key("cacheSigningKey")} is set but ${key("cache")} is not (cachix or nix-store)`);
+    } else if (raw.cache === "cachix") {
+        for (const k of storeKeys) if (raw[k] !== undefined) problems.push(`${key(k)} is only used with ${key("cache")}: nix-store`);
+        if (raw.hasCacheSigningKey) problems.push(`${key("cacheSigningKey")} is only used with ${key("cache")}: nix-store (Cachix signs with its own key)`);
+        const apiUrl = raw.cachixApiUrl ?? DEFAULT_CACHIX_API_URL;
+        if (!HTTP_URL.test(apiUrl)) problems.push(`${key("cachixApiUrl")}: ${JSON.stringify(apiUrl)} is not an http(s) URL without query (e.g. "${DEFAULT_CACHIX_API_URL}")`);
+        if (raw.cachixCache === undefined || raw.cachixCache === "") problems.push(`${key("cachixCache")} is required when ${key("cache")} is cachix (the name of an existing cache; Cachix has no API to create one)`);
+        else if (!CACHIX_NAME.test(raw.cachixCache)) problems.push(`${key("cachixCache")}: ${JSON.stringify(raw.cachixCache)} is not a Cachix cache name (lowercase letters, digits and '-')`);
+        if (!raw.hasCachixAuthToken) problems.push(`${key("cachixAuthToken")} is required when ${key("cache")} is cachix ${secretHint("cachixAuthToken")}`);
+        if (raw.cachixCache && CACHIX_NAME.test(raw.cachixCache) && HTTP_URL.test(apiUrl)) out.cache = { kind: "cachix", name: raw.cachixCache, apiUrl: apiUrl.replace(/\/+$/, "") };
+    } else if (raw.cache === "nix-store") {
+        for (const k of cachixKeys) if (raw[k] !== undefined) problems.push(`${key(k)} is only used with ${key("cache")}: cachix`);
+        if (raw.hasCachixAuthToken) problems.push(`${key("cachixAuthToken")} is only used with ${key("cache")}: cachix`);
+        let ok = true;
+        if (raw.cacheUrl === undefined || raw.cacheUrl === "") { ok = false; problems.push(`${key("cacheUrl")} is required when ${key("cache")} is nix-store (e.g. "file:///var/cache/nix" or "s3://bucket")`); }
+        else if (!STORE_URL.test(raw.cacheUrl)) { ok = false; problems.push(`${key("cacheUrl")}: ${JSON.stringify(raw.cacheUrl)} is not a Nix store URL (e.g. "file:///var/cache/nix", "s3://bucket", "ssh-ng://host")`); }
+        if (raw.cachePublicKey !== undefined && !NIX_PUBLIC_KEY.test(raw.cachePublicKey)) { ok = false; problems.push(`${key("cachePublicKey")}: ${JSON.stringify(raw.cachePublicKey)} is not a Nix public key ("name:base64", as nix key convert-secret-to-public prints)`); }
+        if (ok) out.cache = { kind: "nix-store", url: raw.cacheUrl!, ...(raw.cachePublicKey ? { publicKey: raw.cachePublicKey } : {}) };
+    } else {
+        problems.push(`${key("cache")}: ${JSON.stringify(raw.cache)} must be cachix or nix-store`);
+    }
+
+    if (raw.githubOwner !== undefined || raw.githubRepository !== undefined || raw.hasGithubToken) {
+        const first = raw.githubOwner !== undefined ? "githubOwner" : raw.githubRepository !== undefined ? "githubRepository" : "githubToken";
+        let ok = true;
+        if (raw.githubOwner === undefined || raw.githubOwner === "") { ok = false; problems.push(`${key("githubOwner")} is required when ${key(first)} is set`); }
+        else if (!GITHUB_OWNER.test(raw.githubOwner)) { ok = false; problems.push(`${key("githubOwner")}: ${JSON.stringify(raw.githubOwner)} is not a GitHub user or organization name`); }
+        if (raw.githubRepository === undefined || raw.githubRepository === "") { ok = false; problems.push(`${key("githubRepository")} is required when ${key(first)} is set`); }
+        else if (!GITHUB_REPO.test(raw.githubRepository) || raw.githubRepository.includes("/")) { ok = false; problems.push(`${key("githubRepository")}: ${JSON.stringify(raw.githubRepository)} is not a repository name (without the owner)`); }
+        if (!raw.hasGithubToken) { ok = false; problems.push(`${key("githubToken")} is required when ${key(first)} is set ${secretHint("githubToken")}`); }
+        if (ok) out.github = { owner: raw.githubOwner!, repository: raw.githubRepository! };
+    }
+
+    const ephemeral = bool("runnerEphemeral");
+    const allowPublicRepository = bool("allowPublicRepository");
+    let labels: string[] = [];
+    if (raw.runnerLabels !== undefined) {
+        if (!Array.isArray(raw.runnerLabels) || raw.runnerLabels.some((l) => typeof l !== "string" || !RUNNER_LABEL.test(l))) {
+            problems.push(`${key("runnerLabels")}: must be a list of labels (letters, digits, '.', '_' or '-', at most 64 characters)`);
+        } else {
+            labels = [...new Set(raw.runnerLabels as string[])].filter((l) => !FIXED_LABELS.includes(l.toLowerCase()) && !/^cuda-/i.test(l));
+            const reserved = (raw.runnerLabels as string[]).filter((l) => /^cuda-/i.test(l));
+            if (reserved.length > 0) problems.push(`${key("runnerLabels")}: ${JSON.stringify(reserved[0])}: cuda-* labels come from ${key("variant")}, not from config`);
+        }
+    }
+    if (raw.runnerHost !== undefined) {
+        const m = SSH_TARGET.exec(raw.runnerHost);
+        const port = m?.groups?.port === undefined ? 22 : Number(m.groups.port);
+        if (!m || !SSH_USER.test(m.groups!.user) || port < 1 || port > 65535) {
+            problems.push(`${key("runnerHost")}: ${JSON.stringify(raw.runnerHost)} is not user@host[:port] (e.g. "runner@gpu1.example.com" or "ci@10.0.0.5:2222")`);
+        } else if (raw.githubOwner === undefined || raw.githubRepository === undefined) {
+            problems.push(`${key("runnerHost")} needs ${key("githubOwner")} and ${key("githubRepository")}: the runner registers with that repository`);
+        } else {
+            out.runner = { user: m.groups!.user, host: m.groups!.host.replace(/^\[|\]$/g, ""), port, labels, ephemeral, allowPublicRepository };
+        }
+    } else {
+        for (const k of ["runnerLabels", "runnerEphemeral", "allowPublicRepository"] as const) if (raw[k] !== undefined) problems.push(`${key(k)} is set but ${key("runnerHost")} is not`);
+        if (raw.hasRunnerSshKey) problems.push(`${key("runnerSshKey")} is set but ${key("runnerHost")} is not`);
+    }
+    return out;
 }
 
 function parseLayers(value: unknown, problems: string[]): LayerSpec[] | undefined {
@@ -192,6 +365,12 @@ export function localFlakeDir(ref: string): string | undefined {
 /** Reads the `layerstack:*` keys of the current stack and validates them. */
 export function loadSettings(cfg = new pulumi.Config(NS), projectDir = process.cwd()): StackSettings {
     const password = cfg.getSecret("registryPassword");
+    const secrets = {
+        cachixAuthToken: cfg.getSecret("cachixAuthToken"),
+        cacheSigningKey: cfg.getSecret("cacheSigningKey"),
+        githubToken: cfg.getSecret("githubToken"),
+        runnerSshKey: cfg.getSecret("runnerSshKey"),
+    };
     const raw: RawConfig = {
         flake: cfg.get("flake"),
         layers: cfg.getObject<unknown>("layers"),
@@ -202,7 +381,33 @@ export function loadSettings(cfg = new pulumi.Config(NS), projectDir = process.c
         buildTimeout: cfg.get("buildTimeout"),
         registryUsername: cfg.get("registryUsername"),
         hasRegistryPassword: password !== undefined,
+        cuda: cfg.get("cuda"),
+        pytorch: cfg.get("pytorch"),
+        python: cfg.get("python"),
+        promoteTags: cfg.get("promoteTags"),
+        cache: cfg.get("cache"),
+        cachixCache: cfg.get("cachixCache"),
+        cachixApiUrl: cfg.get("cachixApiUrl"),
+        cacheUrl: cfg.get("cacheUrl"),
+        cachePublicKey: cfg.get("cachePublicKey"),
+        githubOwner: cfg.get("githubOwner"),
+        githubRepository: cfg.get("githubRepository"),
+        runnerHost: cfg.get("runnerHost"),
+        runnerLabels: cfg.getObject<unknown>("runnerLabels"),
+        runnerEphemeral: cfg.get("runnerEphemeral"),
+        allowPublicRepository: cfg.get("allowPublicRepository"),
+        hasCachixAuthToken: secrets.cachixAuthToken !== undefined,
+        hasCacheSigningKey: secrets.cacheSigningKey !== undefined,
+        hasGithubToken: secrets.githubToken !== undefined,
+        hasRunnerSshKey: secrets.runnerSshKey !== undefined,
     };
-    const { auth, ...settings } = validateConfig(raw, { stack: pulumi.getStack(), projectDir });
-    return { ...settings, registryAuth: auth && password ? { username: auth.username, password } : undefined };
+    const { auth, cache, github, runner, ...settings } = validateConfig(raw, { stack: pulumi.getStack(), projectDir });
+    return {
+        ...settings,
+        registryAuth: auth && password ? { username: auth.username, password } : undefined,
+        cache: cache?.kind === "cachix" ? { ...cache, authToken: secrets.cachixAuthToken! }
+            : cache ? { ...cache, ...(secrets.cacheSigningKey ? { signingKey: secrets.cacheSigningKey } : {}) } : undefined,
+        github: github && { ...github, token: secrets.githubToken! },
+        runner: runner && { ...runner, ...(secrets.runnerSshKey ? { sshKey: secrets.runnerSshKey } : {}) },
+    };
 }

@@ -1,6 +1,12 @@
 /**
  * Every shell command the stack runs lives in this folder, one file per area:
  *   layer.ts   build and push of an image layer
+ *   cache.ts   Cachix info, and pushing closures to Cachix or any Nix store URL
+ *   runner.ts  the GPU host's runner: preflight, install, register (stdin), deregister
+ *   check.ts   smoke checks inside a pushed image
  * The scripts are constants; values reach them as environment variables (see layer.ts).
  */
 export * from "./layer";
+export * from "./check";
+export * from "./cache";
+export * from "./runner";

@@ -25,6 +25,19 @@ export const BUILD_SCRIPT = `set -eu
 exec nix-store --realise "$LAYERSTACK_DRV_PATH"`;
 
 /**
+ * Logs in to the registry when a password is set, inside the command: the password goes to
+ * skopeo on stdin and ends up only in a private auth file under $tmp, which the caller's
+ * trap removes. Expects $tmp, LAYERSTACK_REGISTRY and LAYERSTACK_TLS_VERIFY.
+ */
+export const REGISTRY_LOGIN = `if [ -n "\${LAYERSTACK_REGISTRY_PASSWORD:-}" ]; then
+  export REGISTRY_AUTH_FILE="$tmp/auth.json"
+  printf '%s' "$LAYERSTACK_REGISTRY_PASSWORD" | skopeo login --authfile "$REGISTRY_AUTH_FILE" \\
+    --tls-verify="$LAYERSTACK_TLS_VERIFY" --username "$LAYERSTACK_REGISTRY_USERNAME" --password-stdin \\
+    "$LAYERSTACK_REGISTRY" >/dev/null
+fi
+unset LAYERSTACK_REGISTRY_PASSWORD`;
+
+/**
  * Pushes one built layer. Inputs:
  *   LAYERSTACK_DRV_PATH        realised again first (a no-op unless garbage-collected)
  *   LAYERSTACK_FORMAT          oci | docker-archive | stream
@@ -37,14 +50,7 @@ export const PUSH_SCRIPT = `set -eu
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 out=$(nix-store --realise "$LAYERSTACK_DRV_PATH")
-if [ -n "\${LAYERSTACK_REGISTRY_PASSWORD:-}" ]; then
-  # The password goes to skopeo on stdin and ends up only in this private auth file.
-  export REGISTRY_AUTH_FILE="$tmp/auth.json"
-  printf '%s' "$LAYERSTACK_REGISTRY_PASSWORD" | skopeo login --authfile "$REGISTRY_AUTH_FILE" \\
-    --tls-verify="$LAYERSTACK_TLS_VERIFY" --username "$LAYERSTACK_REGISTRY_USERNAME" --password-stdin \\
-    "$LAYERSTACK_REGISTRY" >/dev/null
-fi
-unset LAYERSTACK_REGISTRY_PASSWORD
+${REGISTRY_LOGIN}
 case "$LAYERSTACK_FORMAT" in
   oci) src="oci:$out" ;;
   docker-archive) src="docker-archive:$out" ;;

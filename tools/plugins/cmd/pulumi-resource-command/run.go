@@ -252,6 +252,7 @@ func runCommand(ctx context.Context, reg *processRegistry, spec runSpec, log lin
 
 	var stdoutBuf, stderrBuf, combined lockedBuffer
 	var readers sync.WaitGroup
+	var logMu sync.Mutex // serialize log callbacks from the two streams
 	pump := func(stream string, r *os.File, buf *lockedBuffer, enabled bool) {
 		defer readers.Done()
 		br := bufio.NewReader(r)
@@ -261,7 +262,9 @@ func runCommand(ctx context.Context, reg *processRegistry, spec runSpec, log lin
 				_, _ = buf.Write([]byte(line))
 				_, _ = combined.Write([]byte(line))
 				if enabled && log != nil {
+					logMu.Lock()
 					log(stream, red.apply(strings.TrimRight(line, "\r\n")))
+					logMu.Unlock()
 				}
 			}
 			if rerr != nil {
