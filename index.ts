@@ -15,6 +15,7 @@ const pipeline = new ImagePipeline("megapak", {
     variant: settings.variant,
     registryAuth: settings.registryAuth,
     buildTimeoutSeconds: settings.buildTimeoutSeconds,
+    checks: settings.checks,
 });
 
 export const layers = pipeline.layers;

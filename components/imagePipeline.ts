@@ -3,6 +3,7 @@ import { raiseAll } from "../lib/errors";
 import { LayerSpec, orderLayers } from "../lib/graph";
 import { Evaluated, evaluateAttrs } from "../lib/nix";
 import { NixImageLayer } from "./nixImageLayer";
+import { CheckSpec } from "../layers/checks";
 
 export interface ImagePipelineArgs {
     /** Flake reference, e.g. `path:/abs/dir` or `github:owner/repo`. */
@@ -24,6 +25,10 @@ export interface ImagePipelineArgs {
      * @default one `nix eval` of all layers' attributes, run by this constructor
      */
     readonly evaluated?: ReadonlyMap<string, Evaluated | null>;
+    /** Smoke checks per layer id. @default none */
+    readonly checks?: ReadonlyMap<string, readonly CheckSpec[]>;
+    /** Whether the check runner has a GPU. @default false */
+    readonly gpuChecks?: boolean;
 }
 
 /** What the stack exports per layer (`pulumi stack output --json layers`). */
@@ -73,6 +78,8 @@ export class ImagePipeline extends pulumi.ComponentResource {
                 parent: l.parent ? components.get(l.parent) : undefined,
                 registryAuth: args.registryAuth,
                 buildTimeoutSeconds: args.buildTimeoutSeconds,
+                checks: args.checks?.get(l.id),
+                gpuChecks: args.gpuChecks,
             }, { parent: this }));
         }
         this.layerComponents = components;

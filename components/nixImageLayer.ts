@@ -2,6 +2,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { BUILD_SCRIPT, PUSH_SCRIPT, tlsVerify } from "../lib/commands";
 import { ImageFormat } from "../lib/graph";
+import { CheckSpec } from "../layers/checks";
+import { LayerChecks } from "./layerChecks";
 
 export interface NixImageLayerArgs {
     /** Flake attribute the layer is read from (kept as an output for humans and tools). */
@@ -24,6 +26,13 @@ export interface NixImageLayerArgs {
     readonly registryAuth?: { username: string; password: pulumi.Output<string> };
     /** Seconds the build may take; past that the build's whole process tree is killed. */
     readonly buildTimeoutSeconds?: number;
+    /**
+     * Smoke checks run inside the pushed image; descendants are pushed only after they pass.
+     * @default none
+     */
+    readonly checks?: readonly CheckSpec[];
+    /** Whether the check runner has a GPU (checks marked `gpu` run only then). @default false */
+    readonly gpuChecks?: boolean;
 }
 
 /** The tag of a layer: the variant plus the hash part of its drvPath, so it is immutable. */
@@ -68,6 +77,9 @@ export class NixImageLayer extends pulumi.ComponentResource {
     public readonly ownBlobSize: pulumi.Output<number>;
     /** The image's layer blobs as pushed, root first. */
     public readonly blobs: pulumi.Output<string[]>;
+    public readonly checks?: LayerChecks;
+    /** What a child layer's push waits for: this push and every check of this layer. */
+    public readonly gate: pulumi.Resource[];
 
     constructor(name: string, args: NixImageLayerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("layerstack:index:NixImageLayer", name, {}, opts);
@@ -102,13 +114,20 @@ export class NixImageLayer extends pulumi.ComponentResource {
             environment,
             triggers: [args.drvPath, this.repositoryUrl, this.tag],
             logging: "stderr",
-        }, { parent: this, dependsOn: args.parent ? [this.build, args.parent.push] : [this.build] });
+        }, { parent: this, dependsOn: [this.build, ...(args.parent?.gate ?? [])] });
 
         const pushed = this.push.stdout.apply(parsePushOutput);
         this.digest = pushed.digest;
         this.ownBlobSize = pushed.ownBlobSize;
         this.blobs = pushed.blobs;
         this.imageRef = pulumi.interpolate`${this.repositoryUrl}@${this.digest}`;
+        if (args.checks?.length) {
+            this.checks = new LayerChecks(`${name}-check`, {
+                imageRef: this.imageRef, registry: args.registry, checks: args.checks, gpu: args.gpuChecks,
+                registryAuth: args.registryAuth, dependsOn: [this.push],
+            }, { parent: this });
+        }
+        this.gate = [this.push, ...(this.checks?.commands ?? [])];
         this.registerOutputs({
             attr: this.attr, drvPath: this.drvPath, outPath: this.outPath, tag: this.tag,
             digest: this.digest, imageRef: this.imageRef, ownBlobSize: this.ownBlobSize,

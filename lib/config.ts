@@ -1,9 +1,9 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { raiseAll } from "./errors";
+import { LayerstackError, raiseAll } from "./errors";
 import { LayerSpec, orderLayers } from "./graph";
-import { megapakLayers } from "../layers";
+import { megapakLayers, catalogChecks, applyOverrides, CheckContext, CheckOverride, CheckSpec } from "../layers";
 import { CudaVariant, resolveVariant } from "./variants";
 
 /**
@@ -28,6 +28,8 @@ export interface StackSettings {
     /** Seconds a layer's build may take before it and its process tree are killed. @default none */
     readonly buildTimeoutSeconds?: number;
     readonly registryAuth?: RegistryAuth;
+    /** Smoke checks per layer id: the catalog's, changed by `layerstack:checks`. Empty when `runChecks` is false. */
+    readonly checks: ReadonlyMap<string, CheckSpec[]>;
     /** The CUDA variant of the matrix (lib/variants.ts), for stacks that name one. @default none */
     readonly cuda?: CudaVariant;
     /** Whether `<variant>-latest` tags are moved to the pushed digests (never for a pull request). @default false */
@@ -80,6 +82,9 @@ export interface RawConfig {
     variant?: string;
     buildTimeout?: string;
     registryUsername?: string;
+    /** `{ "<layer id>": [{ name, script?, gpu?, skip? }] }`: add, replace or skip checks. */
+    checks?: unknown;
+    runChecks?: string;
     /** Only whether a password is set; its value is never looked at here. */
     hasRegistryPassword: boolean;
     cuda?: string;
@@ -204,12 +209,28 @@ export function validateConfig(raw: RawConfig, ctx: { stack: string; projectDir:
         if (parsed) layers = parsed;
     }
     const production = validateProduction(raw, variant, problems);
+    let runChecks = true;
+    if (raw.runChecks !== undefined) {
+        if (raw.runChecks !== "true" && raw.runChecks !== "false") problems.push(`${key("runChecks")}: ${JSON.stringify(raw.runChecks)} must be true or false`);
+        runChecks = raw.runChecks !== "false";
+    }
+    const overrides = parseCheckOverrides(raw.checks, problems);
     raiseAll(problems);
     // Graph rules (unknown parent, cycle, duplicate id) name the layer.
     layers = orderLayers(layers, layersSource);
+    const checks = new Map<string, CheckSpec[]>();
+    for (const id of overrides.keys()) {
+        if (!layers.some((l) => l.id === id)) throw new LayerstackError(`${key("checks")}: no layer "${id}" in ${layersSource}`);
+    }
+    if (runChecks) {
+        for (const l of layers) {
+            const list = applyOverrides(l.id, catalogChecks(l.id, DEFAULT_CHECK_CONTEXT), overrides.get(l.id) ?? [], key("checks"));
+            if (list.length) checks.set(l.id, list);
+        }
+    }
 
     return {
-        flake: flake!, layers, layersSource, registry: registry!, repository: repository!, system, variant, buildTimeoutSeconds, auth, ...production,
+        flake: flake!, layers, layersSource, registry: registry!, repository: repository!, system, variant, buildTimeoutSeconds, auth, checks, ...production,
     };
 }
 
@@ -320,6 +341,38 @@ function validateProduction(raw: RawConfig, variant: string, problems: string[])
     return out;
 }
 
+/** The versions the dev stack's checks expect (the megapak's own: CUDA 13.0, Python 3.14, PyTorch 2.10). */
+export const DEFAULT_CHECK_CONTEXT: CheckContext = { cuda: "13.0", python: "3.14", torch: "2.10.0" };
+
+function parseCheckOverrides(value: unknown, problems: string[]): Map<string, CheckOverride[]> {
+    const k = `${NS}:checks`;
+    const out = new Map<string, CheckOverride[]>();
+    if (value === undefined) return out;
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+        problems.push(`${k}: must be an object {"<layer id>": [{name, script?, gpu?, skip?}]}`);
+        return out;
+    }
+    for (const [id, list] of Object.entries(value as Record<string, unknown>)) {
+        if (!Array.isArray(list)) {
+            problems.push(`${k}.${id}: must be a list of {name, script?, gpu?, skip?}`);
+            continue;
+        }
+        const parsed: CheckOverride[] = [];
+        list.forEach((o, i) => {
+            const where = `${k}.${id}[${i}]`;
+            if (typeof o !== "object" || o === null) return void problems.push(`${where}: must be an object`);
+            const c = o as Record<string, unknown>;
+            if (typeof c.name !== "string" || !/^[a-z0-9][a-z0-9-]{0,40}$/.test(c.name)) return void problems.push(`${where}: name must be lowercase letters, digits and '-'`);
+            if (c.script !== undefined && (typeof c.script !== "string" || c.script.trim() === "")) return void problems.push(`${where}: script must be a non-empty string`);
+            if (c.skip !== undefined && typeof c.skip !== "boolean") return void problems.push(`${where}: skip must be true or false`);
+            if (c.gpu !== undefined && typeof c.gpu !== "boolean") return void problems.push(`${where}: gpu must be true or false`);
+            parsed.push({ name: c.name, script: c.script as string | undefined, gpu: c.gpu as boolean | undefined, skip: c.skip as boolean | undefined });
+        });
+        out.set(id, parsed);
+    }
+    return out;
+}
+
 function parseLayers(value: unknown, problems: string[]): LayerSpec[] | undefined {
     const k = `${NS}:layers`;
     if (!Array.isArray(value) || value.length === 0) {
@@ -380,6 +433,8 @@ export function loadSettings(cfg = new pulumi.Config(NS), projectDir = process.c
         variant: cfg.get("variant"),
         buildTimeout: cfg.get("buildTimeout"),
         registryUsername: cfg.get("registryUsername"),
+        checks: cfg.getObject<unknown>("checks"),
+        runChecks: cfg.get("runChecks"),
         hasRegistryPassword: password !== undefined,
         cuda: cfg.get("cuda"),
         pytorch: cfg.get("pytorch"),

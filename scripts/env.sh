@@ -26,6 +26,10 @@ export PATH="$LAYERSTACK_BIN${PATH:+:$PATH}"
 export PULUMI_HOME="$LAYERSTACK_ROOT/.layerstack/pulumi-home"
 export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+# Plugins come from next to the real CLI (language nodejs, pulumi-nodejs: see
+# toolchain.sh) and from PULUMI_HOME (command 1.2.1), never from $PATH: no
+# "using X from $PATH" warnings, no stray plugins. Set it empty to test a plugin on PATH.
+export PULUMI_IGNORE_AMBIENT_PLUGINS="${PULUMI_IGNORE_AMBIENT_PLUGINS-true}"
 # PULUMI_DIY_BACKEND_DISABLE_CHECKPOINT_BACKUPS deliberately left alone (Pulumi defaults).
 
 # Nix 2.8 honours NIX_CONFIG (newline-separated nix.conf lines, applied on top of

@@ -25,6 +25,7 @@ LIBEXEC="$REPO/.layerstack/libexec"
 export PULUMI_HOME="$REPO/.layerstack/pulumi-home"
 export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+export PULUMI_IGNORE_AMBIENT_PLUGINS=true
 # GOSUMDB=off: the sum DB is unreachable; go.sum files are committed, and
 # -mod=readonly makes the build fail instead of silently adding unpinned sums.
 export GOTOOLCHAIN=local GOSUMDB=off GOFLAGS="-mod=readonly -buildvcs=false" CGO_ENABLED=0
@@ -100,7 +101,7 @@ if ! pulumi_ok "$PULUMI"; then
     pulumi_ok "$PULUMI" || die "built $PULUMI but 'pulumi version' is not $PULUMI_VERSION"
   fi
 fi
-ln -sfn "$PULUMI" "$LIBEXEC/pulumi"
+ln -sfn "$PULUMI" "$LIBEXEC/pulumi" # replaced below by the copy next to the plugins
 ln -sfn ../../scripts/lib/pulumi-wrapper.sh "$BIN/pulumi"
 
 # ---------------------------------------------------------------- 4. plugins
@@ -125,8 +126,24 @@ if [ -f "$PLUGINS_SRC/go.mod" ]; then
     mv "$tmpdir" "$CACHE/plugins/$plugins_hash"
     step "  plugins built in $(since "$t0")"
   fi
-  ln -sfn "$OUT/pulumi-language-nodejs" "$BIN/pulumi-language-nodejs"
-  ln -sfn "$OUT/pulumi-resource-command" "$BIN/pulumi-resource-command"
+  # Pulumi looks for its "bundled" plugins (language nodejs, resource pulumi-nodejs)
+  # next to the resolved pulumi executable, so the real CLI is hard-linked into the
+  # plugin dir (same filesystem; falls back to a copy) and run from there. Together
+  # with PULUMI_IGNORE_AMBIENT_PLUGINS=true (env.sh / wrapper) this gives no
+  # "using X from $PATH" warnings and ignores stray plugins on the user's PATH.
+  real_pulumi="$(readlink -f "$PULUMI")"
+  if [ ! "$OUT/pulumi" -ef "$real_pulumi" ]; then
+    ln -f "$real_pulumi" "$OUT/pulumi" 2>/dev/null || cp -f "$real_pulumi" "$OUT/pulumi"
+  fi
+  dyn="$REPO/node_modules/@pulumi/pulumi/pulumi-resource-pulumi-nodejs"
+  # The script is generic (it require.resolve()s @pulumi/pulumi from the cwd).
+  if [ -f "$dyn" ] && ! cmp -s "$dyn" "$OUT/pulumi-resource-pulumi-nodejs"; then
+    install -m 0755 "$dyn" "$OUT/pulumi-resource-pulumi-nodejs"
+  fi
+  for f in pulumi-language-nodejs pulumi-resource-command pulumi-resource-pulumi-nodejs; do
+    if [ -e "$OUT/$f" ]; then ln -sfn "$OUT/$f" "$BIN/$f"; fi
+  done
+  ln -sfn "$OUT/pulumi" "$LIBEXEC/pulumi"
 
   marker="$PULUMI_HOME/.layerstack-command-plugin"
   plugin_dir="$PULUMI_HOME/plugins/resource-command-v$COMMAND_PLUGIN_VERSION"
@@ -138,12 +155,11 @@ if [ -f "$PLUGINS_SRC/go.mod" ]; then
   fi
 else
   step "warning: tools/plugins/go.mod not found; skipping plugins"
+  dyn="$REPO/node_modules/@pulumi/pulumi/pulumi-resource-pulumi-nodejs"
+  if [ -f "$dyn" ]; then ln -sfn "$dyn" "$BIN/pulumi-resource-pulumi-nodejs"; fi
 fi
 
 # ---------------------------------------------------------------- 5. bin dir
-dyn="$REPO/node_modules/@pulumi/pulumi/pulumi-resource-pulumi-nodejs"
-if [ -f "$dyn" ]; then
-  ln -sfn "$dyn" "$BIN/pulumi-resource-pulumi-nodejs"
-fi
+# (filled above: pulumi wrapper, plugins; .layerstack/libexec/pulumi = real CLI)
 
 step "ok: pulumi $PULUMI_VERSION, bin dir $BIN (now: source scripts/env.sh)"

@@ -1,0 +1,111 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import { CACHIX_INFO_SCRIPT, CACHIX_PUSH_SCRIPT, NIX_COPY_PUSH_SCRIPT, parseCachixInfo } from "../lib/commands";
+
+/** A layer closure to push: the derivation whose output (and its closure) goes to the cache. */
+export interface CacheClosure {
+    /** Names the push child: `<cache name>-push-<id>`. */
+    readonly id: string;
+    readonly drvPath: string;
+    /** What must finish first, typically the layer's build. @default none */
+    readonly dependsOn?: pulumi.Resource[];
+}
+
+interface CommonArgs {
+    /** Closures pushed to the cache, one child command each. @default [] */
+    readonly closures?: readonly CacheClosure[];
+}
+
+/** An existing Cachix cache, adopted by name (Cachix has no public API to create caches or tokens). */
+export interface CachixCacheArgs extends CommonArgs {
+    readonly kind: "cachix";
+    /** The cache's name on app.cachix.org. */
+    readonly name: string;
+    /** Auth token for `cachix push`; must be a secret. Never sent to the read-only info call. */
+    readonly authToken: pulumi.Input<string>;
+    /** Cachix API base, e.g. a local server in a test. @default "https://app.cachix.org/api/v1" */
+    readonly apiUrl?: string;
+}
+
+/** Any Nix store URL (`file://`, `s3://`, `ssh-ng://`, ...), pushed to with `nix copy --to`. */
+export interface NixStoreCacheArgs extends CommonArgs {
+    readonly kind: "nix-store";
+    readonly url: string;
+    /** `name:base64` public key builds trust for this cache. @default none (unsigned) */
+    readonly publicKey?: string;
+    /** Nix secret key the pushed paths are signed with; must be a secret. @default none */
+    readonly signingKey?: pulumi.Input<string>;
+}
+
+export type BinaryCacheArgs = CachixCacheArgs | NixStoreCacheArgs;
+
+/** Nix settings that make builds substitute from the cache (`NIX_CONFIG` text). */
+export function substituterConfig(substituter: string, publicKeys: readonly string[]): string {
+    return [`extra-substituters = ${substituter}`, ...(publicKeys.length ? [`extra-trusted-public-keys = ${publicKeys.join(" ")}`] : [])].join("\n");
+}
+
+/**
+ * A Nix binary cache with one interface for both kinds: it tells builds where to
+ * substitute from (`substituter`, `publicKeys`, `nixConfig`) and pushes each given
+ * closure. A push that fails (cache outage) fails its own command only, with a message
+ * saying so; nothing is recorded and the next `up` pushes again.
+ */
+export class BinaryCache extends pulumi.ComponentResource {
+    public readonly kind: BinaryCacheArgs["kind"];
+    /** The substituter URL, e.g. `https://megapak.cachix.org` or the store URL. */
+    public readonly substituter: pulumi.Output<string>;
+    /** Public keys to trust for the substituter. */
+    public readonly publicKeys: pulumi.Output<string[]>;
+    /** `extra-substituters` / `extra-trusted-public-keys` lines, for `NIX_CONFIG`. */
+    public readonly nixConfig: pulumi.Output<string>;
+    /** The Cachix info read (cachix only). */
+    public readonly info?: command.local.Command;
+    /** One push per closure, keyed by closure id. */
+    public readonly pushes: ReadonlyMap<string, command.local.Command>;
+
+    constructor(name: string, args: BinaryCacheArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("layerstack:index:BinaryCache", name, {}, opts);
+        this.kind = args.kind;
+        const pushes = new Map<string, command.local.Command>();
+        if (args.kind === "cachix") {
+            const apiUrl = (args.apiUrl ?? "https://app.cachix.org/api/v1").replace(/\/+$/, "");
+            this.info = new command.local.Command(`${name}-info`, {
+                create: CACHIX_INFO_SCRIPT,
+                environment: { LAYERSTACK_CACHIX_API_URL: apiUrl, LAYERSTACK_CACHIX_CACHE: args.name },
+                triggers: [apiUrl, args.name],
+                logging: "stderr",
+            }, { parent: this });
+            const info = this.info.stdout.apply((s) => parseCachixInfo(s, args.name));
+            this.substituter = info.uri;
+            this.publicKeys = info.publicSigningKeys;
+            for (const c of args.closures ?? []) {
+                pushes.set(c.id, new command.local.Command(`${name}-push-${c.id}`, {
+                    create: CACHIX_PUSH_SCRIPT,
+                    environment: {
+                        LAYERSTACK_DRV_PATH: c.drvPath,
+                        LAYERSTACK_CACHIX_CACHE: args.name,
+                        CACHIX_AUTH_TOKEN: pulumi.secret(args.authToken),
+                    },
+                    triggers: [c.drvPath, `cachix:${args.name}`],
+                    logging: "stderr",
+                }, { parent: this, dependsOn: c.dependsOn }));
+            }
+        } else {
+            this.substituter = pulumi.output(args.url);
+            this.publicKeys = pulumi.output(args.publicKey ? [args.publicKey] : []);
+            for (const c of args.closures ?? []) {
+                const environment: Record<string, pulumi.Input<string>> = { LAYERSTACK_DRV_PATH: c.drvPath, LAYERSTACK_CACHE_URL: args.url };
+                if (args.signingKey !== undefined) environment.LAYERSTACK_CACHE_SIGNING_KEY = pulumi.secret(args.signingKey);
+                pushes.set(c.id, new command.local.Command(`${name}-push-${c.id}`, {
+                    create: NIX_COPY_PUSH_SCRIPT,
+                    environment,
+                    triggers: [c.drvPath, args.url],
+                    logging: "stderr",
+                }, { parent: this, dependsOn: c.dependsOn }));
+            }
+        }
+        this.pushes = pushes;
+        this.nixConfig = pulumi.all([this.substituter, this.publicKeys]).apply(([s, k]) => substituterConfig(s, k));
+        this.registerOutputs({ substituter: this.substituter, publicKeys: this.publicKeys, nixConfig: this.nixConfig });
+    }
+}

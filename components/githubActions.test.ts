@@ -1,0 +1,56 @@
+import * as pulumi from "@pulumi/pulumi";
+import { installMocks, isSecret, valueOf, Recorded } from "../test/support/mocks";
+
+const GH = "ghp_github-SENTINEL";
+const CACHIX = "cachix-SENTINEL";
+const REG = "registry-SENTINEL";
+const recorded: Recorded[] = installMocks();
+
+import type * as ghModule from "./githubActions";
+let mod: typeof ghModule;
+beforeAll(async () => { mod = await import("./githubActions"); });
+const find = (name: string) => recorded.find((r) => r.name === name)!;
+/** How a secret input reaches the provider: Pulumi's secret envelope around the value. */
+const secretInput = (value: string) => ({ "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", value });
+
+describe("GithubActions", () => {
+    test("a provider from the stack's owner and token; secrets for the tokens, variables for the switches", async () => {
+        const gh = new mod.GithubActions("gh", {
+            owner: "owner", repository: "megapak", token: pulumi.secret(GH),
+            cachix: { cacheName: "megapak", authToken: pulumi.secret(CACHIX) }, registryToken: pulumi.secret(REG),
+        });
+        const s = gh.secrets.CACHIX_AUTH_TOKEN;
+        expect(await valueOf(s.secretName)).toBe("CACHIX_AUTH_TOKEN");
+        expect(await valueOf(s.repository)).toBe("megapak");
+        expect(await isSecret(s.value as pulumi.Output<unknown>)).toBe(true);
+        expect(await valueOf(s.value as pulumi.Output<string>)).toBe(CACHIX);
+        const r = gh.secrets.REGISTRY_TOKEN;
+        expect(await isSecret(r.value as pulumi.Output<unknown>)).toBe(true);
+        expect(await valueOf(r.value as pulumi.Output<string>)).toBe(REG);
+        expect(await valueOf(gh.variables.CACHIX_ENABLED.value)).toBe("true");
+        expect(await valueOf(gh.variables.CACHIX_CACHE_NAME.value)).toBe("megapak");
+        expect(await isSecret(gh.variables.CACHIX_CACHE_NAME.value)).toBe(false);
+
+        expect(find("gh-provider").type).toBe("pulumi:providers:github");
+        expect(find("gh-provider").inputs.owner).toBe("owner");
+        expect(await isSecret(gh.provider.token as pulumi.Output<unknown>)).toBe(true);
+        expect(find("gh-cachix-auth-token").type).toBe("github:index/actionsSecret:ActionsSecret");
+        expect(find("gh-registry-token").inputs).toMatchObject({ repository: "megapak", secretName: "REGISTRY_TOKEN", value: secretInput(REG) });
+        expect(find("gh-cachix-auth-token").inputs).toEqual({ repository: "megapak", secretName: "CACHIX_AUTH_TOKEN", value: secretInput(CACHIX) });
+        expect(find("gh-provider").inputs.token).toEqual(secretInput(GH));
+        expect(find("gh-cachix-enabled").inputs).toEqual({ repository: "megapak", variableName: "CACHIX_ENABLED", value: "true" });
+        expect(find("gh-cachix-cache-name").inputs).toEqual({ repository: "megapak", variableName: "CACHIX_CACHE_NAME", value: "megapak" });
+        // No variable carries a secret.
+        for (const v of recorded.filter((x) => x.type === "github:index/actionsVariable:ActionsVariable")) {
+            expect(JSON.stringify(v.inputs)).not.toMatch(/SENTINEL/);
+        }
+    });
+
+    test("without Cachix, CACHIX_ENABLED is false and no Cachix secret exists", async () => {
+        const gh = new mod.GithubActions("nocache", { owner: "owner", repository: "megapak", token: pulumi.secret(GH) });
+        expect(Object.keys(gh.secrets)).toEqual([]);
+        expect(Object.keys(gh.variables)).toEqual(["CACHIX_ENABLED"]);
+        expect(await valueOf(gh.variables.CACHIX_ENABLED.value)).toBe("false");
+        expect(recorded.filter((r) => r.name.startsWith("nocache-")).map((r) => r.name).sort()).toEqual(["nocache-cachix-enabled", "nocache-provider"]);
+    });
+});
