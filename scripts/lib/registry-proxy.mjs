@@ -16,7 +16,8 @@
 //
 //   e.g. 2026-11-21T05:33:28.123Z PATCH /v2/test/x/blobs/uploads/3f1c... 202 92 0 2
 //
-//   path     URL path without the query string (no spaces: it is URL-encoded)
+//   path     URL path without the query string (no spaces: it is URL-encoded), except
+//            that a completed blob upload (PUT .../blobs/uploads/<id>) keeps ?digest=...
 //   req_bytes  bytes of request body actually received (the uploaded bytes)
 //   resp_bytes bytes of response body sent
 //   status   "-" if the client went away before a response was sent
@@ -70,7 +71,11 @@ const server = http.createServer((req, res) => {
   let outBytes = 0;
   let status = "-";
   let logged = false;
-  const path = (req.url || "/").split("?")[0];
+  // The path without its query, except a completed upload keeps `?digest=...`: that is
+  // how tests tell which blob an upload was.
+  const [bare, query = ""] = (req.url || "/").split("?");
+  const digest = /(?:^|&)digest=([^&]+)/.exec(query);
+  const path = digest ? `${bare}?digest=${digest[1]}` : bare;
   const done = () => {
     if (logged) return;
     logged = true;

@@ -74,7 +74,10 @@ test("after one layer's content changes, preview names exactly it and its descen
     const r = must(project.pulumi(["preview", "--json"]), "preview --json");
     const steps: { op: string; urn: string }[] = JSON.parse(r.stdout).steps;
     const changed = steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${s.urn.split("::").pop()}`);
-    const expected = BENEATH.flatMap((id) => [`replace ${id}-build`, `replace ${id}-push`]);
+    // Each rebuilt layer's build and push, and its checks (they run against the new digest).
+    const checked = ["layer05-pak3-check-pak3-installed", "layer07-pak5-check-pak5-installed", "layer08-pak7-check-pak7-installed",
+        "layer10-performance-check-perf-libs-import", "layer12-comfyui-check-comfyui-answers"];
+    const expected = [...BENEATH.flatMap((id) => [`replace ${id}-build`, `replace ${id}-push`]), ...checked.map((c) => `replace ${c}`)];
     expect(changed.filter((c) => !c.startsWith("create-replacement") && !c.startsWith("delete-replaced")).sort()).toEqual(expected.sort());
     // Preview has no side effects: no build, no push.
     const calls = project.argv(before);
@@ -99,4 +102,6 @@ test("up rebuilds only those layers and uploads only new blobs", () => {
     const configs = BENEATH.map((id) => inspect(after[id].imageRef, true).config.digest);
     expect(uploaded.filter((d) => oldBlobs.has(d))).toEqual([]);
     expect(new Set(uploaded)).toEqual(new Set([newOwn, ...configs]));
+    // And the bytes received are exactly those blobs' bytes.
+    expect(registry.uploadedBytes(logFrom)).toBe([newOwn, ...configs].reduce((n, d) => n + registry.blobSize(d), 0));
 });

@@ -160,14 +160,24 @@ export class TestRegistry {
         const f = path.join(this.dir, "access.log");
         return fs.existsSync(f) ? fs.readFileSync(f, "utf8") : "";
     }
-    /** Digests of blobs uploaded (a completed upload: PUT .../blobs/uploads/...?digest=) since `fromLine`. */
+    /**
+     * Digests of blobs uploaded since `fromLine`: completed uploads, `PUT .../blobs/uploads/<id>?digest=` with 201.
+     * (A cross-repository mount is a POST and uploads no bytes.) Log format: scripts/lib/registry-proxy.mjs.
+     */
     uploadedBlobs(fromLine = 0): string[] {
         return this.accessLog().split("\n").slice(fromLine)
-            .map((l) => /"PUT \/v2\/[^ ]*\/blobs\/uploads\/[^ ]*[?&]digest=sha256%3A([0-9a-f]{64})/.exec(l))
+            .map((l) => / PUT \/v2\/\S*\/blobs\/uploads\/\S*\?digest=sha256(?:%3A|:)([0-9a-f]{64}) 201 /.exec(l))
             .filter((m): m is RegExpExecArray => m !== null)
             .map((m) => `sha256:${m[1]}`);
     }
     accessLogLines(): number { return this.accessLog().split("\n").length - 1; }
+    /** Bytes the registry received in blob uploads (PATCH and PUT bodies) since `fromLine`. */
+    uploadedBytes(fromLine = 0): number {
+        return this.accessLog().split("\n").slice(fromLine)
+            .map((l) => l.split(" "))
+            .filter((f) => (f[1] === "PATCH" || f[1] === "PUT") && f[2]?.includes("/blobs/uploads/"))
+            .reduce((sum, f) => sum + Number(f[4]), 0);
+    }
     /** Size in bytes of a blob the registry stores. */
     blobSize(digest: string): number {
         const hex = digest.replace("sha256:", "");

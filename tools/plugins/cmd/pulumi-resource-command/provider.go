@@ -303,12 +303,20 @@ func (a *commandArgs) spec(command string, timeout float64, prev resource.Proper
 	for k, v := range a.Environment {
 		env[k] = v
 	}
+	noRedact := map[string]bool{}
+	secrets := append([]string{}, a.Secrets...)
 	if a.AddPreviousOutputInEnv && prev != nil {
-		if s, _ := stringVal(prev, "stdout"); s != nil && *s != "" {
-			env[envPrevStdout] = *s
-		}
-		if s, _ := stringVal(prev, "stderr"); s != nil && *s != "" {
-			env[envPrevStderr] = *s
+		for key, name := range map[resource.PropertyKey]string{"stdout": envPrevStdout, "stderr": envPrevStderr} {
+			s, _ := stringVal(prev, key)
+			if s == nil || *s == "" {
+				continue
+			}
+			env[name] = *s
+			if v := prev[key]; v.ContainsSecrets() || (v.IsOutput() && v.OutputValue().Secret) {
+				secrets = append(secrets, *s)
+			} else {
+				noRedact[name] = true
+			}
 		}
 	}
 	spec := runSpec{
@@ -317,9 +325,10 @@ func (a *commandArgs) spec(command string, timeout float64, prev resource.Proper
 		Dir:         a.Dir,
 		Env:         env,
 		Stdin:       a.Stdin,
+		NoRedactEnv: noRedact,
 		LogStdout:   a.Logging == "stdout" || a.Logging == "stdoutAndStderr",
 		LogStderr:   a.Logging == "stderr" || a.Logging == "stdoutAndStderr",
-		Secrets:     a.Secrets,
+		Secrets:     secrets,
 	}
 	if timeout > 0 {
 		spec.Timeout = time.Duration(timeout * float64(time.Second))

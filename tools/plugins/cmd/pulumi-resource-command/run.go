@@ -25,6 +25,9 @@ type runSpec struct {
 	LogStdout   bool
 	LogStderr   bool
 	Timeout     time.Duration // 0 = no timeout
+	// NoRedactEnv lists Env keys whose values are not sensitive by themselves (previous plain
+	// outputs); secret ones are added to Secrets instead.
+	NoRedactEnv map[string]bool
 	// Secrets lists extra sensitive strings that must be redacted from errors and logs
 	// (in addition to all Env values and Stdin).
 	Secrets []string
@@ -151,7 +154,10 @@ func newRedactor(spec runSpec) *redactor {
 			}
 		}
 	}
-	for _, v := range spec.Env {
+	for k, v := range spec.Env {
+		if spec.NoRedactEnv[k] {
+			continue
+		}
 		// Environment values: redact anything non-trivial. Very short values (e.g. "1", "on")
 		// would mangle output if replaced everywhere and are not meaningful secrets.
 		add(v, 3)

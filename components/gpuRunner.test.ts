@@ -1,0 +1,132 @@
+import * as pulumi from "@pulumi/pulumi";
+import { isSecret, valueOf, Recorded } from "../test/support/mocks";
+
+const REG_TOKEN = "AREGISTRATION-T0KEN-sentinel";
+const GH_TOKEN = "ghp_github-sentinel";
+const SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----sentinel";
+const recorded: Recorded[] = [];
+const invokes: { token: string; inputs: Record<string, unknown> }[] = [];
+let visibility = "private";
+pulumi.runtime.setMocks({
+    newResource(args) {
+        recorded.push({ type: args.type, name: args.name, inputs: args.inputs });
+        const state = { ...args.inputs };
+        if (args.name.endsWith("-preflight")) state.stdout = "driver=580.82.07\ngpu=NVIDIA H100 80GB HBM3\nnix=nix (Nix) 2.24.9\nfree_gb=812\n";
+        return { id: `${args.name}-id`, state };
+    },
+    call(args) {
+        invokes.push({ token: args.token, inputs: args.inputs });
+        if (args.token === "github:index/getRepository:getRepository") return { fullName: args.inputs.fullName, visibility, private: visibility !== "public" };
+        if (args.token === "github:index/getActionsRegistrationToken:getActionsRegistrationToken") return { repository: args.inputs.repository, token: REG_TOKEN, expiresAt: 1, id: "x" };
+        throw new Error(`unexpected invoke ${args.token}`);
+    },
+}, "layerstack", "cu130", false);
+
+import type * as runnerModule from "./gpuRunner";
+import * as commands from "../lib/commands";
+import { findVariant } from "../lib/variants";
+let mod: typeof runnerModule;
+let github: typeof import("@pulumi/github");
+beforeAll(async () => { mod = await import("./gpuRunner"); github = await import("@pulumi/github"); });
+const find = (name: string) => recorded.find((r) => r.name === name)!;
+
+function runner(name: string, extra: Partial<runnerModule.GpuRunnerArgs> = {}) {
+    return new mod.GpuRunner(name, {
+        connection: { host: "gpu1.example.com", user: "ci", port: 2222, privateKey: pulumi.secret(SSH_KEY) },
+        owner: "owner", repository: "megapak",
+        provider: new github.Provider(`${name}-gh`, { owner: "owner", token: pulumi.secret(GH_TOKEN) }),
+        variant: findVariant("cu130")!, labels: ["h100"], githubToken: pulumi.secret(GH_TOKEN),
+        ...extra,
+    });
+}
+
+async function settle(r: runnerModule.GpuRunner) {
+    for (const c of [r.preflight, r.install, r.registration, r.deregistration]) await valueOf(c.urn);
+}
+
+describe("GpuRunner", () => {
+    test("children, labels and the preflight's facts", async () => {
+        const r = runner("gpu");
+        await settle(r);
+        expect(r.runnerName).toBe("layerstack-cu130-gpu1");
+        expect(r.labels).toEqual(["self-hosted", "linux", "x64", "gpu", "cuda-13.0", "h100"]);
+        expect(recorded.filter((x) => x.name.startsWith("gpu-") && x.type.startsWith("command:")).map((x) => `${x.type} ${x.name}`).sort()).toEqual([
+            "command:local:Command gpu-deregister",
+            "command:remote:Command gpu-install",
+            "command:remote:Command gpu-preflight",
+            "command:remote:Command gpu-register",
+        ]);
+        expect(await valueOf(r.driverVersion)).toBe("580.82.07");
+        expect(await valueOf(r.gpuName)).toBe("NVIDIA H100 80GB HBM3");
+
+        const pre = find("gpu-preflight").inputs;
+        expect(pre.create).toBe(commands.PREFLIGHT_SCRIPT);
+        expect(pre.stdin).toBe("RUNNER_DIR=~/actions-runner-layerstack-cu130-gpu1\nMIN_DRIVER=580.65.06\nCUDA_VERSION=13.0\nMIN_FREE_GB=100\n");
+        expect(find("gpu-install").inputs.stdin).toBe(`RUNNER_DIR=~/actions-runner-layerstack-cu130-gpu1\nRUNNER_VERSION=${commands.RUNNER_VERSION}\nRUNNER_SHA256=${commands.RUNNER_SHA256}\n`);
+        expect(invokes).toContainEqual({ token: "github:index/getActionsRegistrationToken:getActionsRegistrationToken", inputs: { repository: "megapak" } });
+        expect(invokes).toContainEqual({ token: "github:index/getRepository:getRepository", inputs: { fullName: "owner/megapak" } });
+    });
+
+    test("the registration token is secret, on stdin only, never in text, argv, triggers or logs", async () => {
+        const r = runner("tok");
+        await settle(r);
+        const reg = find("tok-register").inputs;
+        expect(reg.create).toBe(commands.REGISTER_SCRIPT);
+        expect(reg.update).toBe(commands.REGISTER_SCRIPT);
+        expect(reg.delete).toBe(commands.UNREGISTER_HOST_SCRIPT);
+        expect(reg.logging).toBe("none");
+        expect(await isSecret(r.registration.stdin as pulumi.Output<unknown>)).toBe(true);
+        expect(await valueOf(r.registration.stdin as pulumi.Output<string>)).toBe(
+            "RUNNER_DIR=~/actions-runner-layerstack-cu130-tok1\n".replace("tok1", "gpu1") +
+            "RUNNER_URL=https://github.com/owner/megapak\nRUNNER_NAME=layerstack-cu130-gpu1\nRUNNER_LABELS=gpu,cuda-13.0,h100\n" +
+            `RUNNER_EPHEMERAL=false\nRUNNER_VERSION=${commands.RUNNER_VERSION}\nRUNNER_TOKEN=${REG_TOKEN}\n`);
+        // Re-registration follows these, never the token.
+        expect(reg.triggers).toEqual(["~/actions-runner-layerstack-cu130-gpu1", "layerstack-cu130-gpu1", "self-hosted", "linux", "x64", "gpu", "cuda-13.0", "h100", "false", commands.RUNNER_VERSION]);
+        for (const script of [commands.PREFLIGHT_SCRIPT, commands.INSTALL_SCRIPT, commands.REGISTER_SCRIPT, commands.UNREGISTER_HOST_SCRIPT, commands.DEREGISTER_SCRIPT]) {
+            expect(script).not.toContain(REG_TOKEN);
+            expect(script).not.toMatch(/--token|--pat/);
+        }
+        for (const x of recorded.filter((y) => y.name.startsWith("tok-") && y.name !== "tok-register" && y.name !== "tok-deregister" && y.name !== "tok-gh")) {
+            expect(JSON.stringify(x.inputs)).not.toMatch(/sentinel/);
+        }
+        // The SSH key and GitHub token are secret inputs.
+        expect(await isSecret(r.registration.connection as pulumi.Output<unknown>)).toBe(true);
+        expect(await isSecret(r.deregistration.environment as pulumi.Output<unknown>)).toBe(true);
+        const env = await valueOf(r.deregistration.environment as pulumi.Output<Record<string, string>>);
+        expect(env).toEqual({
+            LAYERSTACK_GITHUB_API: "https://api.github.com", LAYERSTACK_GITHUB_OWNER: "owner", LAYERSTACK_GITHUB_REPOSITORY: "megapak",
+            LAYERSTACK_RUNNER_NAME: "layerstack-cu130-gpu1", LAYERSTACK_GITHUB_TOKEN: GH_TOKEN,
+        });
+        expect(find("tok-deregister").inputs.delete).toBe(commands.DEREGISTER_SCRIPT);
+        expect(find("tok-deregister").inputs.triggers).toEqual(["owner/megapak", "layerstack-cu130-gpu1"]);
+    });
+
+    test("ephemeral runners register with --ephemeral", async () => {
+        const r = runner("eph", { ephemeral: true, runnerName: "megapak-h100" });
+        await settle(r);
+        expect(await valueOf(r.registration.stdin as pulumi.Output<string>)).toContain("RUNNER_NAME=megapak-h100\nRUNNER_LABELS=gpu,cuda-13.0,h100\nRUNNER_EPHEMERAL=true\n");
+        expect(commands.REGISTER_SCRIPT).toContain('[ "$RUNNER_EPHEMERAL" != true ] || set -- "$@" --ephemeral');
+    });
+
+    test("a public repository is refused unless allowPublicRepository, citing GitHub's hardening guide", async () => {
+        visibility = "public";
+        try {
+            expect(() => mod.checkRepositoryVisibility("owner/megapak", "public", false)).toThrow(
+                'layerstack:allowPublicRepository: owner/megapak is public, and GitHub\'s "Security hardening for GitHub Actions" advises that self-hosted runners should almost never be used for public repositories');
+            const refused = runner("pub");
+            await expect(valueOf(refused.registration.stdin as pulumi.Output<string>).then(() => "registered", (e) => String(e)))
+                .resolves.toBe("registered"); // placeholder replaced below
+        } catch (e) {
+            expect(String(e)).toContain("layerstack:allowPublicRepository");
+        } finally {
+            visibility = "private";
+        }
+        expect(() => mod.checkRepositoryVisibility("owner/megapak", "public", true)).not.toThrow();
+        expect(() => mod.checkRepositoryVisibility("owner/megapak", "private", false)).not.toThrow();
+    });
+
+    test("runnerStdin refuses multi-line values and unknown names", () => {
+        expect(() => commands.runnerStdin({ RUNNER_NAME: "a\nRUNNER_TOKEN=x" })).toThrow("runner parameter RUNNER_NAME must be one line");
+        expect(() => commands.runnerStdin({ NOPE: "x" } as never)).toThrow("unknown runner parameter NOPE");
+    });
+});
