@@ -2,6 +2,9 @@
 // Every resource lives in components/; the layer catalog in layers/; config rules in lib/config.ts.
 import { loadSettings } from "./lib/config";
 import { ImagePipeline } from "./components/imagePipeline";
+import { BinaryCache } from "./components/binaryCache";
+import { GithubActions } from "./components/githubActions";
+import { GpuRunner } from "./components/gpuRunner";
 
 const settings = loadSettings();
 
@@ -19,3 +22,22 @@ const pipeline = new ImagePipeline("megapak", {
 });
 
 export const layers = pipeline.layers;
+
+// Siblings, each only when the stack configures it.
+const c = settings.cache;
+const closures = [...pipeline.layerComponents].map(([id, l]) => ({ id, drvPath: l.drvPath, dependsOn: [l.build] }));
+const cache = c && new BinaryCache("cache", c.kind === "cachix"
+    ? { kind: "cachix", name: c.name, apiUrl: c.apiUrl, authToken: c.authToken, closures }
+    : { kind: "nix-store", url: c.url, publicKey: c.publicKey, signingKey: c.signingKey, closures });
+const gh = settings.github && new GithubActions("github", {
+    owner: settings.github.owner, repository: settings.github.repository, token: settings.github.token,
+    cachix: c?.kind === "cachix" ? { cacheName: c.name, authToken: c.authToken } : undefined,
+    registryToken: settings.registryAuth?.password,
+});
+const runner = settings.runner && gh && settings.cuda && new GpuRunner(`runner-${settings.variant}`, {
+    connection: { host: settings.runner.host, port: settings.runner.port, user: settings.runner.user, privateKey: settings.runner.sshKey },
+    owner: settings.github!.owner, repository: settings.github!.repository, provider: gh.provider, githubToken: settings.github!.token,
+    variant: settings.cuda, labels: settings.runner.labels, ephemeral: settings.runner.ephemeral, allowPublicRepository: settings.runner.allowPublicRepository,
+});
+export const binaryCache = cache && { substituter: cache.substituter, publicKeys: cache.publicKeys };
+export const gpuRunner = runner && { name: runner.runnerName, labels: runner.labels, driverVersion: runner.driverVersion, gpu: runner.gpuName };

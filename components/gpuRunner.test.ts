@@ -77,7 +77,7 @@ describe("GpuRunner", () => {
         expect(reg.logging).toBe("none");
         expect(await isSecret(r.registration.stdin as pulumi.Output<unknown>)).toBe(true);
         expect(await valueOf(r.registration.stdin as pulumi.Output<string>)).toBe(
-            "RUNNER_DIR=~/actions-runner-layerstack-cu130-tok1\n".replace("tok1", "gpu1") +
+            "RUNNER_DIR=~/actions-runner-layerstack-cu130-gpu1\n" +
             "RUNNER_URL=https://github.com/owner/megapak\nRUNNER_NAME=layerstack-cu130-gpu1\nRUNNER_LABELS=gpu,cuda-13.0,h100\n" +
             `RUNNER_EPHEMERAL=false\nRUNNER_VERSION=${commands.RUNNER_VERSION}\nRUNNER_TOKEN=${REG_TOKEN}\n`);
         // Re-registration follows these, never the token.
@@ -86,9 +86,16 @@ describe("GpuRunner", () => {
             expect(script).not.toContain(REG_TOKEN);
             expect(script).not.toMatch(/--token|--pat/);
         }
-        for (const x of recorded.filter((y) => y.name.startsWith("tok-") && y.name !== "tok-register" && y.name !== "tok-deregister" && y.name !== "tok-gh")) {
-            expect(JSON.stringify(x.inputs)).not.toMatch(/sentinel/);
+        for (const x of recorded.filter((y) => y.name.startsWith("tok-") && y.name !== "tok-register")) {
+            expect(JSON.stringify(x.inputs)).not.toContain(REG_TOKEN);
         }
+        // Every remote command's connection (with the SSH key) reaches the provider as a secret.
+        for (const n of ["tok-preflight", "tok-install", "tok-register"]) {
+            const c = find(n).inputs.connection as Record<string, unknown>;
+            expect(c["4dabf18193072939515e22adb298388d"]).toBe("1b47061264138c4ac30d75fd1eb44270");
+            expect(c.value).toMatchObject({ host: "gpu1.example.com", port: 2222, user: "ci", privateKey: SSH_KEY });
+        }
+        expect(await isSecret(r.preflight.stdout)).toBe(false);
         // The SSH key and GitHub token are secret inputs.
         expect(await isSecret(r.registration.connection as pulumi.Output<unknown>)).toBe(true);
         expect(await isSecret(r.deregistration.environment as pulumi.Output<unknown>)).toBe(true);
@@ -109,20 +116,23 @@ describe("GpuRunner", () => {
     });
 
     test("a public repository is refused unless allowPublicRepository, citing GitHub's hardening guide", async () => {
+        expect(() => mod.checkRepositoryVisibility("owner/megapak", "public", false)).toThrow(
+            'layerstack:allowPublicRepository: owner/megapak is public, and GitHub\'s "Security hardening for GitHub Actions" advises that self-hosted runners should almost never be used for public repositories');
+        expect(() => mod.checkRepositoryVisibility("owner/megapak", "public", false)).toThrow("Set layerstack:allowPublicRepository to true to register anyway.");
+        expect(() => mod.checkRepositoryVisibility("owner/megapak", "public", true)).not.toThrow();
+        expect(() => mod.checkRepositoryVisibility("owner/megapak", "private", false)).not.toThrow();
+        expect(() => mod.checkRepositoryVisibility("owner/megapak", "internal", false)).not.toThrow();
+    });
+
+    test("the component asks GitHub for the visibility and passes allowPublicRepository through", async () => {
         visibility = "public";
         try {
-            expect(() => mod.checkRepositoryVisibility("owner/megapak", "public", false)).toThrow(
-                'layerstack:allowPublicRepository: owner/megapak is public, and GitHub\'s "Security hardening for GitHub Actions" advises that self-hosted runners should almost never be used for public repositories');
-            const refused = runner("pub");
-            await expect(valueOf(refused.registration.stdin as pulumi.Output<string>).then(() => "registered", (e) => String(e)))
-                .resolves.toBe("registered"); // placeholder replaced below
-        } catch (e) {
-            expect(String(e)).toContain("layerstack:allowPublicRepository");
+            const r = runner("pub", { allowPublicRepository: true });
+            await settle(r);
+            expect(await valueOf(r.registration.stdin as pulumi.Output<string>)).toContain("RUNNER_NAME=layerstack-cu130-gpu1\n");
         } finally {
             visibility = "private";
         }
-        expect(() => mod.checkRepositoryVisibility("owner/megapak", "public", true)).not.toThrow();
-        expect(() => mod.checkRepositoryVisibility("owner/megapak", "private", false)).not.toThrow();
     });
 
     test("runnerStdin refuses multi-line values and unknown names", () => {

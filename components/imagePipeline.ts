@@ -55,14 +55,9 @@ export class ImagePipeline extends pulumi.ComponentResource {
     public readonly layers: pulumi.Output<Record<string, LayerOutputs>>;
 
     constructor(name: string, args: ImagePipelineArgs, opts?: pulumi.ComponentResourceOptions) {
+        // Validate and evaluate before registering anything: bad input leaves no resource behind.
+        const { ordered, evaluated } = ImagePipeline.plan(args);
         super("layerstack:index:ImagePipeline", name, {}, opts);
-        const source = args.layersSource ?? "layers";
-        const system = args.system ?? "x86_64-linux";
-        const ordered = orderLayers(args.layers, source);
-        const evaluated = args.evaluated ?? evaluateAttrs(args.flake, system, [...new Set(ordered.map((l) => l.attr))]);
-        raiseAll(ordered
-            .filter((l) => !evaluated.get(l.attr))
-            .map((l) => `${source}: layer "${l.id}": the flake has no attribute packages.${system}.${l.attr} (${args.flake})`));
 
         const components = new Map<string, NixImageLayer>();
         for (const l of ordered) {
@@ -92,5 +87,20 @@ export class ImagePipeline extends pulumi.ComponentResource {
         });
         this.layers = pulumi.all(entries).apply((es) => Object.fromEntries(es));
         this.registerOutputs({ layers: this.layers });
+    }
+
+    /**
+     * Orders the layers and evaluates their attributes (one `nix eval`), failing with a
+     * message that names the layer when the graph is not a forest or an attribute is missing.
+     */
+    static plan(args: ImagePipelineArgs): { ordered: LayerSpec[]; evaluated: ReadonlyMap<string, Evaluated | null> } {
+        const source = args.layersSource ?? "layers";
+        const system = args.system ?? "x86_64-linux";
+        const ordered = orderLayers(args.layers, source);
+        const evaluated = args.evaluated ?? evaluateAttrs(args.flake, system, [...new Set(ordered.map((l) => l.attr))]);
+        raiseAll(ordered
+            .filter((l) => !evaluated.get(l.attr))
+            .map((l) => `${source}: layer "${l.id}": the flake has no attribute packages.${system}.${l.attr} (${args.flake})`));
+        return { ordered, evaluated };
     }
 }

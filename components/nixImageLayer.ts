@@ -116,7 +116,10 @@ export class NixImageLayer extends pulumi.ComponentResource {
             logging: "stderr",
         }, { parent: this, dependsOn: [this.build, ...(args.parent?.gate ?? [])] });
 
-        const pushed = this.push.stdout.apply(parsePushOutput);
+        // The command provider marks stdout secret whenever an input is (the registry
+        // password). The push prints only the digest and the public manifest, never the
+        // password, so the digest is published as plain data.
+        const pushed = pulumi.unsecret(this.push.stdout).apply(parsePushOutput);
         this.digest = pushed.digest;
         this.ownBlobSize = pushed.ownBlobSize;
         this.blobs = pushed.blobs;

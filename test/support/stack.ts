@@ -70,13 +70,32 @@ export class TestProject {
 
     init(config: Record<string, string | object>, secrets: Record<string, string> = {}): void {
         must(this.pulumi(["stack", "init"]), "stack init");
-        for (const [k, v] of Object.entries(config)) {
-            const args = typeof v === "string" ? ["config", "set", k, v] : ["config", "set", "--path", k, JSON.stringify(v)];
-            if (typeof v === "string") must(this.pulumi(args), `config set ${k}`);
-            else must(this.pulumi(["config", "set", "--json", k, JSON.stringify(v)]), `config set ${k}`);
-        }
+        for (const [k, v] of Object.entries(config)) this.setConfig(k, v);
         // Secrets go in on stdin, never in argv.
         for (const [k, v] of Object.entries(secrets)) must(this.pulumi(["config", "set", "--secret", k], { input: v }), `config set --secret ${k}`);
+    }
+
+    /** Sets a config value: strings with `pulumi config set`, objects as YAML in the stack's file. */
+    setConfig(key: string, value: string | object): void {
+        if (typeof value === "string") {
+            must(this.pulumi(["config", "set", key, value]), `config set ${key}`);
+            return;
+        }
+        // This CLI's `config set` has no --json; a structured value is written as flow YAML.
+        const file = path.join(this.dir, `Pulumi.${this.stack}.yaml`);
+        const lines = fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n") : [];
+        const out: string[] = [];
+        for (let i = 0; i < lines.length; i++) {
+            if (lines[i].startsWith(`  ${key}:`)) {
+                while (i + 1 < lines.length && lines[i + 1].startsWith("    ")) i++;
+                continue;
+            }
+            out.push(lines[i]);
+        }
+        let at = out.indexOf("config:");
+        if (at < 0) { out.push("config:"); at = out.length - 1; }
+        out.splice(at + 1, 0, `  ${key}: ${JSON.stringify(value)}`);
+        fs.writeFileSync(file, out.join("\n"));
     }
 
     up(extra: string[] = []): Run {

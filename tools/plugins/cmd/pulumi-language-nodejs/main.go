@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"syscall"
 	"time"
 
 	"google.golang.org/grpc"
@@ -22,7 +23,7 @@ func main() {
 	args := pluginargs.Parse(os.Args[1:])
 	engineAddress := args.EngineAddress()
 
-	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	cancelChannel := make(chan bool)
 	go func() {
 		<-ctx.Done()

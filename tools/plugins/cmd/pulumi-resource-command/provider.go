@@ -304,7 +304,6 @@ func (a *commandArgs) spec(command string, timeout float64, prev resource.Proper
 		env[k] = v
 	}
 	noRedact := map[string]bool{}
-	secrets := append([]string{}, a.Secrets...)
 	if a.AddPreviousOutputInEnv && prev != nil {
 		for key, name := range map[resource.PropertyKey]string{"stdout": envPrevStdout, "stderr": envPrevStderr} {
 			s, _ := stringVal(prev, key)
@@ -312,11 +311,9 @@ func (a *commandArgs) spec(command string, timeout float64, prev resource.Proper
 				continue
 			}
 			env[name] = *s
-			if v := prev[key]; v.ContainsSecrets() || (v.IsOutput() && v.OutputValue().Secret) {
-				secrets = append(secrets, *s)
-			} else {
-				noRedact[name] = true
-			}
+			// Previous outputs are not redacted as a whole (they are usually only "secret" by
+			// taint); any secret input they echo is still redacted through a.Secrets.
+			noRedact[name] = true
 		}
 	}
 	spec := runSpec{
@@ -328,7 +325,7 @@ func (a *commandArgs) spec(command string, timeout float64, prev resource.Proper
 		NoRedactEnv: noRedact,
 		LogStdout:   a.Logging == "stdout" || a.Logging == "stdoutAndStderr",
 		LogStderr:   a.Logging == "stderr" || a.Logging == "stdoutAndStderr",
-		Secrets:     secrets,
+		Secrets:     a.Secrets,
 	}
 	if timeout > 0 {
 		spec.Timeout = time.Duration(timeout * float64(time.Second))
