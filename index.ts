@@ -8,6 +8,12 @@ import { GpuRunner } from "./components/gpuRunner";
 
 const settings = loadSettings();
 
+// The binary cache comes first: every layer's build and push substitutes from it.
+const c = settings.cache;
+const cache = c && new BinaryCache("cache", c.kind === "cachix"
+    ? { kind: "cachix", name: c.name, apiUrl: c.apiUrl, authToken: c.authToken }
+    : { kind: "nix-store", url: c.url, publicKey: c.publicKey, signingKey: c.signingKey });
+
 const pipeline = new ImagePipeline("megapak", {
     flake: settings.flake,
     system: settings.system,
@@ -19,16 +25,14 @@ const pipeline = new ImagePipeline("megapak", {
     registryAuth: settings.registryAuth,
     buildTimeoutSeconds: settings.buildTimeoutSeconds,
     checks: settings.checks,
+    nixConfig: cache ? cache.nixConfig : undefined,
 });
 
 export const layers = pipeline.layers;
 
 // Siblings, each only when the stack configures it.
-const c = settings.cache;
-const closures = [...pipeline.layerComponents].map(([id, l]) => ({ id, drvPath: l.drvPath, dependsOn: [l.build] }));
-const cache = c && new BinaryCache("cache", c.kind === "cachix"
-    ? { kind: "cachix", name: c.name, apiUrl: c.apiUrl, authToken: c.authToken, closures }
-    : { kind: "nix-store", url: c.url, publicKey: c.publicKey, signingKey: c.signingKey, closures });
+// Each layer's closure goes to the cache once it is built (`cache-push-<id>`).
+if (cache) for (const [id, l] of pipeline.layerComponents) cache.addClosure({ id, drvPath: l.drvPath, dependsOn: [l.build] });
 const gh = settings.github && new GithubActions("github", {
     owner: settings.github.owner, repository: settings.github.repository, token: settings.github.token,
     cachix: c?.kind === "cachix" ? { cacheName: c.name, authToken: c.authToken } : undefined,

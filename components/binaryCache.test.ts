@@ -38,7 +38,7 @@ describe("BinaryCache: cachix", () => {
         expect(find("cachix-push-layer01").inputs.triggers).toEqual([DRV, "cachix:megapak"]);
         expect(await isSecret(push.environment as pulumi.Output<unknown>)).toBe(true);
         const env = await valueOf(push.environment as pulumi.Output<Record<string, string>>);
-        expect(env).toEqual({ LAYERSTACK_DRV_PATH: DRV, LAYERSTACK_CACHIX_CACHE: "megapak", CACHIX_AUTH_TOKEN: TOKEN });
+        expect(env).toEqual({ LAYERSTACK_DRV_PATH: DRV, LAYERSTACK_LAYER: "layer01", LAYERSTACK_CACHIX_CACHE: "megapak", CACHIX_AUTH_TOKEN: TOKEN });
         expect(await text(push)).not.toContain(TOKEN);
         expect(commands.CACHIX_PUSH_SCRIPT).not.toMatch(/CACHIX_AUTH_TOKEN/);
         expect(await isSecret(cache.substituter)).toBe(false);
@@ -67,7 +67,7 @@ describe("BinaryCache: nix-store", () => {
         expect(find("filecache-push-layer02").inputs.triggers).toEqual([DRV.replace("layer01", "layer02"), "file:///var/cache/nix"]);
         expect(await isSecret(push.environment as pulumi.Output<unknown>)).toBe(true);
         expect(await valueOf(push.environment as pulumi.Output<Record<string, string>>)).toEqual({
-            LAYERSTACK_DRV_PATH: DRV, LAYERSTACK_CACHE_URL: "file:///var/cache/nix", LAYERSTACK_CACHE_SIGNING_KEY: SIGNING,
+            LAYERSTACK_DRV_PATH: DRV, LAYERSTACK_LAYER: "layer01", LAYERSTACK_CACHE_URL: "file:///var/cache/nix", LAYERSTACK_CACHE_SIGNING_KEY: SIGNING,
         });
         expect(await text(push)).not.toContain(SIGNING);
     });

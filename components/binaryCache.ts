@@ -62,6 +62,8 @@ export class BinaryCache extends pulumi.ComponentResource {
     public readonly info?: command.local.Command;
     /** One push per closure, keyed by closure id. */
     public readonly pushes: ReadonlyMap<string, command.local.Command>;
+    private readonly name: string;
+    private readonly args: BinaryCacheArgs;
 
     constructor(name: string, args: BinaryCacheArgs, opts?: pulumi.ComponentResourceOptions) {
         super("layerstack:index:BinaryCache", name, {}, opts);
@@ -78,34 +80,49 @@ export class BinaryCache extends pulumi.ComponentResource {
             const info = this.info.stdout.apply((s) => parseCachixInfo(s, args.name));
             this.substituter = info.uri;
             this.publicKeys = info.publicSigningKeys;
-            for (const c of args.closures ?? []) {
-                pushes.set(c.id, new command.local.Command(`${name}-push-${c.id}`, {
-                    create: CACHIX_PUSH_SCRIPT,
-                    environment: {
-                        LAYERSTACK_DRV_PATH: c.drvPath,
-                        LAYERSTACK_CACHIX_CACHE: args.name,
-                        CACHIX_AUTH_TOKEN: pulumi.secret(args.authToken),
-                    },
-                    triggers: [c.drvPath, `cachix:${args.name}`],
-                    logging: "stderr",
-                }, { parent: this, dependsOn: c.dependsOn }));
-            }
         } else {
             this.substituter = pulumi.output(args.url);
             this.publicKeys = pulumi.output(args.publicKey ? [args.publicKey] : []);
-            for (const c of args.closures ?? []) {
-                const environment: Record<string, pulumi.Input<string>> = { LAYERSTACK_DRV_PATH: c.drvPath, LAYERSTACK_CACHE_URL: args.url };
-                if (args.signingKey !== undefined) environment.LAYERSTACK_CACHE_SIGNING_KEY = pulumi.secret(args.signingKey);
-                pushes.set(c.id, new command.local.Command(`${name}-push-${c.id}`, {
-                    create: NIX_COPY_PUSH_SCRIPT,
-                    environment,
-                    triggers: [c.drvPath, args.url],
-                    logging: "stderr",
-                }, { parent: this, dependsOn: c.dependsOn }));
-            }
         }
+        this.name = name;
+        this.args = args;
         this.pushes = pushes;
+        for (const c of args.closures ?? []) this.addClosure(c);
         this.nixConfig = pulumi.all([this.substituter, this.publicKeys]).apply(([s, k]) => substituterConfig(s, k));
         this.registerOutputs({ substituter: this.substituter, publicKeys: this.publicKeys, nixConfig: this.nixConfig });
+    }
+
+    /**
+     * Pushes one more closure (a child `<cache name>-push-<id>`), e.g. a layer declared after
+     * the cache because its build substitutes from it (`nixConfig`).
+     */
+    addClosure(c: CacheClosure): command.local.Command {
+        const name = this.name, args = this.args;
+        if (this.pushes.has(c.id)) throw new Error(`binary cache ${name}: closure ${c.id} is pushed twice`);
+        let push: command.local.Command;
+        if (args.kind === "cachix") {
+            push = new command.local.Command(`${name}-push-${c.id}`, {
+                create: CACHIX_PUSH_SCRIPT,
+                environment: {
+                    LAYERSTACK_DRV_PATH: c.drvPath,
+                    LAYERSTACK_LAYER: c.id,
+                    LAYERSTACK_CACHIX_CACHE: args.name,
+                    CACHIX_AUTH_TOKEN: pulumi.secret(args.authToken),
+                },
+                triggers: [c.drvPath, `cachix:${args.name}`],
+                logging: "stderr",
+            }, { parent: this, dependsOn: c.dependsOn });
+        } else {
+            const environment: Record<string, pulumi.Input<string>> = { LAYERSTACK_DRV_PATH: c.drvPath, LAYERSTACK_LAYER: c.id, LAYERSTACK_CACHE_URL: args.url };
+            if (args.signingKey !== undefined) environment.LAYERSTACK_CACHE_SIGNING_KEY = pulumi.secret(args.signingKey);
+            push = new command.local.Command(`${name}-push-${c.id}`, {
+                create: NIX_COPY_PUSH_SCRIPT,
+                environment,
+                triggers: [c.drvPath, args.url],
+                logging: "stderr",
+            }, { parent: this, dependsOn: c.dependsOn });
+        }
+        (this.pushes as Map<string, command.local.Command>).set(c.id, push);
+        return push;
     }
 }

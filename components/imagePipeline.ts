@@ -29,6 +29,8 @@ export interface ImagePipelineArgs {
     readonly checks?: ReadonlyMap<string, readonly CheckSpec[]>;
     /** Whether the check runner has a GPU. @default false */
     readonly gpuChecks?: boolean;
+    /** Nix settings every layer's build and push add to NIX_CONFIG (`BinaryCache.nixConfig`). @default none */
+    readonly nixConfig?: pulumi.Input<string>;
 }
 
 /** What the stack exports per layer (`pulumi stack output --json layers`). */
@@ -75,6 +77,7 @@ export class ImagePipeline extends pulumi.ComponentResource {
                 buildTimeoutSeconds: args.buildTimeoutSeconds,
                 checks: args.checks?.get(l.id),
                 gpuChecks: args.gpuChecks,
+                nixConfig: args.nixConfig,
             }, { parent: this }));
         }
         this.layerComponents = components;

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { BUILD_SCRIPT, PUSH_SCRIPT, tlsVerify } from "../lib/commands";
+import { BUILD_SCRIPT, PUSH_SCRIPT, tlsVerify, withCacheNixConfig } from "../lib/commands";
 import { ImageFormat } from "../lib/graph";
 import { CheckSpec } from "../layers/checks";
 import { LayerChecks } from "./layerChecks";
@@ -33,6 +33,11 @@ export interface NixImageLayerArgs {
     readonly checks?: readonly CheckSpec[];
     /** Whether the check runner has a GPU (checks marked `gpu` run only then). @default false */
     readonly gpuChecks?: boolean;
+    /**
+     * Nix settings the build and push add to the user's NIX_CONFIG, e.g. a binary cache's
+     * `extra-substituters` / `extra-trusted-public-keys` (`BinaryCache.nixConfig`). @default none
+     */
+    readonly nixConfig?: pulumi.Input<string>;
 }
 
 /** The tag of a layer: the variant plus the hash part of its drvPath, so it is immutable. */
@@ -90,9 +95,12 @@ export class NixImageLayer extends pulumi.ComponentResource {
         this.repositoryUrl = `${args.registry}/${args.repository}/${name}`;
 
         const timeout = args.buildTimeoutSeconds ? { create: `${args.buildTimeoutSeconds}s`, update: `${args.buildTimeoutSeconds}s` } : undefined;
+        // Without a cache the commands are exactly as before, so existing stacks see no diff.
+        const nixEnv: Record<string, pulumi.Input<string>> = args.nixConfig !== undefined ? { LAYERSTACK_NIX_CONFIG: args.nixConfig } : {};
+        const withNix = (script: string) => (args.nixConfig !== undefined ? withCacheNixConfig(script) : script);
         this.build = new command.local.Command(`${name}-build`, {
-            create: BUILD_SCRIPT,
-            environment: { LAYERSTACK_DRV_PATH: args.drvPath },
+            create: withNix(BUILD_SCRIPT),
+            environment: { LAYERSTACK_DRV_PATH: args.drvPath, ...nixEnv },
             triggers: [args.drvPath],
             logging: "stderr",
         }, { parent: this, customTimeouts: timeout });
@@ -104,13 +112,14 @@ export class NixImageLayer extends pulumi.ComponentResource {
             LAYERSTACK_TLS_VERIFY: String(tlsVerify(args.registry)),
             LAYERSTACK_REPOSITORY: this.repositoryUrl,
             LAYERSTACK_TAG: this.tag,
+            ...nixEnv,
         };
         if (args.registryAuth) {
             environment.LAYERSTACK_REGISTRY_USERNAME = args.registryAuth.username;
             environment.LAYERSTACK_REGISTRY_PASSWORD = pulumi.secret(args.registryAuth.password);
         }
         this.push = new command.local.Command(`${name}-push`, {
-            create: PUSH_SCRIPT,
+            create: withNix(PUSH_SCRIPT),
             environment,
             triggers: [args.drvPath, this.repositoryUrl, this.tag],
             logging: "stderr",

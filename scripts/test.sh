@@ -10,6 +10,9 @@ source scripts/env.sh
 npx tsc -p tsconfig.json --noEmit
 results=$(mktemp -d)
 status=0
+# The Go plugins (language host, command provider) have their own tests.
+(cd tools/plugins && GOSUMDB=off go test -v ./... > "$results/go.txt" 2>&1) || status=$?
+grep -E '^(--- FAIL|FAIL|ok)' "$results/go.txt" || true
 npx jest --selectProjects unit --json --outputFile "$results/unit.json" "$@" || status=$?
 npx jest --selectProjects e2e --runInBand --json --outputFile "$results/e2e.json" "$@" || status=$?
 node -e '
@@ -21,6 +24,9 @@ node -e '
     const r = JSON.parse(fs.readFileSync(file, "utf8"));
     p += r.numPassedTests; f += r.numFailedTests + r.numRuntimeErrorTestSuites; s += r.numPendingTests;
   }
+  const go = fs.readFileSync(process.argv[1] + "/go.txt", "utf8");
+  p += (go.match(/^\s*--- PASS/gm) || []).length;
+  f += (go.match(/^\s*--- FAIL/gm) || []).length;
   console.log(`${p} passed, ${f} failed` + (s ? `, ${s} skipped` : ""));
 ' "$results"
 rm -rf "$results"

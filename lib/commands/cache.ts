@@ -38,20 +38,20 @@ export function parseCachixInfo(stdout: string, cache: string): CachixInfo {
 
 /**
  * Pushes a built layer's closure to Cachix. Inputs: LAYERSTACK_DRV_PATH,
- * LAYERSTACK_CACHIX_CACHE, CACHIX_AUTH_TOKEN (secret; cachix reads it from the environment).
+ * LAYERSTACK_CACHIX_CACHE, LAYERSTACK_LAYER (for messages), CACHIX_AUTH_TOKEN (secret; cachix reads it from the environment).
  * A failed push fails this command only: nothing is recorded, and the next `up` retries.
  */
 export const CACHIX_PUSH_SCRIPT = `set -eu
 out=$(nix-store --realise "$LAYERSTACK_DRV_PATH")
 if ! cachix push "$LAYERSTACK_CACHIX_CACHE" "$out" >&2; then
-  echo "binary cache: pushing $out to Cachix cache $LAYERSTACK_CACHIX_CACHE failed (is Cachix reachable, is the token valid?); nothing was recorded, run pulumi up again" >&2
+  echo "binary cache: pushing layer \${LAYERSTACK_LAYER:-?} ($out) to Cachix cache $LAYERSTACK_CACHIX_CACHE failed (is Cachix reachable, is the token valid?); nothing was recorded, run pulumi up again" >&2
   exit 1
 fi
 echo "$out"`;
 
 /**
  * Pushes a built layer's closure to any Nix store URL with \`nix copy --to\`. Inputs:
- * LAYERSTACK_DRV_PATH, LAYERSTACK_CACHE_URL, optional LAYERSTACK_CACHE_SIGNING_KEY (secret):
+ * LAYERSTACK_DRV_PATH, LAYERSTACK_CACHE_URL, LAYERSTACK_LAYER (for messages), optional LAYERSTACK_CACHE_SIGNING_KEY (secret):
  * written to a private file whose path, not the key, goes into the store URL, so the
  * cache's paths are signed and substitutable with the matching public key.
  */
@@ -66,7 +66,26 @@ if [ -n "\${LAYERSTACK_CACHE_SIGNING_KEY:-}" ]; then
 fi
 unset LAYERSTACK_CACHE_SIGNING_KEY
 if ! nix --extra-experimental-features nix-command copy --to "$url" "$out" >&2; then
-  echo "binary cache: copying $out to $LAYERSTACK_CACHE_URL failed (is the cache reachable and writable?); nothing was recorded, run pulumi up again" >&2
+  echo "binary cache: pushing layer \${LAYERSTACK_LAYER:-?} ($out) to cache $LAYERSTACK_CACHE_URL failed (is the cache reachable and writable?); nothing was recorded, run pulumi up again" >&2
   exit 1
 fi
 echo "$out"`;
+
+
+/**
+ * Runs a script with the binary cache's Nix settings (LAYERSTACK_NIX_CONFIG, e.g.
+ * `extra-substituters = ...` / `extra-trusted-public-keys = ...` lines) appended to the
+ * caller's NIX_CONFIG, so the user's own settings (scripts/env.sh's offline ones) still
+ * apply and the cache is only added. Used for a layer's build and push when a cache is set.
+ */
+export const WITH_CACHE_NIX_CONFIG = `if [ -n "\${LAYERSTACK_NIX_CONFIG:-}" ]; then
+  NIX_CONFIG="\${NIX_CONFIG:+$NIX_CONFIG
+}$LAYERSTACK_NIX_CONFIG"
+  export NIX_CONFIG
+fi
+unset LAYERSTACK_NIX_CONFIG`;
+
+/** `script`, run with the binary cache's settings added to NIX_CONFIG (see WITH_CACHE_NIX_CONFIG). */
+export function withCacheNixConfig(script: string): string {
+    return `${WITH_CACHE_NIX_CONFIG}\n${script}`;
+}

@@ -134,6 +134,34 @@ export class TestProject {
     dispose(): void {
         fs.rmSync(this.dir, { recursive: true, force: true });
     }
+
+    /** The stack's checkpoint as `pulumi stack export` gives it (resources and pending operations). */
+    deployment(): { resources?: any[]; pending_operations?: any[] } {
+        return JSON.parse(must(this.pulumi(["stack", "export"]), "stack export").stdout).deployment;
+    }
+
+    /** Files under `dir` (default: the backend directory) whose bytes, or gunzipped bytes, contain `needle`. */
+    filesContaining(needle: string, dir = this.stateDir): string[] {
+        const hits: string[] = [];
+        const walk = (d: string) => {
+            for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+                const p = path.join(d, e.name);
+                if (e.isDirectory()) walk(p);
+                else if (e.isFile()) {
+                    let data = fs.readFileSync(p);
+                    if (data[0] === 0x1f && data[1] === 0x8b) data = require("zlib").gunzipSync(data);
+                    if (data.includes(needle)) hits.push(p);
+                }
+            }
+        };
+        walk(dir);
+        return hits;
+    }
+
+    /** Every file under `dir` (default: the backend directory), recursively. */
+    filesUnder(dir = this.stateDir): string[] {
+        return fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.join((e as any).parentPath ?? (e as any).path, e.name));
+    }
 }
 
 export function must(r: Run, what: string): Run {
@@ -206,6 +234,34 @@ export class TestRegistry {
     dispose(): void {
         try { this.stop(); } catch { /* already stopped */ }
         fs.rmSync(this.dir, { recursive: true, force: true });
+    }
+
+    /** Repositories (`layerstack/megapak/<id>`) that hold at least one tag, read from the registry's storage. */
+    repositories(): string[] {
+        const root = path.join(this.dataDir(), "docker/registry/v2/repositories");
+        if (!fs.existsSync(root)) return [];
+        const out: string[] = [];
+        const walk = (rel: string) => {
+            const abs = path.join(root, rel);
+            if (fs.existsSync(path.join(abs, "_manifests/tags")) && fs.readdirSync(path.join(abs, "_manifests/tags")).length) out.push(rel);
+            for (const e of fs.readdirSync(abs, { withFileTypes: true })) if (e.isDirectory() && !e.name.startsWith("_")) walk(path.join(rel, e.name));
+        };
+        for (const e of fs.readdirSync(root, { withFileTypes: true })) if (e.isDirectory()) walk(e.name);
+        return out.sort();
+    }
+
+    /** Tags of one repository, read from the registry's storage (needs no credentials). */
+    tags(repository: string): string[] {
+        const d = path.join(this.dataDir(), "docker/registry/v2/repositories", repository, "_manifests/tags");
+        return fs.existsSync(d) ? fs.readdirSync(d).sort() : [];
+    }
+
+    /** Manifest PUTs (`PUT /v2/<repo>/manifests/<ref>` answered 201) since `fromLine`, as `<repo>:<ref>`. */
+    manifestPuts(fromLine = 0): string[] {
+        return this.accessLog().split("\n").slice(fromLine)
+            .map((l) => / PUT \/v2\/(\S+)\/manifests\/(\S+) 201 /.exec(l))
+            .filter((m): m is RegExpExecArray => m !== null)
+            .map((m) => `${m[1]}:${m[2]}`);
     }
 }
 

@@ -309,12 +309,13 @@ func TestSecretsStaySecret(t *testing.T) {
 	}
 }
 
-func TestErrorNeverContainsEnvOrStdin(t *testing.T) {
+func TestErrorNeverContainsSecretEnvOrStdin(t *testing.T) {
 	var logged []string
 	spec := runSpec{
-		Command:   `echo "token is $TOKEN"; cat; echo "plain output"; echo "pw=$PW" >&2; exit 3`,
-		Env:       map[string]string{"TOKEN": "hunter2-very-secret", "PW": "correct horse"},
+		Command:   `echo "token is $TOKEN"; cat; echo "plain output"; echo "layer is $LAYER"; echo "pw=$PW" >&2; exit 3`,
+		Env:       map[string]string{"TOKEN": "hunter2-very-secret", "PW": "correct horse", "LAYER": "layer02-python-tools"},
 		Stdin:     "stdin-secret-line\n",
+		Secrets:   []string{"hunter2-very-secret", "correct horse", "stdin-secret-line\n"},
 		LogStdout: true,
 		LogStderr: true,
 	}
@@ -326,6 +327,10 @@ func TestErrorNeverContainsEnvOrStdin(t *testing.T) {
 	msg := err.Error()
 	if !strings.Contains(msg, "exit status 3") || !strings.Contains(msg, "plain output") {
 		t.Fatalf("error lacks status/output: %q", msg)
+	}
+	// A plain (non-secret) value stays readable: errors must be able to name the layer.
+	if !strings.Contains(msg, "layer is layer02-python-tools") {
+		t.Fatalf("error redacted a plain value: %q", msg)
 	}
 	for _, s := range []string{"hunter2-very-secret", "correct horse", "stdin-secret-line"} {
 		if strings.Contains(msg, s) {

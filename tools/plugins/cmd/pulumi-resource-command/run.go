@@ -154,23 +154,12 @@ func newRedactor(spec runSpec) *redactor {
 			}
 		}
 	}
-	for k, v := range spec.Env {
-		if spec.NoRedactEnv[k] {
-			continue
-		}
-		// Environment values: redact anything non-trivial. Very short values (e.g. "1", "on")
-		// would mangle output if replaced everywhere and are not meaningful secrets.
-		add(v, 3)
-		for _, line := range strings.Split(v, "\n") {
-			add(line, 3)
-		}
-	}
+	// Only secret inputs are redacted (every secret string found in the inputs, including
+	// secret environment values and a secret stdin). Plain values stay readable, so a
+	// failure can say which layer and which check failed.
 	for _, s := range spec.Secrets {
 		add(s, 1)
-	}
-	if spec.Stdin != "" {
-		add(spec.Stdin, 1)
-		for _, line := range strings.Split(spec.Stdin, "\n") {
+		for _, line := range strings.Split(s, "\n") {
 			add(line, 3)
 		}
 	}

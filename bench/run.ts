@@ -1,0 +1,352 @@
+// `npm run bench`: benchmarks of the pipeline against what Nix and the registry can do at best,
+// measured side by side in one run (issue 5, "Benchmarks"). Writes bench/RESULTS.md.
+//
+// Every comparison alternates its contenders within each repetition (the order rotates) and
+// reports medians. BENCH_ONLY=noop,cold,change,scale runs a subset; BENCH_REPS scales the
+// repetition counts (e.g. BENCH_REPS=1 for a quick look).
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { REPO, Run, TestProject, TestRegistry, must } from "../test/support/stack";
+import { evalExpression, packageSet } from "../lib/nix";
+import { PUSH_SCRIPT } from "../lib/commands/layer";
+import { megapakLayers } from "../layers/megapak";
+import { LayerSpec } from "../lib/graph";
+
+const ONLY = (process.env.BENCH_ONLY ?? "noop,change,cold,scale").split(",");
+const REPS = Number(process.env.BENCH_REPS ?? "0");
+const reps = (n: number) => (REPS > 0 ? Math.min(REPS, n) : n);
+const SYSTEM = "x86_64-linux";
+const started = Date.now();
+
+// ---------------------------------------------------------------- helpers
+
+const log = (s: string) => process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s] ${s}\n`);
+const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+const f2 = (x: number) => x.toFixed(2);
+const secs = (x: number) => `${x.toFixed(2)} s`;
+
+function timed<T>(f: () => T): [number, T] {
+    const t0 = process.hrtime.bigint();
+    const r = f();
+    return [Number(process.hrtime.bigint() - t0) / 1e9, r];
+}
+
+function sh(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string } = {}): Run {
+    const r = spawnSync(cmd, args, { encoding: "utf8", maxBuffer: 256 * 1024 * 1024, ...opts });
+    return { code: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? String(r.error ?? "") };
+}
+
+/** Runs the contenders `reps` times, rotating their order each repetition; returns each one's times. */
+function alternate(n: number, contenders: Record<string, () => void>): Record<string, number[]> {
+    const names = Object.keys(contenders);
+    const out: Record<string, number[]> = Object.fromEntries(names.map((k) => [k, []]));
+    for (let r = 0; r < n; r++) {
+        for (let i = 0; i < names.length; i++) {
+            const k = names[(i + r) % names.length];
+            const [t] = timed(contenders[k]);
+            out[k].push(t);
+            log(`  rep ${r + 1}/${n} ${k}: ${secs(t)}`);
+        }
+    }
+    return out;
+}
+
+/** The PATH without a project's argv shims (timed runs go without them; counting runs use them). */
+function withoutShims(p: TestProject): string {
+    return p.env.PATH!.split(":").filter((d) => d !== path.join(p.dir, "shims")).join(":");
+}
+
+function setLayersJson(p: TestProject, edit: (spec: any) => void): void {
+    const file = path.join(p.flakeDir, "layers.json");
+    const spec = JSON.parse(fs.readFileSync(file, "utf8"));
+    edit(spec);
+    fs.writeFileSync(file, JSON.stringify(spec, null, 2));
+}
+
+/** A fresh salt in every layer's content: every derivation (pkg, blob, image) is new to the store. */
+function salt(p: TestProject, s: string, original: any): void {
+    setLayersJson(p, (spec) => { for (const l of spec.layers) l.content = `${original.layers.find((o: any) => o.attr === l.attr).content} [${s}]`; });
+}
+
+/** A tiny TypeScript Pulumi program with no resources, sharing the repo's node_modules and the same engine. */
+function emptyProject(like: TestProject): { pulumi: (args: string[]) => Run; dispose: () => void } {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "layerstack-bench-empty-"));
+    fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: bench-empty\nruntime:\n  name: nodejs\n  options:\n    typescript: true\nmain: index.ts\n");
+    fs.writeFileSync(path.join(dir, "index.ts"), "export const empty = true;\n");
+    fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "bench-empty", version: "0.0.0", dependencies: { "@pulumi/pulumi": "3.248.0" } }));
+    fs.copyFileSync(path.join(REPO, "tsconfig.json"), path.join(dir, "tsconfig.json"));
+    fs.symlinkSync(path.join(REPO, "node_modules"), path.join(dir, "node_modules"));
+    fs.mkdirSync(path.join(dir, ".state"));
+    const env = { ...like.env, PATH: withoutShims(like), PULUMI_BACKEND_URL: `file://${dir}/.state` };
+    const pulumi = (args: string[]) => sh("pulumi", [...args, "--stack", "bench", "--non-interactive"], { cwd: dir, env });
+    must(pulumi(["stack", "init"]), "empty: stack init");
+    must(pulumi(["up", "--yes", "--skip-preview"]), "empty: up");
+    return { pulumi, dispose: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** The exact `nix eval` lib/nix.ts runs for these attributes. */
+function nixEvalArgs(flake: string, attrs: string[]): string[] {
+    return ["--extra-experimental-features", "nix-command flakes", "eval", "--json", packageSet(flake, SYSTEM), "--apply", evalExpression(attrs)];
+}
+
+const evalCount = (p: TestProject, from: number) => p.argv(from).filter((a) => a[0] === "nix" && a.includes("eval")).length;
+
+interface Row { name: string; measured: string; ratio: string; goal: string; met: string }
+const rows: Row[] = [];
+const notes: string[] = [];
+const printed: string[] = [];
+function result(r: Row): void {
+    rows.push(r);
+    const line = `${r.name}: ${r.ratio} (goal ${r.goal}: ${r.met}) — ${r.measured}`;
+    printed.push(line);
+    console.log(line);
+}
+
+const registry = new TestRegistry(5201);
+const cleanup: (() => void)[] = [() => registry.dispose()];
+
+function project(stack: string, config: Record<string, string | object>, shims = true): TestProject {
+    const p = new TestProject(stack, { shims, passphrase: "layerstack-bench" });
+    cleanup.push(() => p.dispose());
+    p.init({ "layerstack:flake": `path:${p.flakeDir}`, "layerstack:registry": registry.address, ...config });
+    return p;
+}
+
+// ---------------------------------------------------------------- 1 + 3: no-op preview, one-layer change
+
+function noopAndChange(): void {
+    const catalog = megapakLayers();
+    const attrs = [...new Set(catalog.map((l) => l.attr))];
+    log(`no-op preview: cold up of the ${catalog.length}-layer catalog stack (setup)`);
+    const p = project("noop", { "layerstack:repository": "bench/noop" });
+    const [coldT] = timed(() => must(p.up(), "noop: cold up"));
+    log(`  cold up ${secs(coldT)}`);
+    const empty = emptyProject(p);
+    cleanup.push(empty.dispose);
+    const env = { ...p.env, PATH: withoutShims(p) };
+    const flake = `path:${p.flakeDir}`;
+    if (ONLY.includes("noop")) {
+        const t = alternate(reps(5), {
+            preview: () => must(sh("pulumi", ["preview", "--expect-no-changes", "--stack", p.stack, "--non-interactive"], { cwd: p.dir, env }), "noop preview"),
+            empty: () => must(empty.pulumi(["preview"]), "empty preview"),
+            eval: () => must(sh("nix", nixEvalArgs(flake, attrs), { env }), "nix eval"),
+        });
+        const [pv, ep, ev] = [median(t.preview), median(t.empty), median(t.eval)];
+        const ratio = pv / (ep + ev);
+        result({ name: "1. No-op preview", measured: `preview ${secs(pv)}; empty-program preview ${secs(ep)} + one nix eval ${secs(ev)} = ${secs(ep + ev)} (medians of ${t.preview.length})`,
+            ratio: f2(ratio), goal: "≤ 1.3", met: ratio <= 1.3 ? "yes" : "NO" });
+        // Counting run, with the argv shims.
+        const from = p.argvCount();
+        must(p.pulumi(["preview", "--expect-no-changes"]), "noop preview (shims)");
+        const n = evalCount(p, from);
+        result({ name: "1b. `nix eval` processes per preview", measured: `${n} (argv shims, one preview of the unchanged stack)`, ratio: String(n), goal: "= 1", met: n === 1 ? "yes" : "NO" });
+    }
+    if (!ONLY.includes("change")) return;
+
+    // One-layer change: layer05's content changes; its image and its 6 descendants' images are new.
+    const CHANGED = "layer05-pak3";
+    const below = (id: string): string[] => [id, ...catalog.filter((l) => l.parent === id).flatMap((l) => below(l.id))];
+    const expected = below(CHANGED);
+    p.editFixtureLayer(CHANGED, { content: `pak3.txt plus one more package (bench ${Date.now()})` });
+    const logFrom = registry.accessLogLines();
+    const argvFrom = p.argvCount();
+    const [upT] = timed(() => must(p.up(), "change: up"));
+    const uploaded = registry.uploadedBytes(logFrom);
+    const blobs = registry.uploadedBlobs(logFrom);
+    const out = p.outputs().layers;
+    const ownBlob = Number(out[CHANGED].ownBlobSize);
+    // The new image configs: one per rebuilt image (the changed layer and each descendant).
+    const configs = expected.map((id) => {
+        const m = JSON.parse(must(sh("skopeo", ["inspect", "--raw", "--tls-verify=false", `docker://${out[id].imageRef}`]), "inspect").stdout);
+        return Number(m.config.size);
+    });
+    const cfgBytes = configs.reduce((a, b) => a + b, 0);
+    const r1 = uploaded / ownBlob, r2 = uploaded / (ownBlob + cfgBytes);
+    result({ name: "3. One-layer change: bytes uploaded ÷ changed layer's new layer blob", measured: `${uploaded} B uploaded in ${blobs.length} blobs; new layer blob ${ownBlob} B (compressed, as stored)`,
+        ratio: f2(r1), goal: "≤ 1.05", met: r1 <= 1.05 ? "yes" : "NO" });
+    result({ name: "3b. … ÷ (new layer blob + the rebuilt images' new config blobs)", measured: `${uploaded} B ÷ (${ownBlob} + ${cfgBytes} B of ${configs.length} configs)`,
+        ratio: f2(r2), goal: "≤ 1.05", met: r2 <= 1.05 ? "yes" : "NO" });
+    // Builds: the build resources that ran (distinct drvs realised by nix-store), mapped to layers.
+    const drvToId = new Map(Object.entries<any>(out).map(([id, l]) => [l.drvPath, id]));
+    const built = [...new Set(p.argv(argvFrom).filter((a) => a[0] === "nix-store" && a[1] === "--realise").map((a) => drvToId.get(a[2]) ?? a[2]))];
+    const exact = built.length === expected.length && expected.every((id) => built.includes(id));
+    result({ name: "3c. One-layer change: layers built", measured: `${built.length} built (${built.join(", ")}); expected ${expected.length}: ${CHANGED} and its descendants; up took ${secs(upT)}`,
+        ratio: `${built.length}/${expected.length}`, goal: "exactly the changed layer + descendants", met: exact ? "yes" : "NO" });
+}
+
+// ---------------------------------------------------------------- 2 + 5: cold build, overhead
+
+function cold(): void {
+    const SLEEP = Number(process.env.BENCH_BUILD_SECONDS ?? "3");
+    const catalog = megapakLayers();
+    const n = reps(3);
+    log(`cold build: ${catalog.length} layers, buildSeconds ${SLEEP}, ${n} repetitions of (up | nix build all + push tail | sequential script)`);
+    // The stack is only a holder of the flake copy; each repetition's up runs on a new stack.
+    const p = new TestProject("cold", { shims: false, passphrase: "layerstack-bench" });
+    cleanup.push(() => p.dispose());
+    setLayersJson(p, (s) => { s.buildSeconds = SLEEP; });
+    const original = JSON.parse(fs.readFileSync(path.join(p.flakeDir, "layers.json"), "utf8"));
+    const flake = `path:${p.flakeDir}`;
+    const installables = catalog.map((l) => `${flake}#packages.${SYSTEM}.${l.attr}`);
+    let tag = 0;
+    const up: number[] = [], nixAll: number[] = [], pushTail: number[] = [], seqBuild: number[] = [], seqTotal: number[] = [];
+    const contenders: Record<string, () => void> = {
+        up: () => {
+            const stack = `cold${++tag}`;
+            salt(p, `up-${stack}-${Date.now()}`, original);
+            must(sh("pulumi", ["stack", "init", stack, "--non-interactive"], { cwd: p.dir, env: p.env }), "stack init");
+            for (const [k, v] of [["layerstack:flake", flake], ["layerstack:registry", registry.address], ["layerstack:repository", `bench/cold-up`], ["layerstack:runChecks", "false"]]) {
+                must(sh("pulumi", ["config", "set", k, v, "--stack", stack, "--non-interactive"], { cwd: p.dir, env: p.env }), "config set");
+            }
+            const [t] = timed(() => must(sh("pulumi", ["up", "--yes", "--skip-preview", "--stack", stack, "--non-interactive"], { cwd: p.dir, env: p.env }), "cold up"));
+            up.push(t);
+        },
+        nix: () => {
+            const id = ++tag;
+            salt(p, `nix-${id}-${Date.now()}`, original);
+            // Nix's own critical path: every layer at once, with a job slot for every package
+            // (the up runs one nix-store per layer, each with its own slots).
+            const [tb, r] = timed(() => must(sh("nix", ["build", "--no-link", "--json", "--max-jobs", String(catalog.length * 3), ...installables], { env: p.env }), "nix build all"));
+            const built: { drvPath: string }[] = JSON.parse(r.stdout);
+            // The push tail: the same push command the up runs, layer by layer, parents first.
+            const [tp] = timed(() => catalog.forEach((l, i) => must(sh("sh", ["-c", PUSH_SCRIPT], {
+                env: { ...p.env, LAYERSTACK_DRV_PATH: built[i].drvPath, LAYERSTACK_FORMAT: l.format ?? "oci", LAYERSTACK_REGISTRY: registry.address, LAYERSTACK_TLS_VERIFY: "false",
+                    LAYERSTACK_REPOSITORY: `${registry.address}/bench/cold-nix/${l.id}`, LAYERSTACK_TAG: `n${id}` },
+            }), `push ${l.id}`)));
+            nixAll.push(tb); pushTail.push(tp);
+        },
+        script: () => {
+            const id = ++tag;
+            salt(p, `seq-${id}-${Date.now()}`, original);
+            const r = must(sh("bash", [path.join(REPO, "bench/sequential.sh"), flake, registry.address, "bench/cold-seq", `s${id}`, ...catalog.map((l) => `${l.attr}:${l.format ?? "oci"}`)], { env: p.env }), "sequential script");
+            const m = /build_s=([\d.]+) total_s=([\d.]+)/.exec(r.stdout)!;
+            seqBuild.push(Number(m[1])); seqTotal.push(Number(m[2]));
+        },
+    };
+    const t = alternate(n, contenders);
+    const [u, b, pt, sb, st] = [median(up), median(nixAll), median(pushTail), median(seqBuild), median(seqTotal)];
+    void t;
+    const r = u / (b + pt);
+    result({ name: "2. Cold build: `pulumi up` ÷ (one `nix build` of all layers + push tail)", measured: `up ${secs(u)}; nix build all ${secs(b)} + sequential push tail ${secs(pt)} = ${secs(b + pt)} (medians of ${n}, buildSeconds ${SLEEP})`,
+        ratio: f2(r), goal: "≤ 1.2", met: r <= 1.2 ? "yes" : "NO" });
+    result({ name: "2b. Cold build: `pulumi up` ÷ building the layers one after another (old workflow)", measured: `up ${secs(u)}; sequential nix builds ${secs(sb)}`,
+        ratio: f2(u / sb), goal: "(informational; < 1 is a speed-up)", met: "—" });
+    result({ name: "5. Overhead: cold `pulumi up` ÷ plain script (nix build + skopeo copy per layer, in sequence)", measured: `up ${secs(u)}; script ${secs(st)} (of which builds ${secs(sb)})`,
+        ratio: f2(u / st), goal: "(informational; < 1 is a speed-up)", met: "—" });
+}
+
+// ---------------------------------------------------------------- 4: scaling
+
+/** A tree of n generated layers: layer i's parent is layer ⌊(i-1)/4⌋ (depth log4 n, so image size stays small). */
+function generated(n: number): { specs: LayerSpec[]; fixture: any[] } {
+    const id = (i: number) => `gen${String(i).padStart(3, "0")}`;
+    const specs: LayerSpec[] = [], fixture: any[] = [];
+    for (let i = 0; i < n; i++) {
+        const parent = i === 0 ? undefined : id(Math.floor((i - 1) / 4));
+        specs.push({ id: id(i), attr: id(i), ...(parent ? { parent } : {}) } as LayerSpec);
+        fixture.push({ attr: id(i), parent: parent ?? null, format: "oci", content: `generated layer ${i}` });
+    }
+    return { specs, fixture };
+}
+
+function scale(): void {
+    const sizes = (process.env.BENCH_SIZES ?? "12,48,192").split(",").map(Number);
+    const projects = new Map<number, TestProject>();
+    for (const n of sizes) {
+        const { specs, fixture } = generated(n);
+        const p = project(`scale${n}`, { "layerstack:repository": `bench/scale${n}`, "layerstack:layers": specs.map((s) => ({ id: s.id, attr: s.attr, ...(s.parent ? { parent: s.parent } : {}) })) });
+        setLayersJson(p, (s) => { s.buildSeconds = 0; s.layers = fixture; });
+        const [t] = timed(() => must(p.up(), `scale ${n}: cold up`));
+        log(`scaling: ${n} layers, cold up (setup) ${secs(t)}`);
+        projects.set(n, p);
+    }
+    const times = new Map<number, { preview: number[]; up: number[] }>(sizes.map((n) => [n, { preview: [], up: [] }]));
+    const R = reps(3);
+    for (let r = 0; r < R; r++) {
+        for (const n of r % 2 ? [...sizes].reverse() : sizes) {
+            if (n >= 192 && r >= reps(2)) continue; // fewer repetitions for the largest set
+            const p = projects.get(n)!;
+            const env = { ...p.env, PATH: withoutShims(p) };
+            const run = (args: string[]) => must(sh("pulumi", [...args, "--stack", p.stack, "--non-interactive"], { cwd: p.dir, env }), `${n}: ${args[0]}`);
+            const [tp] = timed(() => run(["preview", "--expect-no-changes"]));
+            const [tu] = timed(() => run(["up", "--yes", "--skip-preview", "--expect-no-changes"]));
+            times.get(n)!.preview.push(tp); times.get(n)!.up.push(tu);
+            log(`  rep ${r + 1} ${n} layers: preview ${secs(tp)}, no-op up ${secs(tu)}`);
+        }
+    }
+    const fit = (ys: number[]) => {
+        const xs = sizes, mx = xs.reduce((a, b) => a + b) / xs.length, my = ys.reduce((a, b) => a + b) / ys.length;
+        const slope = xs.reduce((s, x, i) => s + (x - mx) * (ys[i] - my), 0) / xs.reduce((s, x) => s + (x - mx) ** 2, 0);
+        const icpt = my - slope * mx;
+        const ss = ys.reduce((s, y) => s + (y - my) ** 2, 0), res = ys.reduce((s, y, i) => s + (y - (icpt + slope * xs[i])) ** 2, 0);
+        return { slope, icpt, r2: ss ? 1 - res / ss : 1 };
+    };
+    const evals = sizes.map((n) => {
+        const p = projects.get(n)!;
+        const from = p.argvCount();
+        must(p.pulumi(["preview", "--expect-no-changes"]), `${n}: preview (shims)`);
+        return evalCount(p, from);
+    });
+    for (const kind of ["preview", "up"] as const) {
+        const med = sizes.map((n) => median(times.get(n)![kind]));
+        const { slope, icpt, r2 } = fit(med);
+        // Linear at worst: the per-layer cost of the largest step is no more than 2x that of the smallest.
+        const steps = sizes.slice(1).map((n, i) => (med[i + 1] - med[i]) / (n - sizes[i]));
+        const linear = steps.length < 2 || steps[steps.length - 1] <= 2 * Math.max(steps[0], 0.001) + 0.002;
+        result({ name: `4${kind === "preview" ? "" : "b"}. Scaling: ${kind === "preview" ? "no-op preview" : "no-op up"}`,
+            measured: sizes.map((n, i) => `${n}: ${secs(med[i])}`).join("; ") + ` (medians); fit ${f2(icpt)} s + ${(slope * 1000).toFixed(1)} ms/layer, R² ${r2.toFixed(3)}; per-layer step costs ${steps.map((s) => `${(s * 1000).toFixed(1)} ms`).join(", ")}`,
+            ratio: `${(slope * 1000).toFixed(1)} ms/layer`, goal: "linear at worst", met: linear ? "yes" : "NO" });
+    }
+    result({ name: "4c. Scaling: `nix eval` processes per preview", measured: sizes.map((n, i) => `${n}: ${evals[i]}`).join("; "), ratio: evals.join("/"), goal: "= 1 each", met: evals.every((e) => e === 1) ? "yes" : "NO" });
+}
+
+// ---------------------------------------------------------------- main
+
+function machine(): string {
+    const cpu = os.cpus()[0]?.model ?? "unknown";
+    return `nproc ${os.cpus().length} (${cpu}), memory ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, ${os.type()} ${os.release()}`;
+}
+
+function write(totalS: number): void {
+    const git = (a: string[]) => sh("git", a, { cwd: REPO }).stdout.trim();
+    const commit = git(["rev-parse", "HEAD"]);
+    const dirty = git(["status", "--porcelain", "--", ".", ":!bench"]) ? " (with uncommitted changes outside bench/)" : "";
+    const lines = [
+        "# Benchmarks",
+        "",
+        "Written by `npm run bench` (bench/run.ts); do not edit by hand. Contenders are measured side by",
+        "side in one run, alternating within each repetition; values are medians.",
+        "",
+        `- Commit: \`${commit}\`${dirty}`,
+        `- Machine: ${machine()}`,
+        `- Date: ${new Date().toISOString()}; whole run ${(totalS / 60).toFixed(1)} min`,
+        `- Tools: ${sh("pulumi", ["version"]).stdout.trim()}, ${sh("nix", ["--version"]).stdout.trim()}, ${sh("skopeo", ["--version"]).stdout.trim()}`,
+        "",
+        "| benchmark | measured | ratio | goal | met? |",
+        "|---|---|---|---|---|",
+        ...rows.map((r) => `| ${r.name} | ${r.measured} | ${r.ratio} | ${r.goal} | ${r.met} |`),
+        "",
+        ...notes,
+    ];
+    const file = process.env.BENCH_RESULTS ?? path.join(REPO, "bench/RESULTS.md");
+    fs.writeFileSync(file, lines.join("\n") + "\n");
+    log(`wrote ${path.relative(REPO, file)}`);
+}
+
+function main(): void {
+    registry.start();
+    try {
+        if (ONLY.includes("noop") || ONLY.includes("change")) noopAndChange();
+        if (ONLY.includes("cold")) cold();
+        if (ONLY.includes("scale")) scale();
+    } finally {
+        for (const c of cleanup.reverse()) { try { c(); } catch { /* best effort */ } }
+    }
+    const total = (Date.now() - started) / 1000;
+    console.log(`\n${printed.join("\n")}\nbench: ${(total / 60).toFixed(1)} min`);
+    write(total);
+}
+
+main();
