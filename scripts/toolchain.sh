@@ -159,6 +159,18 @@ else
   if [ -f "$dyn" ]; then ln -sfn "$dyn" "$BIN/pulumi-resource-pulumi-nodejs"; fi
 fi
 
+# ---------------------------------------------------------------- actionlint
+# Lints .github/workflows in npm test; pinned by tools/actionlint/go.mod + go.sum.
+ACTIONLINT_VERSION=v1.7.12
+ACTIONLINT="$CACHE/actionlint/$ACTIONLINT_VERSION/bin/actionlint"
+if [ ! -x "$ACTIONLINT" ]; then
+  have_go
+  step "building actionlint $ACTIONLINT_VERSION"
+  (cd "$REPO/tools/actionlint" && GOSUMDB=off go build -mod=readonly -trimpath -o "$ACTIONLINT" github.com/rhysd/actionlint/cmd/actionlint) \
+    || die "actionlint build failed"
+fi
+ln -sfn "$ACTIONLINT" "$BIN/actionlint"
+
 # ---------------------------------------------------------------- 5. bin dir
 # (filled above: pulumi wrapper, plugins; .layerstack/libexec/pulumi = real CLI)
 

@@ -71,7 +71,7 @@ test("a second up changes nothing, and runs no build and no push", () => {
 test("after one layer's content changes, preview names exactly it and its descendants", () => {
     project.editFixtureLayer(CHANGED, { content: "pak3.txt plus one more package" });
     const before = project.argvCount();
-    const r = must(project.pulumi(["preview", "--json"]), "preview --json");
+    const r = must(project.pulumi(["preview", "--json", "--show-sames"]), "preview --json");
     const steps: { op: string; urn: string }[] = JSON.parse(r.stdout).steps;
     const changed = steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${s.urn.split("::").pop()}`);
     // Each rebuilt layer's build and push, and its checks (they run against the new digest).
@@ -79,6 +79,14 @@ test("after one layer's content changes, preview names exactly it and its descen
         "layer10-performance-check-perf-libs-import", "layer12-comfyui-check-comfyui-answers"];
     const expected = [...BENEATH.flatMap((id) => [`replace ${id}-build`, `replace ${id}-push`]), ...checked.map((c) => `replace ${c}`)];
     expect(changed.filter((c) => !c.startsWith("create-replacement") && !c.startsWith("delete-replaced")).sort()).toEqual(expected.sort());
+    // The picture drawn from this preview marks exactly those layers.
+    const file = require("path").join(project.dir, "preview.json");
+    require("fs").writeFileSync(file, r.stdout);
+    const { fromPreview } = require("../../scripts/graph.js");
+    const drawn: { id: string; parent?: string; state: string }[] = fromPreview(JSON.parse(r.stdout));
+    expect(drawn.filter((l) => l.state === "will rebuild").map((l) => l.id).sort()).toEqual([...BENEATH].sort());
+    expect(drawn.filter((l) => l.state === "unchanged")).toHaveLength(11 - BENEATH.length);
+    expect(drawn.find((l) => l.id === "layer10-performance")!.parent).toBe("layer08-pak7");
     // Preview has no side effects: no build, no push.
     const calls = project.argv(before);
     expect(calls.filter((a) => a[0] === "nix-store" || a[0] === "skopeo")).toEqual([]);

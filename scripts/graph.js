@@ -1,0 +1,80 @@
+#!/usr/bin/env node
+// Draws the layer graph as Mermaid, for the README, a terminal or a GitHub job summary.
+//   node scripts/graph.js --preview preview.json   from `pulumi preview --json`: each layer's
+//       state (unchanged / will rebuild / check not passed), digest and own blob size
+//   node scripts/graph.js --outputs -              from `pulumi stack output --json layers`
+// `npm run graph` runs the preview of the dev stack (or $STACK) and draws it.
+const fs = require("fs");
+
+const args = process.argv.slice(2);
+const read = (f) => JSON.parse(fs.readFileSync(f === "-" ? 0 : f, "utf8"));
+const opt = (name) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
+
+/** @returns {{id: string, parent?: string, state: string, digest?: string, size?: number}[]} */
+function fromPreview(preview) {
+    const layers = new Map();
+    const nameOf = (urn) => urn.split("::").pop();
+    for (const step of preview.steps) {
+        const st = step.newState ?? step.oldState;
+        if (st?.type === "layerstack:index:NixImageLayer") layers.set(nameOf(step.urn), { id: nameOf(step.urn), state: "unchanged" });
+    }
+    for (const step of preview.steps) {
+        const name = nameOf(step.urn);
+        const st = step.newState ?? step.oldState;
+        for (const [id, l] of layers) {
+            if (name === `${id}-push`) {
+                const parentPush = (st.dependencies ?? []).map(nameOf).find((d) => d.endsWith("-push") && d !== name);
+                if (parentPush) l.parent = parentPush.slice(0, -"-push".length);
+                const stdout = step.oldState?.outputs?.stdout;
+                if (typeof stdout === "string" && stdout.startsWith("sha256:")) {
+                    const nl = stdout.indexOf("\n");
+                    l.digest = stdout.slice(0, nl);
+                    const m = JSON.parse(stdout.slice(nl + 1));
+                    l.size = m.layers?.[m.layers.length - 1]?.size;
+                }
+            }
+            const changing = step.op !== "same" && step.op !== "read";
+            if (changing && (name === `${id}-build` || name === `${id}-push`)) l.state = "will rebuild";
+            else if (changing && name.startsWith(`${id}-check-`) && l.state === "unchanged") l.state = "check not passed";
+        }
+    }
+    // A parent known only through the check gate (dependency on `<parent>-check-*`).
+    for (const step of preview.steps) {
+        const st = step.newState ?? step.oldState;
+        const name = nameOf(step.urn);
+        for (const [id, l] of layers) {
+            if (name !== `${id}-push` || l.parent) continue;
+            const dep = (st.dependencies ?? []).map(nameOf).find((d) => /-check-/.test(d));
+            if (dep) l.parent = [...layers.keys()].find((p) => dep.startsWith(`${p}-check-`));
+        }
+    }
+    return [...layers.values()];
+}
+
+function fromOutputs(outputs) {
+    return Object.entries(outputs).map(([id, l]) => ({ id, parent: l.parent, state: "published", digest: l.digest, size: l.ownBlobSize }));
+}
+
+function mermaid(layers) {
+    const key = (id) => id.replace(/[^A-Za-z0-9_]/g, "_");
+    const lines = ["```mermaid", "graph TD"];
+    for (const l of layers) {
+        const detail = [l.state, l.digest ? l.digest.slice(0, 19) : undefined, l.size !== undefined ? `${l.size} B own blob` : undefined].filter(Boolean).join("<br/>");
+        lines.push(`  ${key(l.id)}["${l.id}<br/>${detail}"]:::${l.state.replace(/ /g, "_")}`);
+    }
+    for (const l of layers) if (l.parent) lines.push(`  ${key(l.parent)} --> ${key(l.id)}`);
+    lines.push("  classDef unchanged fill:#eef,stroke:#88a");
+    lines.push("  classDef published fill:#efe,stroke:#8a8");
+    lines.push("  classDef will_rebuild fill:#ffd,stroke:#aa5");
+    lines.push("  classDef check_not_passed fill:#fdd,stroke:#a55");
+    lines.push("```");
+    return lines.join("\n");
+}
+
+const layers = opt("--preview") ? fromPreview(read(opt("--preview"))) : opt("--outputs") ? fromOutputs(read(opt("--outputs"))) : null;
+if (!layers) {
+    console.error("usage: graph.js --preview preview.json | --outputs layers.json|-");
+    process.exit(2);
+}
+console.log(mermaid(layers));
+module.exports = { fromPreview, fromOutputs, mermaid };

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# `npm run graph`: previews the stack ($STACK, default dev) and draws its layer graph as
+# Mermaid: each layer's state (unchanged, will rebuild, check not passed), digest and size.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/env.sh
+source scripts/env.sh
+stack=${STACK:-dev}
+tmp=$(mktemp)
+trap 'rm -f "$tmp"' EXIT
+pulumi preview --stack "$stack" --json --show-sames --non-interactive > "$tmp"
+node scripts/graph.js --preview "$tmp"
