@@ -5,6 +5,7 @@ import { ImagePipeline } from "./components/imagePipeline";
 import { BinaryCache } from "./components/binaryCache";
 import { GithubActions } from "./components/githubActions";
 import { GpuRunner } from "./components/gpuRunner";
+import { TagPromotion } from "./components/tagPromotion";
 
 const settings = loadSettings();
 
@@ -29,6 +30,12 @@ const pipeline = new ImagePipeline("megapak", {
 });
 
 export const layers = pipeline.layers;
+
+// Moving tags (`<variant>-latest`), only when the stack says so and never for a pull request.
+const promotion = settings.promoteTags ? new TagPromotion("promote", {
+    layers: pipeline.layerComponents, registry: settings.registry, variant: settings.variant, registryAuth: settings.registryAuth,
+}) : undefined;
+export const latestTags = promotion?.tags;
 
 // Siblings, each only when the stack configures it.
 // Each layer's closure goes to the cache once it is built (`cache-push-<id>`).

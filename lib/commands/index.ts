@@ -4,9 +4,11 @@
  *   cache.ts   Cachix info, and pushing closures to Cachix or any Nix store URL
  *   runner.ts  the GPU host's runner: preflight, install, register (stdin), deregister
  *   check.ts   smoke checks inside a pushed image
+ *   promote.ts moving tags (<variant>-latest) pointed at a pushed digest
  * The scripts are constants; values reach them as environment variables (see layer.ts).
  */
 export * from "./layer";
 export * from "./check";
 export * from "./cache";
 export * from "./runner";
+export * from "./promote";

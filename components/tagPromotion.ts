@@ -1,0 +1,84 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import { PROMOTE_SCRIPT, PULL_REQUEST_EVENTS, tlsVerify } from "../lib/commands";
+import { NixImageLayer } from "./nixImageLayer";
+
+export interface TagPromotionArgs {
+    /** The layers whose moving tag follows their pushed digest, by layer id. */
+    readonly layers: ReadonlyMap<string, NixImageLayer>;
+    /** Registry host[:port] the layers were pushed to. */
+    readonly registry: string;
+    /** The moving tag is `<variant>-latest`, e.g. `cu130-latest`. */
+    readonly variant: string;
+    /** Registry credentials; the password must be a secret Output. */
+    readonly registryAuth?: { username: string; password: pulumi.Output<string> };
+    /**
+     * The GitHub Actions event this program runs for; a pull request's never moves a tag.
+     * @default process.env.GITHUB_EVENT_NAME
+     */
+    readonly eventName?: string;
+}
+
+/** The moving tag of a variant. */
+export function movingTag(variant: string): string {
+    return `${variant}-latest`;
+}
+
+/** Whether a GitHub Actions event is a pull request's (then moving tags stay where they are). */
+export function isPullRequest(eventName: string | undefined): boolean {
+    return eventName !== undefined && PULL_REQUEST_EVENTS.includes(eventName);
+}
+
+/**
+ * Moving tags: per layer a command `<id>-promote` that points `<repository>:<variant>-latest`
+ * at the layer's pushed digest, once the layer is published and checked (its `gate`). Runs
+ * again only when the digest changes. For a pull request (GITHUB_EVENT_NAME) it declares
+ * nothing and logs that promotion was skipped.
+ */
+export class TagPromotion extends pulumi.ComponentResource {
+    /** Whether promotion was skipped because this is a pull request. */
+    public readonly skipped: boolean;
+    /** One command per layer id (empty when skipped). */
+    public readonly commands: ReadonlyMap<string, command.local.Command>;
+    /** Per layer id, `<repository>:<variant>-latest` -> the digest it points at (empty when skipped). */
+    public readonly tags: pulumi.Output<Record<string, { ref: string; digest: string }>>;
+
+    constructor(name: string, args: TagPromotionArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("layerstack:index:TagPromotion", name, {}, opts);
+        const eventName = args.eventName ?? process.env.GITHUB_EVENT_NAME;
+        const tag = movingTag(args.variant);
+        const commands = new Map<string, command.local.Command>();
+        this.skipped = isPullRequest(eventName);
+        if (this.skipped) {
+            pulumi.log.info(`moving tags: GITHUB_EVENT_NAME=${eventName}: this is a pull request, so no ${tag} tag is promoted`, this);
+        } else {
+            for (const [id, layer] of args.layers) {
+                const environment: Record<string, pulumi.Input<string>> = {
+                    LAYERSTACK_IMAGE_REF: layer.imageRef,
+                    LAYERSTACK_REPOSITORY: layer.repositoryUrl,
+                    LAYERSTACK_MOVING_TAG: tag,
+                    LAYERSTACK_REGISTRY: args.registry,
+                    LAYERSTACK_TLS_VERIFY: String(tlsVerify(args.registry)),
+                };
+                if (args.registryAuth) {
+                    environment.LAYERSTACK_REGISTRY_USERNAME = args.registryAuth.username;
+                    environment.LAYERSTACK_REGISTRY_PASSWORD = pulumi.secret(args.registryAuth.password);
+                }
+                commands.set(id, new command.local.Command(`${id}-promote`, {
+                    create: PROMOTE_SCRIPT,
+                    environment,
+                    triggers: [layer.imageRef, `${layer.repositoryUrl}:${tag}`],
+                    logging: "stderr",
+                }, { parent: this, dependsOn: layer.gate }));
+            }
+        }
+        this.commands = commands;
+        const entries = [...commands].map(([id, c]) => {
+            const ref = `${args.layers.get(id)!.repositoryUrl}:${tag}`;
+            // stdout is the digest (public); the provider marks it secret when the password is an input.
+            return pulumi.unsecret(c.stdout).apply((s): [string, { ref: string; digest: string }] => [id, { ref, digest: s.trim() }]);
+        });
+        this.tags = pulumi.all(entries).apply((es) => Object.fromEntries(es));
+        this.registerOutputs({ tags: this.tags });
+    }
+}

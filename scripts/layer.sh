@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Build, push and check ONE layer and its ancestors, and nothing else:
+#   npm run layer -- <layer id>            (STACK=<stack>, default dev)
+# Runs `pulumi up --target` on the layer chain's components, builds, pushes and checks.
+# Layers beneath it, and every other layer, are left as they are.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+id=${1:?usage: scripts/layer.sh <layer id> [pulumi up flags...]}
+shift
+stack=${STACK:-dev}
+# shellcheck source=scripts/env.sh
+source scripts/env.sh
+cfg=$(mktemp)
+trap 'rm -f "$cfg"' EXIT
+pulumi config --json --stack "$stack" > "$cfg"
+chain=$(TS_NODE_TRANSPILE_ONLY=true node -r ts-node/register scripts/layer-chain.ts "$cfg" "$id")
+targets=(--target "urn:pulumi:${stack}::layerstack::layerstack:index:ImagePipeline::megapak")
+for c in $chain; do
+  targets+=(--target "urn:pulumi:${stack}::layerstack::**::${c}" --target "urn:pulumi:${stack}::layerstack::**::${c}-*")
+done
+echo "layer.sh: $(echo "$chain" | tr '\n' ' ')" >&2
+pulumi up --yes --stack "$stack" --non-interactive "${targets[@]}" "$@"
