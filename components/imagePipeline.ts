@@ -88,7 +88,7 @@ export class ImagePipeline extends pulumi.ComponentResource {
                 repository: c.repositoryUrl, digest, imageRef, ownBlobSize,
             }]);
         });
-        this.layers = pulumi.all(entries).apply((es) => Object.fromEntries(es));
+        this.layers = pulumi.all(entries).apply((es) => Object.fromEntries(es.filter(([, l]) => l.digest !== undefined)));
         this.registerOutputs({ layers: this.layers });
     }
 

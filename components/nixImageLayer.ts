@@ -47,6 +47,9 @@ export function layerTag(variant: string, drvPath: string): string {
     return `${variant}-${m[1]}`;
 }
 
+/** What a layer that was not pushed in this update (it is outside `--target`) reports. */
+const NOT_PUSHED = { digest: undefined as unknown as string, ownBlobSize: undefined as unknown as number, blobs: undefined as unknown as string[] };
+
 /** Reads the push command's stdout: the digest, then the manifest as the registry has it. */
 export function parsePushOutput(stdout: string): { digest: string; ownBlobSize: number; blobs: string[] } {
     const nl = stdout.indexOf("\n");
@@ -128,11 +131,13 @@ export class NixImageLayer extends pulumi.ComponentResource {
         // The command provider marks stdout secret whenever an input is (the registry
         // password). The push prints only the digest and the public manifest, never the
         // password, so the digest is published as plain data.
-        const pushed = pulumi.unsecret(this.push.stdout).apply(parsePushOutput);
+        // Under `pulumi up --target`, a layer outside the targets that was never pushed has no
+        // stdout: its outputs stay undefined and the pipeline leaves it out of `layers`.
+        const pushed = pulumi.unsecret(this.push.stdout).apply((s) => (s ? parsePushOutput(s) : NOT_PUSHED));
         this.digest = pushed.digest;
         this.ownBlobSize = pushed.ownBlobSize;
         this.blobs = pushed.blobs;
-        this.imageRef = pulumi.interpolate`${this.repositoryUrl}@${this.digest}`;
+        this.imageRef = this.digest.apply((d) => (d === undefined ? (undefined as unknown as string) : `${this.repositoryUrl}@${d}`));
         if (args.checks?.length) {
             this.checks = new LayerChecks(`${name}-check`, {
                 imageRef: this.imageRef, registry: args.registry, checks: args.checks, gpu: args.gpuChecks,

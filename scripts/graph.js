@@ -71,10 +71,13 @@ function mermaid(layers) {
     return lines.join("\n");
 }
 
-const layers = opt("--preview") ? fromPreview(read(opt("--preview"))) : opt("--outputs") ? fromOutputs(read(opt("--outputs"))) : null;
-if (!layers) {
-    console.error("usage: graph.js --preview preview.json | --outputs layers.json|-");
-    process.exit(2);
-}
-console.log(mermaid(layers));
 module.exports = { fromPreview, fromOutputs, mermaid };
+
+if (require.main === module) {
+    const layers = opt("--preview") ? fromPreview(read(opt("--preview"))) : opt("--outputs") ? fromOutputs(read(opt("--outputs"))) : null;
+    if (!layers) {
+        console.error("usage: graph.js --preview preview.json | --outputs layers.json|-");
+        process.exit(2);
+    }
+    console.log(mermaid(layers));
+}

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/env.sh
-source scripts/env.sh
+[ -n "${LAYERSTACK_BIN:-}" ] || source scripts/env.sh   # keep an environment already set up
 stack=${STACK:-dev}
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT

@@ -9,7 +9,7 @@ id=${1:?usage: scripts/layer-shell.sh <layer id> [command...]}
 shift
 stack=${STACK:-dev}
 # shellcheck source=scripts/env.sh
-source scripts/env.sh
+[ -n "${LAYERSTACK_BIN:-}" ] || source scripts/env.sh   # keep an environment already set up
 ref=$(pulumi stack output --json layers --stack "$stack" | node -e '
   const l = JSON.parse(require("fs").readFileSync(0, "utf8"))[process.argv[1]];
   if (!l) { console.error("no published layer " + process.argv[1]); process.exit(2); }

@@ -9,7 +9,7 @@ id=${1:?usage: scripts/layer.sh <layer id> [pulumi up flags...]}
 shift
 stack=${STACK:-dev}
 # shellcheck source=scripts/env.sh
-source scripts/env.sh
+[ -n "${LAYERSTACK_BIN:-}" ] || source scripts/env.sh   # keep an environment already set up
 cfg=$(mktemp)
 trap 'rm -f "$cfg"' EXIT
 pulumi config --json --stack "$stack" > "$cfg"

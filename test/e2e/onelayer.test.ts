@@ -36,7 +36,7 @@ beforeAll(() => {
 test("layer.sh publishes the layer and its ancestors only", () => {
     const r = script("layer.sh", ["layer03-gcc15"]);
     expect(r.stderr + r.stdout).toContain("layer.sh: layer01-base-cuda layer02-python-tools layer03-gcc15");
-    expect(r.status).toBe(0);
+    if (r.status !== 0) throw new Error(`layer.sh failed:\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-2000)}`);
     const names = project.resources().map((x) => x.urn.split("::").pop() as string);
     for (const id of ["layer01-base-cuda", "layer02-python-tools", "layer03-gcc15"]) {
         expect(names).toContain(`${id}-build`);
