@@ -182,3 +182,22 @@ describe("validateConfig: production keys", () => {
         expect(fields.filter((f) => /token|password|key$/i.test(f) && !f.startsWith("has"))).toEqual([]);
     });
 });
+
+describe("the variant selects the flake attributes and the checks' versions", () => {
+    test("cu130 reads the catalog's attributes; its checks expect CUDA 13.0", () => {
+        const s = validateConfig({ ...good, variant: "cu130" }, { ...ctx, stack: "cu130" });
+        expect(s.layers.find((l) => l.id === "layer04-pytorch")!.attr).toBe("layer04-pytorch");
+        expect(s.checks.get("layer01-base-cuda")![0].script).toContain("release 13.0,");
+    });
+    test("cu128 reads <attr>-cu128; its checks expect CUDA 12.8", () => {
+        const s = validateConfig({ ...good, variant: "cu128" }, { ...ctx, stack: "cu128" });
+        expect(s.layers.map((l) => l.attr)).toContain("layer04-pytorch-cu128");
+        expect(s.layers.every((l) => l.attr.endsWith("-cu128"))).toBe(true);
+        expect(s.checks.get("layer01-base-cuda")![0].script).toContain("release 12.8,");
+        expect(s.checks.get("layer04-pytorch")![0].script).toContain("12.8");
+    });
+    test("layers from config keep their attributes whatever the variant", () => {
+        const s = validateConfig({ ...good, variant: "cu128", layers: [{ id: "base", attr: "my-base" }] }, { ...ctx, stack: "cu128" });
+        expect(s.layers[0].attr).toBe("my-base");
+    });
+});

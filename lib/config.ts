@@ -209,6 +209,12 @@ export function validateConfig(raw: RawConfig, ctx: { stack: string; projectDir:
         if (parsed) layers = parsed;
     }
     const production = validateProduction(raw, variant, problems);
+    // The flake contract: the catalog's attributes are the flake's default variant (cu130);
+    // another CUDA variant reads `<attr>-<variant>`, e.g. `layer04-pytorch-cu128`.
+    if (layersSource === "catalog" && production.cuda && production.cuda.id !== FLAKE_DEFAULT_VARIANT) {
+        const suffix = production.cuda.id;
+        layers = layers.map((l) => ({ ...l, attr: `${l.attr}-${suffix}` }));
+    }
     let runChecks = true;
     if (raw.runChecks !== undefined) {
         if (raw.runChecks !== "true" && raw.runChecks !== "false") problems.push(`${key("runChecks")}: ${JSON.stringify(raw.runChecks)} must be true or false`);
@@ -224,7 +230,9 @@ export function validateConfig(raw: RawConfig, ctx: { stack: string; projectDir:
     }
     if (runChecks) {
         for (const l of layers) {
-            const list = applyOverrides(l.id, catalogChecks(l.id, DEFAULT_CHECK_CONTEXT), overrides.get(l.id) ?? [], key("checks"));
+            const v = production.cuda;
+            const ctx: CheckContext = v ? { cuda: v.cuda, python: v.python, torch: v.pytorch } : DEFAULT_CHECK_CONTEXT;
+            const list = applyOverrides(l.id, catalogChecks(l.id, ctx), overrides.get(l.id) ?? [], key("checks"));
             if (list.length) checks.set(l.id, list);
         }
     }
@@ -342,6 +350,9 @@ function validateProduction(raw: RawConfig, variant: string, problems: string[])
 }
 
 /** The versions the dev stack's checks expect (the megapak's own: CUDA 13.0, Python 3.14, PyTorch 2.10). */
+/** The CUDA variant whose layers the flake exposes under the catalog's own attribute names. */
+export const FLAKE_DEFAULT_VARIANT = "cu130";
+
 export const DEFAULT_CHECK_CONTEXT: CheckContext = { cuda: "13.0", python: "3.14", torch: "2.10.0" };
 
 function parseCheckOverrides(value: unknown, problems: string[]): Map<string, CheckOverride[]> {
