@@ -303,17 +303,15 @@ func (a *commandArgs) spec(command string, timeout float64, prev resource.Proper
 	for k, v := range a.Environment {
 		env[k] = v
 	}
-	noRedact := map[string]bool{}
 	if a.AddPreviousOutputInEnv && prev != nil {
 		for key, name := range map[resource.PropertyKey]string{"stdout": envPrevStdout, "stderr": envPrevStderr} {
 			s, _ := stringVal(prev, key)
 			if s == nil || *s == "" {
 				continue
 			}
+			// Not redacted as a whole (previous outputs are often "secret" only by taint);
+			// any secret input they echo is still redacted through a.Secrets.
 			env[name] = *s
-			// Previous outputs are not redacted as a whole (they are usually only "secret" by
-			// taint); any secret input they echo is still redacted through a.Secrets.
-			noRedact[name] = true
 		}
 	}
 	spec := runSpec{
@@ -322,7 +320,6 @@ func (a *commandArgs) spec(command string, timeout float64, prev resource.Proper
 		Dir:         a.Dir,
 		Env:         env,
 		Stdin:       a.Stdin,
-		NoRedactEnv: noRedact,
 		LogStdout:   a.Logging == "stdout" || a.Logging == "stdoutAndStderr",
 		LogStderr:   a.Logging == "stderr" || a.Logging == "stdoutAndStderr",
 		Secrets:     a.Secrets,

@@ -25,11 +25,8 @@ type runSpec struct {
 	LogStdout   bool
 	LogStderr   bool
 	Timeout     time.Duration // 0 = no timeout
-	// NoRedactEnv lists Env keys whose values are not sensitive by themselves (previous plain
-	// outputs); secret ones are added to Secrets instead.
-	NoRedactEnv map[string]bool
-	// Secrets lists extra sensitive strings that must be redacted from errors and logs
-	// (in addition to all Env values and Stdin).
+	// Secrets lists the sensitive strings (every secret input: environment values, stdin)
+	// that are redacted from errors and logs; plain values are left readable.
 	Secrets []string
 }
 
