@@ -46,10 +46,7 @@ beforeAll(() => {
     fs.rmSync(path.join(keyDir, "secret")); // from here on the secret key lives only in the stack's secret config
     // Store paths of this test's own (a nonce in the root layer), so deleting one touches no other test.
     project.editFixtureLayer("layer01-base-cuda", { content: `base layer of the cache test ${process.pid}-${Date.now()}` });
-    project.init({
-        "layerstack:flake": `path:${project.flakeDir}`,
-        "layerstack:registry": registry.address,
-        "layerstack:repository": "layerstack/megapak",
+    project.initFor(registry, {
         "layerstack:layers": LAYERS,
         "layerstack:runChecks": "false",
         "layerstack:cache": "nix-store",

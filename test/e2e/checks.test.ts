@@ -25,10 +25,7 @@ const stateNames = () => project.resources().map((r) => r.urn.split("::").pop() 
 
 beforeAll(() => {
     registry.start();
-    project.init({
-        "layerstack:flake": `path:${project.flakeDir}`,
-        "layerstack:registry": registry.address,
-        "layerstack:repository": "layerstack/megapak",
+    project.initFor(registry, {
         "layerstack:layers": LAYERS,
         "layerstack:checks": FAILING,
     });

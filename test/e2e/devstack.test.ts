@@ -9,11 +9,7 @@ let first: Record<string, any>;
 
 beforeAll(() => {
     registry.start();
-    project.init({
-        "layerstack:flake": `path:${project.flakeDir}`,
-        "layerstack:registry": registry.address,
-        "layerstack:repository": "layerstack/megapak",
-    });
+    project.initFor(registry);
 });
 afterAll(() => {
     registry.dispose();

@@ -29,10 +29,7 @@ function setup(stack: string, port: number, config: Record<string, string> = {})
         it.registry = new TestRegistry(port);
         it.project = new TestProject(stack, { shims: true });
         it.registry.start();
-        it.project.init({
-            "layerstack:flake": `path:${it.project.flakeDir}`,
-            "layerstack:registry": it.registry.address,
-            "layerstack:repository": REPO_PATH,
+        it.project.initFor(it.registry, {
             "layerstack:layers": LAYERS,
             ...config,
         });

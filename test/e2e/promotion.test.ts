@@ -34,10 +34,7 @@ function upAs(eventName: string) {
 
 beforeAll(() => {
     registry.start();
-    project.init({
-        "layerstack:flake": `path:${project.flakeDir}`,
-        "layerstack:registry": registry.address,
-        "layerstack:repository": "layerstack/megapak",
+    project.initFor(registry, {
         "layerstack:layers": LAYERS,
         "layerstack:variant": "dev",
         "layerstack:promoteTags": "true",

@@ -59,10 +59,7 @@ beforeAll(() => {
     // -i: the password on stdin, not in htpasswd's argv.
     fs.writeFileSync(registry["auth"]!, execFileSync("htpasswd", ["-iBn", USER], { input: SENTINEL, encoding: "utf8" }));
     registry.start();
-    project.init({
-        "layerstack:flake": `path:${project.flakeDir}`,
-        "layerstack:registry": registry.address,
-        "layerstack:repository": REPO_PATH,
+    project.initFor(registry, {
         "layerstack:registryUsername": USER,
     }, { "layerstack:registryPassword": SENTINEL });
 });

@@ -75,6 +75,19 @@ export class TestProject {
         for (const [k, v] of Object.entries(secrets)) must(this.pulumi(["config", "set", "--secret", k], { input: v }), `config set --secret ${k}`);
     }
 
+    /**
+     * Inits the stack on the test's fixture flake, publishing to `registry` under
+     * `layerstack/megapak` (the minimal stack), plus any other keys and secrets.
+     */
+    initFor(registry: TestRegistry, config: Record<string, string | object> = {}, secrets: Record<string, string> = {}): void {
+        this.init({
+            "layerstack:flake": `path:${this.flakeDir}`,
+            "layerstack:registry": registry.address,
+            "layerstack:repository": "layerstack/megapak",
+            ...config,
+        }, secrets);
+    }
+
     /** Sets a config value: strings with `pulumi config set`, objects as YAML in the stack's file. */
     setConfig(key: string, value: string | object): void {
         if (typeof value === "string") {
