@@ -1,4 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
+import { spawnSync } from "child_process";
+import * as path from "path";
 import { isSecret, valueOf, Recorded } from "../test/support/mocks";
 
 const REG_TOKEN = "AREGISTRATION-T0KEN-sentinel";
@@ -133,6 +135,44 @@ describe("GpuRunner", () => {
         } finally {
             visibility = "private";
         }
+    });
+
+    test("the component refuses a public repository before the preflight or anything else reaches the host", () => {
+        // Under the mocks a failed registration is an unhandled rejection, which jest would
+        // pin on whatever test runs; so this scenario runs in its own Node process, which
+        // reports the rejections and the resources the mocks saw.
+        const probe = `
+            const pulumi = require("@pulumi/pulumi");
+            const seen = [], errors = [];
+            process.on("unhandledRejection", (e) => errors.push(String(e && e.message || e)));
+            pulumi.runtime.setMocks({
+                newResource(a) { seen.push(a.name); return { id: a.name + "-id", state: a.inputs }; },
+                call(a) {
+                    if (a.token === "github:index/getRepository:getRepository") return { fullName: a.inputs.fullName, visibility: "public", private: false };
+                    if (a.token === "github:index/getActionsRegistrationToken:getActionsRegistrationToken") return { repository: a.inputs.repository, token: "T", expiresAt: 1, id: "x" };
+                    throw new Error("unexpected invoke " + a.token);
+                },
+            }, "layerstack", "cu130", false);
+            const github = require("@pulumi/github");
+            const { GpuRunner } = require("./components/gpuRunner");
+            const { findVariant } = require("./lib/variants");
+            new GpuRunner("refused", {
+                connection: { host: "gpu1.example.com", user: "ci" }, owner: "owner", repository: "megapak",
+                provider: new github.Provider("refused-gh", { owner: "owner", token: pulumi.secret("t") }),
+                variant: findVariant("cu130"), githubToken: pulumi.secret("t"),
+            });
+            setTimeout(() => { console.log(JSON.stringify({ seen, errors })); process.exit(0); }, 3000);`;
+        const r = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", probe], { cwd: path.join(__dirname, ".."), encoding: "utf8" });
+        // (Pulumi's own exit handler sets a non-zero status for the promises the refusal left pending.)
+        const { seen, errors } = JSON.parse(r.stdout.trim().split("\n").pop()!) as { seen: string[]; errors: string[] };
+        expect(errors.length).toBeGreaterThan(0);
+        for (const m of errors) {
+            expect(m).toContain("layerstack:allowPublicRepository: owner/megapak is public");
+            expect(m).toContain("security-hardening-for-github-actions#hardening-for-self-hosted-runners");
+        }
+        // The GitHub provider was created (and the local deregistration, which only acts at destroy); none of the host's steps was.
+        expect(seen).toEqual(expect.arrayContaining(["refused-gh", "refused-deregister"]));
+        expect(seen.filter((n) => ["refused-preflight", "refused-install", "refused-register"].includes(n))).toEqual([]);
     });
 
     test("runnerStdin refuses multi-line values and unknown names", () => {

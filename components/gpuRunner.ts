@@ -36,6 +36,11 @@ export interface GpuRunnerArgs {
     readonly runnerName?: string;
     /** Where the runner is installed on the host. @default `~/actions-runner-<runnerName>` */
     readonly runnerDir?: string;
+    /**
+     * Whether the preflight also requires Docker with NVIDIA GPU support for the SSH user,
+     * because the layers' smoke checks run there in containers (RunnerChecks). @default false
+     */
+    readonly requireDockerGpu?: boolean;
     /** Free disk the preflight requires under `runnerDir`, in GB. @default 100 */
     readonly minFreeDiskGb?: number;
     /** Runner release and its tarball's sha256. @default RUNNER_VERSION, RUNNER_SHA256 */
@@ -102,11 +107,22 @@ export class GpuRunner extends pulumi.ComponentResource {
             ...(args.connection.privateKey !== undefined ? { privateKey: pulumi.secret(args.connection.privateKey) } : {}),
         };
         const invokeOpts = { provider: args.provider, parent: this };
+        // A public repository is refused before anything touches the host: the preflight's
+        // input waits for the visibility check, and every later step waits for the preflight.
+        const repo = github.getRepositoryOutput({ fullName }, invokeOpts);
+        const allowed = repo.visibility.apply((visibility) => {
+            checkRepositoryVisibility(fullName, visibility, args.allowPublicRepository ?? false);
+            return visibility;
+        });
+        const preflightParams = runnerStdin({
+            RUNNER_DIR: runnerDir, MIN_DRIVER: v.minDriver, CUDA_VERSION: v.cuda, MIN_FREE_GB: String(args.minFreeDiskGb ?? 100),
+            ...(args.requireDockerGpu ? { CHECK_DOCKER_GPU: "true" } : {}),
+        });
 
         this.preflight = new command.remote.Command(`${name}-preflight`, {
             connection,
             create: PREFLIGHT_SCRIPT,
-            stdin: runnerStdin({ RUNNER_DIR: runnerDir, MIN_DRIVER: v.minDriver, CUDA_VERSION: v.cuda, MIN_FREE_GB: String(args.minFreeDiskGb ?? 100) }),
+            stdin: allowed.apply(() => preflightParams),
             logging: "stdoutAndStderr",
         }, { parent: this });
         const facts = this.preflight.stdout.apply((s) => Object.fromEntries(s.split("\n").filter((l) => l.includes("=")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)])));
@@ -136,7 +152,6 @@ export class GpuRunner extends pulumi.ComponentResource {
             logging: "stderr",
         }, { parent: this, replaceOnChanges: ["triggers"], deleteBeforeReplace: true });
 
-        const repo = github.getRepositoryOutput({ fullName }, invokeOpts);
         const token = github.getActionsRegistrationTokenOutput({ repository: args.repository }, invokeOpts);
         const params = runnerStdin({
             RUNNER_DIR: runnerDir,
@@ -146,10 +161,7 @@ export class GpuRunner extends pulumi.ComponentResource {
             RUNNER_EPHEMERAL: String(args.ephemeral ?? false),
             RUNNER_VERSION: release.version,
         });
-        const stdin = pulumi.secret(pulumi.all([repo.visibility, pulumi.secret(token.token)]).apply(([visibility, t]) => {
-            checkRepositoryVisibility(fullName, visibility, args.allowPublicRepository ?? false);
-            return params + runnerStdin({ RUNNER_TOKEN: t });
-        }));
+        const stdin = pulumi.secret(pulumi.all([allowed, pulumi.secret(token.token)]).apply(([, t]) => params + runnerStdin({ RUNNER_TOKEN: t })));
         this.registration = new command.remote.Command(`${name}-register`, {
             connection,
             create: REGISTER_SCRIPT,

@@ -7,14 +7,19 @@
  */
 
 /** The runner release installed; it updates itself afterwards (no --disableupdate). */
-export const RUNNER_VERSION = "2.319.1";
-/** sha256 of actions-runner-linux-x64-2.319.1.tar.gz, as published on its GitHub release page. */
-export const RUNNER_SHA256 = "3f6efb7488a183e291fc2c62876e14c9ee732864173734facc85a1bfb1744464";
+export const RUNNER_VERSION = "2.337.0";
+/**
+ * sha256 of actions-runner-linux-x64-2.337.0.tar.gz, as GitHub's release page and its
+ * "Add new runner" instructions publish it. GitHub is not reachable from where this was
+ * written; the value was cross-checked against seven independent public copies of those
+ * instructions, which all agree. INSTALL_SCRIPT refuses a tarball that does not match.
+ */
+export const RUNNER_SHA256 = "70920811a4f8ad4328818682bca5c6469c1c942fab52448868071d0063816613";
 
 /** The names a remote script accepts on stdin; anything else is ignored. */
 export const RUNNER_PARAMS = [
     "RUNNER_DIR", "RUNNER_VERSION", "RUNNER_SHA256", "RUNNER_URL", "RUNNER_NAME", "RUNNER_LABELS", "RUNNER_EPHEMERAL",
-    "RUNNER_TOKEN", "MIN_DRIVER", "CUDA_VERSION", "MIN_FREE_GB",
+    "RUNNER_TOKEN", "MIN_DRIVER", "CUDA_VERSION", "MIN_FREE_GB", "CHECK_DOCKER_GPU",
 ] as const;
 export type RunnerParam = typeof RUNNER_PARAMS[number];
 
@@ -41,7 +46,8 @@ case "\${RUNNER_DIR:-}" in "~/"*) RUNNER_DIR="$HOME/\${RUNNER_DIR#"~/"}" ;; esac
 /**
  * Checks the GPU host before anything is installed: nvidia-smi present, the driver at
  * least MIN_DRIVER (the minimum of CUDA_VERSION), Nix installed, MIN_FREE_GB free for
- * RUNNER_DIR. Prints `driver=`, `gpu=`, `nix=` and `free_gb=` lines.
+ * RUNNER_DIR and, with CHECK_DOCKER_GPU=true, Docker with the NVIDIA runtime for the SSH user.
+ * Prints `driver=`, `gpu=`, `nix=` and `free_gb=` lines (and `docker=` when it checks Docker).
  */
 export const PREFLIGHT_SCRIPT = `set -eu
 ${READ_PARAMS}
@@ -62,6 +68,16 @@ while [ ! -d "$parent" ]; do parent=$(dirname "$parent"); done
 free_kb=$(df -Pk "$parent" | awk 'NR==2 {print $4}')
 free_gb=$((free_kb / 1024 / 1024))
 [ "$free_gb" -ge "$MIN_FREE_GB" ] || fail "only $free_gb GB free under $parent; the runner needs $MIN_FREE_GB GB"
+if [ "\${CHECK_DOCKER_GPU:-}" = true ]; then
+  command -v docker >/dev/null 2>&1 || fail "docker not found: the layers' smoke checks run in Docker containers here (install Docker and the NVIDIA Container Toolkit)"
+  dockerver=$(docker version --format '{{.Server.Version}}' 2>&1) || fail "docker cannot reach its daemon as $(id -un): $dockerver (add the user to the docker group)"
+  runtimes=$(docker info --format '{{json .Runtimes}}' 2>/dev/null || true)
+  case "$runtimes" in
+    *nvidia*) ;;
+    *) command -v nvidia-ctk >/dev/null 2>&1 || fail "Docker has no nvidia runtime and nvidia-ctk is missing: install the NVIDIA Container Toolkit (nvidia-ctk runtime configure --runtime=docker), or containers get no GPU" ;;
+  esac
+  echo "docker=$dockerver"
+fi
 echo "driver=$driver"
 echo "gpu=$gpu"
 echo "nix=$nixver"
