@@ -15,6 +15,20 @@ const cache = c && new BinaryCache("cache", c.kind === "cachix"
     ? { kind: "cachix", name: c.name, apiUrl: c.apiUrl, authToken: c.authToken }
     : { kind: "nix-store", url: c.url, publicKey: c.publicKey, signingKey: c.signingKey });
 
+// Siblings, each only when the stack configures it. The GitHub secrets and the GPU runner
+// come before the layers: production checks run on the runner, after its preflight.
+const gh = settings.github && new GithubActions("github", {
+    owner: settings.github.owner, repository: settings.github.repository, token: settings.github.token,
+    cachix: c?.kind === "cachix" ? { cacheName: c.name, authToken: c.authToken } : undefined,
+    registryToken: settings.registryAuth?.password,
+});
+const runner = settings.runner && gh && settings.cuda && new GpuRunner(`runner-${settings.variant}`, {
+    connection: { host: settings.runner.host, port: settings.runner.port, user: settings.runner.user, privateKey: settings.runner.sshKey },
+    owner: settings.github!.owner, repository: settings.github!.repository, provider: gh.provider, githubToken: settings.github!.token,
+    variant: settings.cuda, labels: settings.runner.labels, ephemeral: settings.runner.ephemeral, allowPublicRepository: settings.runner.allowPublicRepository,
+    requireDockerGpu: settings.checkHost !== undefined,
+});
+
 const pipeline = new ImagePipeline("megapak", {
     flake: settings.flake,
     system: settings.system,
@@ -27,6 +41,8 @@ const pipeline = new ImagePipeline("megapak", {
     buildTimeoutSeconds: settings.buildTimeoutSeconds,
     checks: settings.checks,
     nixConfig: cache ? cache.nixConfig : undefined,
+    // Production: every check in a container with the GPUs on the runner (Docker over SSH).
+    checkHost: settings.checkHost && { dockerHost: settings.checkHost.dockerHost, dependsOn: runner ? [runner.preflight] : [] },
 });
 
 export const layers = pipeline.layers;
@@ -37,18 +53,7 @@ const promotion = settings.promoteTags ? new TagPromotion("promote", {
 }) : undefined;
 export const latestTags = promotion?.tags;
 
-// Siblings, each only when the stack configures it.
 // Each layer's closure goes to the cache once it is built (`cache-push-<id>`).
 if (cache) for (const [id, l] of pipeline.layerComponents) cache.addClosure({ id, drvPath: l.drvPath, dependsOn: [l.build] });
-const gh = settings.github && new GithubActions("github", {
-    owner: settings.github.owner, repository: settings.github.repository, token: settings.github.token,
-    cachix: c?.kind === "cachix" ? { cacheName: c.name, authToken: c.authToken } : undefined,
-    registryToken: settings.registryAuth?.password,
-});
-const runner = settings.runner && gh && settings.cuda && new GpuRunner(`runner-${settings.variant}`, {
-    connection: { host: settings.runner.host, port: settings.runner.port, user: settings.runner.user, privateKey: settings.runner.sshKey },
-    owner: settings.github!.owner, repository: settings.github!.repository, provider: gh.provider, githubToken: settings.github!.token,
-    variant: settings.cuda, labels: settings.runner.labels, ephemeral: settings.runner.ephemeral, allowPublicRepository: settings.runner.allowPublicRepository,
-});
 export const binaryCache = cache && { substituter: cache.substituter, publicKeys: cache.publicKeys };
 export const gpuRunner = runner && { name: runner.runnerName, labels: runner.labels, driverVersion: runner.driverVersion, gpu: runner.gpuName };

@@ -1,8 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
+import * as docker from "@pulumi/docker";
 import { raiseAll } from "../lib/errors";
 import { LayerSpec, orderLayers } from "../lib/graph";
 import { Evaluated, evaluateAttrs } from "../lib/nix";
-import { NixImageLayer } from "./nixImageLayer";
+import { CheckRunner, NixImageLayer } from "./nixImageLayer";
 import { CheckSpec } from "../layers/checks";
 
 export interface ImagePipelineArgs {
@@ -29,6 +30,16 @@ export interface ImagePipelineArgs {
     readonly checks?: ReadonlyMap<string, readonly CheckSpec[]>;
     /** Whether the check runner has a GPU. @default false */
     readonly gpuChecks?: boolean;
+    /**
+     * Run the checks on the GPU runner: a Docker provider (`<name>-check-host`) on this host
+     * (`ssh://user@host[:port]`, or `unix:///var/run/docker.sock` when `up` runs on the runner),
+     * pulling with the registry credentials. @default the checks run on this machine
+     */
+    readonly checkHost?: {
+        readonly dockerHost: string;
+        /** What every image pull waits for, e.g. the runner's preflight. @default none */
+        readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
+    };
     /** Nix settings every layer's build and push add to NIX_CONFIG (`BinaryCache.nixConfig`). @default none */
     readonly nixConfig?: pulumi.Input<string>;
 }
@@ -61,6 +72,21 @@ export class ImagePipeline extends pulumi.ComponentResource {
         const { ordered, evaluated } = ImagePipeline.plan(args);
         super("layerstack:index:ImagePipeline", name, {}, opts);
 
+        let checkRunner: CheckRunner | undefined;
+        if (args.checkHost) {
+            const host = args.checkHost.dockerHost;
+            checkRunner = {
+                provider: new docker.Provider(`${name}-check-host`, {
+                    host,
+                    // Over SSH: never prompt, fail fast when the host is unreachable.
+                    ...(host.startsWith("ssh://") ? { sshOpts: ["-o", "BatchMode=yes", "-o", "ConnectTimeout=30"] } : {}),
+                    ...(args.registryAuth ? {
+                        registryAuth: [{ address: args.registry, username: args.registryAuth.username, password: pulumi.secret(args.registryAuth.password) }],
+                    } : {}),
+                }, { parent: this }),
+                dependsOn: args.checkHost.dependsOn,
+            };
+        }
         const components = new Map<string, NixImageLayer>();
         for (const l of ordered) {
             const ev = evaluated.get(l.attr)!;
@@ -77,6 +103,7 @@ export class ImagePipeline extends pulumi.ComponentResource {
                 buildTimeoutSeconds: args.buildTimeoutSeconds,
                 checks: args.checks?.get(l.id),
                 gpuChecks: args.gpuChecks,
+                checkRunner,
                 nixConfig: args.nixConfig,
             }, { parent: this }));
         }

@@ -26,6 +26,8 @@ export interface LayerChecksArgs {
  */
 export class LayerChecks extends pulumi.ComponentResource {
     public readonly commands: command.local.Command[];
+    /** What must pass before the layer counts as checked: every check command. */
+    public readonly gate: pulumi.Resource[];
     /** Names of checks that were declared but not run here (they need a GPU). */
     public readonly skipped: string[];
 
@@ -52,6 +54,7 @@ export class LayerChecks extends pulumi.ComponentResource {
                 logging: "stdoutAndStderr",
             }, { parent: this, dependsOn: args.dependsOn });
         });
+        this.gate = [...this.commands];
         this.registerOutputs({ skipped: this.skipped });
     }
 }

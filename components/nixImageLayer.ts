@@ -1,9 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
+import * as docker from "@pulumi/docker";
 import { BUILD_SCRIPT, PUSH_SCRIPT, tlsVerify, withCacheNixConfig } from "../lib/commands";
 import { ImageFormat } from "../lib/graph";
 import { CheckSpec } from "../layers/checks";
 import { LayerChecks } from "./layerChecks";
+import { RunnerChecks } from "./runnerChecks";
 
 export interface NixImageLayerArgs {
     /** Flake attribute the layer is read from (kept as an output for humans and tools). */
@@ -34,10 +36,22 @@ export interface NixImageLayerArgs {
     /** Whether the check runner has a GPU (checks marked `gpu` run only then). @default false */
     readonly gpuChecks?: boolean;
     /**
+     * Run the checks on the GPU runner through Docker (RunnerChecks: every check, with the
+     * GPUs) instead of on this machine (LayerChecks). @default this machine
+     */
+    readonly checkRunner?: CheckRunner;
+    /**
      * Nix settings the build and push add to the user's NIX_CONFIG, e.g. a binary cache's
      * `extra-substituters` / `extra-trusted-public-keys` (`BinaryCache.nixConfig`). @default none
      */
     readonly nixConfig?: pulumi.Input<string>;
+}
+
+/** Where production checks run: a Docker provider whose host is the GPU runner. */
+export interface CheckRunner {
+    readonly provider: docker.Provider;
+    /** What the image pull waits for besides the push, e.g. the runner's preflight. @default none */
+    readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
 
 /** The tag of a layer: the variant plus the hash part of its drvPath, so it is immutable. */
@@ -85,7 +99,7 @@ export class NixImageLayer extends pulumi.ComponentResource {
     public readonly ownBlobSize: pulumi.Output<number>;
     /** The image's layer blobs as pushed, root first. */
     public readonly blobs: pulumi.Output<string[]>;
-    public readonly checks?: LayerChecks;
+    public readonly checks?: LayerChecks | RunnerChecks;
     /** What a child layer's push waits for: this push and every check of this layer. */
     public readonly gate: pulumi.Resource[];
 
@@ -138,13 +152,18 @@ export class NixImageLayer extends pulumi.ComponentResource {
         this.ownBlobSize = pushed.ownBlobSize;
         this.blobs = pushed.blobs;
         this.imageRef = this.digest.apply((d) => (d === undefined ? (undefined as unknown as string) : `${this.repositoryUrl}@${d}`));
-        if (args.checks?.length) {
+        if (args.checks?.length && args.checkRunner) {
+            this.checks = new RunnerChecks(`${name}-check`, {
+                layer: name, imageRef: this.imageRef, checks: args.checks, provider: args.checkRunner.provider,
+                dependsOn: [this.push, ...(args.checkRunner.dependsOn ?? [])],
+            }, { parent: this });
+        } else if (args.checks?.length) {
             this.checks = new LayerChecks(`${name}-check`, {
                 imageRef: this.imageRef, registry: args.registry, checks: args.checks, gpu: args.gpuChecks,
                 registryAuth: args.registryAuth, dependsOn: [this.push],
             }, { parent: this });
         }
-        this.gate = [this.push, ...(this.checks?.commands ?? [])];
+        this.gate = [this.push, ...(this.checks?.gate ?? [])];
         this.registerOutputs({
             attr: this.attr, drvPath: this.drvPath, outPath: this.outPath, tag: this.tag,
             digest: this.digest, imageRef: this.imageRef, ownBlobSize: this.ownBlobSize,

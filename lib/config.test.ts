@@ -135,6 +135,23 @@ describe("validateConfig: production keys", () => {
         expect(s.runner!.port).toBe(22);
     });
 
+    test("checks run on the runner's Docker (over SSH) when the stack has a runner, else here", () => {
+        expect(validateConfig(prod, cu130).checkHost).toEqual({ dockerHost: "ssh://ci@gpu1.example.com:2222" });
+        expect(validateConfig({ ...prod, runnerHost: "ci@10.0.0.5" }, cu130).checkHost).toEqual({ dockerHost: "ssh://ci@10.0.0.5" });
+        expect(validateConfig({ ...prod, runnerHost: "ci@[fd00::5]:2200" }, cu130).checkHost).toEqual({ dockerHost: "ssh://ci@[fd00::5]:2200" });
+        expect(validateConfig({ ...prod, checksDockerHost: "unix:///var/run/docker.sock" }, cu130).checkHost).toEqual({ dockerHost: "unix:///var/run/docker.sock" });
+        expect(validateConfig({ ...prod, checksOn: "local" }, cu130).checkHost).toBeUndefined();
+        expect(validateConfig(good, ctx).checkHost).toBeUndefined();
+        // A Docker host alone (no runner managed by this stack) is enough.
+        expect(validateConfig({ ...good, checksDockerHost: "tcp://gpu2:2376" }, ctx).checkHost).toEqual({ dockerHost: "tcp://gpu2:2376" });
+    });
+
+    test("a project-local file cache is made absolute; other store URLs are kept", () => {
+        const local = { ...good, cache: "nix-store", cacheUrl: "file://./.layerstack/nix-cache?compression=zstd" };
+        expect(validateConfig(local, ctx).cache).toEqual({ kind: "nix-store", url: `file://${projectDir}/.layerstack/nix-cache?compression=zstd` });
+        expect(validateConfig({ ...local, cacheUrl: "file:///var/cache/nix" }, ctx).cache).toEqual({ kind: "nix-store", url: "file:///var/cache/nix" });
+    });
+
     test("an unknown stack name is not a CUDA variant unless it claims one", () => {
         expect(validateConfig(good, { stack: "e2e", projectDir }).cuda).toBeUndefined();
         expect(validateConfig({ ...good, variant: "cu128", python: "3.14" }, ctx).cuda!.id).toBe("cu128");
@@ -167,6 +184,11 @@ describe("validateConfig: production keys", () => {
         ["ephemeral not a boolean", { runnerEphemeral: "yes" }, 'layerstack:runnerEphemeral: "yes" must be true or false'],
         ["promoteTags not a boolean", { promoteTags: "1" }, 'layerstack:promoteTags: "1" must be true or false'],
         ["runner keys without a host", { runnerHost: undefined }, "layerstack:runnerLabels is set but layerstack:runnerHost is not"],
+        ["unknown checksOn", { checksOn: "gpu" }, 'layerstack:checksOn: "gpu" must be local or runner'],
+        ["bad Docker host", { checksDockerHost: "gpu1:2375" }, 'layerstack:checksDockerHost: "gpu1:2375" is not a Docker host (ssh://user@host[:port], unix:///var/run/docker.sock or tcp://host:port)'],
+        ["Docker host with local checks", { checksOn: "local", checksDockerHost: "ssh://ci@gpu1" }, "layerstack:checksDockerHost is only used with layerstack:checksOn: runner"],
+        ["checks on a runner that is not there", { runnerHost: undefined, runnerLabels: undefined, runnerEphemeral: undefined, checksOn: "runner" },
+            "layerstack:checksOn is runner, but neither layerstack:runnerHost nor layerstack:checksDockerHost says where the GPU runner's Docker is"],
     ])("%s", (_name, raw, expected) => {
         expect(prodError(raw)).toContain(expected);
     });

@@ -40,6 +40,11 @@ export interface StackSettings {
     readonly github?: GithubSettings;
     /** The self-hosted GPU runner, on an existing host reached over SSH. @default none */
     readonly runner?: RunnerSettings;
+    /**
+     * Where the smoke checks run: absent, on this machine (LayerChecks); set, in containers
+     * with the GPUs on this Docker host, the GPU runner (RunnerChecks). @default this machine
+     */
+    readonly checkHost?: { readonly dockerHost: string };
 }
 
 export type CacheSettings =
@@ -102,6 +107,8 @@ export interface RawConfig {
     runnerLabels?: unknown;
     runnerEphemeral?: string;
     allowPublicRepository?: string;
+    checksOn?: string;
+    checksDockerHost?: string;
     /** Whether each secret key is set; their values are never looked at here. */
     hasCachixAuthToken?: boolean;
     hasCacheSigningKey?: boolean;
@@ -116,6 +123,7 @@ export interface ProductionSettings {
     cache?: { kind: "cachix"; name: string; apiUrl: string } | { kind: "nix-store"; url: string; publicKey?: string };
     github?: { owner: string; repository: string };
     runner?: Omit<RunnerSettings, "sshKey">;
+    checkHost?: { dockerHost: string };
 }
 
 const NS = "layerstack";
@@ -209,6 +217,11 @@ export function validateConfig(raw: RawConfig, ctx: { stack: string; projectDir:
         if (parsed) layers = parsed;
     }
     const production = validateProduction(raw, variant, problems);
+    // A project-local file cache (`file://./.layerstack/nix-cache`, the dev stack's) is made absolute.
+    if (production.cache?.kind === "nix-store" && /^file:\/\/\.\.?\//.test(production.cache.url)) {
+        const [p, query] = production.cache.url.slice("file://".length).split(/(?=\?)/);
+        production.cache = { ...production.cache, url: `file://${path.resolve(ctx.projectDir, p)}${query ?? ""}` };
+    }
     // The flake contract: the catalog's attributes are the flake's default variant (cu130);
     // another CUDA variant reads `<attr>-<variant>`, e.g. `layer04-pytorch-cu128`.
     if (layersSource === "catalog" && production.cuda && production.cuda.id !== FLAKE_DEFAULT_VARIANT) {
@@ -244,6 +257,7 @@ export function validateConfig(raw: RawConfig, ctx: { stack: string; projectDir:
 
 export const DEFAULT_CACHIX_API_URL = "https://app.cachix.org/api/v1";
 const CACHIX_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const DOCKER_HOST = /^(ssh:\/\/[^\s/"'`$\\]+|tcp:\/\/[^\s/"'`$\\]+|unix:\/\/\/[^\s"'`$\\]+)$/;
 const STORE_URL = /^[a-z][a-z0-9+-]*:\/\/[^\s"'`$\\]+$/;
 const HTTP_URL = /^https?:\/\/[^\s"'`$\\?#]+$/;
 const NIX_PUBLIC_KEY = /^[A-Za-z0-9._-]+(-\d+)?:[A-Za-z0-9+/]{43}=$/;
@@ -345,6 +359,21 @@ function validateProduction(raw: RawConfig, variant: string, problems: string[])
     } else {
         for (const k of ["runnerLabels", "runnerEphemeral", "allowPublicRepository"] as const) if (raw[k] !== undefined) problems.push(`${key(k)} is set but ${key("runnerHost")} is not`);
         if (raw.hasRunnerSshKey) problems.push(`${key("runnerSshKey")} is set but ${key("runnerHost")} is not`);
+    }
+
+    // Checks run on the GPU runner (Docker, with the GPUs) when the stack has one; else here.
+    const checksOn = raw.checksOn ?? (raw.runnerHost !== undefined || raw.checksDockerHost !== undefined ? "runner" : "local");
+    if (raw.checksDockerHost !== undefined && !DOCKER_HOST.test(raw.checksDockerHost)) {
+        problems.push(`${key("checksDockerHost")}: ${JSON.stringify(raw.checksDockerHost)} is not a Docker host (ssh://user@host[:port], unix:///var/run/docker.sock or tcp://host:port)`);
+    } else if (checksOn === "runner") {
+        const r = out.runner;
+        const dockerHost = raw.checksDockerHost ?? (r && `ssh://${r.user}@${r.host.includes(":") ? `[${r.host}]` : r.host}${r.port === 22 ? "" : `:${r.port}`}`);
+        if (dockerHost) out.checkHost = { dockerHost };
+        else if (raw.runnerHost === undefined) problems.push(`${key("checksOn")} is runner, but neither ${key("runnerHost")} nor ${key("checksDockerHost")} says where the GPU runner's Docker is`);
+    } else if (checksOn === "local") {
+        if (raw.checksDockerHost !== undefined) problems.push(`${key("checksDockerHost")} is only used with ${key("checksOn")}: runner`);
+    } else {
+        problems.push(`${key("checksOn")}: ${JSON.stringify(raw.checksOn)} must be local or runner`);
     }
     return out;
 }
@@ -462,6 +491,8 @@ export function loadSettings(cfg = new pulumi.Config(NS), projectDir = process.c
         runnerLabels: cfg.getObject<unknown>("runnerLabels"),
         runnerEphemeral: cfg.get("runnerEphemeral"),
         allowPublicRepository: cfg.get("allowPublicRepository"),
+        checksOn: cfg.get("checksOn"),
+        checksDockerHost: cfg.get("checksDockerHost"),
         hasCachixAuthToken: secrets.cachixAuthToken !== undefined,
         hasCacheSigningKey: secrets.cacheSigningKey !== undefined,
         hasGithubToken: secrets.githubToken !== undefined,

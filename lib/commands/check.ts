@@ -1,5 +1,8 @@
 import { REGISTRY_LOGIN } from "./layer";
 
+/** PATH inside a check, on this machine and on the GPU runner alike. */
+export const CHECK_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/local/cuda/bin";
+
 /**
  * Runs one smoke check inside a pushed image, on this machine (the dev stack's runner):
  * pulls the image by digest into an OCI layout, unpacks it with umoci and runs the check
@@ -16,7 +19,7 @@ skopeo copy --quiet --src-tls-verify="$LAYERSTACK_TLS_VERIFY" "docker://$LAYERST
 umoci raw unpack --image "$tmp/oci:check" "$tmp/rootfs" > "$tmp/unpack.log" 2>&1 || { cat "$tmp/unpack.log" >&2; exit 1; }
 status=0
 bwrap --bind "$tmp/rootfs" / --proc /proc --dev /dev --tmpfs /tmp --unshare-all --die-with-parent \\
-  --clearenv --setenv PATH /usr/local/bin:/usr/bin:/bin:/usr/local/cuda/bin --setenv HOME /root \\
+  --clearenv --setenv PATH ${CHECK_PATH} --setenv HOME /root \\
   /bin/sh -c "$LAYERSTACK_CHECK_SCRIPT" > "$tmp/output" 2>&1 || status=$?
 if [ "$status" -ne 0 ]; then
   echo "check $LAYERSTACK_CHECK_NAME failed in $LAYERSTACK_IMAGE_REF (exit $status); its last lines:" >&2
@@ -24,3 +27,57 @@ if [ "$status" -ne 0 ]; then
   exit "$status"
 fi
 tail -n 40 "$tmp/output"`;
+
+
+/**
+ * The environment of a check container on the GPU runner (RunnerChecks). The NVIDIA
+ * Container Toolkit injects the host's libcuda into the container's library directory
+ * (/usr/lib/x86_64-linux-gnu or /usr/lib64), but a Nix-built image never searches those: its
+ * binaries look in their RUNPATH and in /run/opengl-driver/lib (nixpkgs' driver link). So a
+ * Nix image imports torch and then cannot see the GPU unless LD_LIBRARY_PATH covers the
+ * injected directories: it does here, for every check.
+ */
+export const RUNNER_CHECK_ENV: readonly string[] = [
+    `PATH=${CHECK_PATH}`,
+    "HOME=/root",
+    "NVIDIA_VISIBLE_DEVICES=all",
+    "NVIDIA_DRIVER_CAPABILITIES=compute,utility",
+    "LD_LIBRARY_PATH=/run/opengl-driver/lib:/usr/lib/x86_64-linux-gnu:/usr/lib64:/usr/local/nvidia/lib64",
+];
+
+/**
+ * The last `lines` lines (at most 8 KiB) of a check container's log as the Docker provider
+ * reports it, made printable: the 8-byte frame headers of Docker's multiplexed stream (when
+ * the log comes framed) and every control byte but tab and newline are dropped. The result
+ * can travel in an environment variable (no NUL) and be shown in a failure message.
+ */
+export function checkLogTail(raw: string | undefined, lines = 40): string {
+    const text = (raw ?? "")
+        .replace(/[\x00-\x02]\x00\x00\x00[\s\S]{4}/g, "")
+        .replace(/\r\n?/g, "\n")
+        .replace(/[\x00-\x08\x0b-\x1f\x7f]/g, "");
+    const tail = text.replace(/\n+$/, "").split("\n").slice(-lines).join("\n");
+    return tail.length > 8192 ? tail.slice(-8192) : tail;
+}
+
+/**
+ * The verdict of one check that ran in a container on the GPU runner. The Docker provider
+ * records a finished container whatever its exit code, so this local command turns the code
+ * into success or failure: it fails \`up\` (and so blocks the layer's descendants and moving
+ * tags) unless the code is 0, printing the check's last lines (checkLogTail).
+ * Inputs: LAYERSTACK_LAYER, LAYERSTACK_CHECK_NAME, LAYERSTACK_IMAGE_REF, LAYERSTACK_EXIT_CODE,
+ * LAYERSTACK_CHECK_LOGS (the log's tail), LAYERSTACK_CONTAINER_URN (for the re-run hint).
+ */
+export const RUNNER_CHECK_VERDICT_SCRIPT = `set -eu
+case "$LAYERSTACK_EXIT_CODE" in
+  0) printf '%s\\n' "\${LAYERSTACK_CHECK_LOGS:-}"; exit 0 ;;
+  ''|*[!0-9]*) code=1; why="did not finish (no exit code: $LAYERSTACK_EXIT_CODE)" ;;
+  *) code=$LAYERSTACK_EXIT_CODE; why="failed (exit $LAYERSTACK_EXIT_CODE)" ;;
+esac
+{
+  echo "check $LAYERSTACK_CHECK_NAME of layer $LAYERSTACK_LAYER $why on the GPU runner in $LAYERSTACK_IMAGE_REF; its last lines:"
+  printf '%s\\n' "\${LAYERSTACK_CHECK_LOGS:-}"
+  echo "Its descendants are not pushed and no moving tag is promoted. A change to the layer or to the check runs it again;"
+  echo "to run it again unchanged: pulumi up --replace '$LAYERSTACK_CONTAINER_URN'"
+} >&2
+exit "$code"`;

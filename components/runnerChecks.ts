@@ -1,0 +1,93 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import * as docker from "@pulumi/docker";
+import { RUNNER_CHECK_ENV, RUNNER_CHECK_VERDICT_SCRIPT, checkLogTail } from "../lib/commands";
+import { CheckSpec } from "../layers/checks";
+
+export interface RunnerChecksArgs {
+    /** The layer the checks belong to, for messages. */
+    readonly layer: string;
+    /** The pushed image, `repo@sha256:...`: the runner pulls exactly what was published. */
+    readonly imageRef: pulumi.Input<string>;
+    readonly checks: readonly CheckSpec[];
+    /** The Docker provider whose host is the GPU runner (`ssh://user@host` or its local socket). */
+    readonly provider: docker.Provider;
+    /** GPUs each check container gets (`docker run --gpus`). @default "all" */
+    readonly gpus?: string;
+    /** How long one check may run. @default "30m" */
+    readonly timeout?: string;
+    /** Resources the pull waits for besides the image (its push, the runner's preflight). */
+    readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
+}
+
+/**
+ * A layer's smoke checks on the production GPU runner, through @pulumi/docker: the runner
+ * pulls the pushed image by digest (`<name>-image`), then each check runs in its own
+ * container with the GPUs (`<name>-<check>`, `/bin/sh -c <script>`, attached: the provider
+ * waits for its exit), and a local verdict (`<name>-<check>-verdict`) fails `up` unless the
+ * container exited 0, showing the check's last lines. Descendants' pushes and moving tags
+ * wait for the verdicts (`gate`).
+ *
+ * A new digest replaces the pull and every container; a changed script replaces only that
+ * check's container (Docker's command is immutable), so it alone runs again.
+ */
+export class RunnerChecks extends pulumi.ComponentResource {
+    public readonly image: docker.RemoteImage;
+    public readonly containers: docker.Container[];
+    public readonly verdicts: command.local.Command[];
+    /** What must pass before the layer counts as checked: every verdict. */
+    public readonly gate: pulumi.Resource[];
+    /** Checks declared but not run here: none, the runner has GPUs. */
+    public readonly skipped: string[] = [];
+
+    constructor(name: string, args: RunnerChecksArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("layerstack:index:RunnerChecks", name, {}, opts);
+        const child = { parent: this, provider: args.provider };
+        this.image = new docker.RemoteImage(`${name}-image`, {
+            name: args.imageRef,
+            // Pulled by digest; removed from the runner when the layer moves on.
+            keepLocally: false,
+        }, { ...child, dependsOn: args.dependsOn });
+
+        this.containers = [];
+        this.verdicts = [];
+        for (const c of args.checks) {
+            const container = new docker.Container(`${name}-${c.name}`, {
+                image: this.image.imageId,
+                entrypoints: ["/bin/sh", "-c"],
+                command: [c.script],
+                envs: [...RUNNER_CHECK_ENV],
+                gpus: args.gpus ?? "all",
+                // No network: a check looks at the image, not the internet (ComfyUI's check uses loopback).
+                networkMode: "none",
+                // Run to the end and keep the exit code and the log: the verdict reads them.
+                attach: true,
+                logs: true,
+                mustRun: false,
+                start: true,
+                rm: false,
+                labels: [
+                    { label: "org.layerstack.layer", value: args.layer },
+                    { label: "org.layerstack.check", value: c.name },
+                ],
+            }, { ...child, customTimeouts: { create: args.timeout ?? "30m" } });
+            this.containers.push(container);
+            this.verdicts.push(new command.local.Command(`${name}-${c.name}-verdict`, {
+                create: RUNNER_CHECK_VERDICT_SCRIPT,
+                environment: {
+                    LAYERSTACK_LAYER: args.layer,
+                    LAYERSTACK_CHECK_NAME: c.name,
+                    LAYERSTACK_IMAGE_REF: args.imageRef,
+                    LAYERSTACK_EXIT_CODE: container.exitCode.apply((code) => (code === undefined || code === null ? "" : String(code))),
+                    LAYERSTACK_CHECK_LOGS: container.containerLogs.apply((l) => checkLogTail(l)),
+                    LAYERSTACK_CONTAINER_URN: container.urn,
+                },
+                // A new container (new digest or script) is a new verdict.
+                triggers: [container.id],
+                logging: "stdoutAndStderr",
+            }, { parent: this }));
+        }
+        this.gate = [...this.verdicts];
+        this.registerOutputs({ skipped: this.skipped });
+    }
+}
