@@ -33,7 +33,11 @@ fi
 : "${PULUMI_SKIP_UPDATE_CHECK:=true}"
 : "${PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION:=true}"
 : "${PULUMI_IGNORE_AMBIENT_PLUGINS=true}"
-export PULUMI_HOME PULUMI_SKIP_UPDATE_CHECK PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION PULUMI_IGNORE_AMBIENT_PLUGINS
+# Resource operations at once. The engine's default is 4 per CPU (8 on 2 cores), which would
+# start the 12 layers' builds in waves; they are processes that mostly wait for Nix, which
+# bounds the real work itself (max-jobs, cores). The CI workflow sets the same.
+: "${PULUMI_PARALLEL:=64}"
+export PULUMI_HOME PULUMI_SKIP_UPDATE_CHECK PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION PULUMI_IGNORE_AMBIENT_PLUGINS PULUMI_PARALLEL
 
 stack=""      # value of the last --stack/-s argument
 has_stack=0
