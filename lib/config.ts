@@ -219,8 +219,7 @@ export function validateConfig(raw: RawConfig, ctx: { stack: string; projectDir:
     const production = validateProduction(raw, variant, problems);
     // A project-local file cache (`file://./.layerstack/nix-cache`, the dev stack's) is made absolute.
     if (production.cache?.kind === "nix-store" && /^file:\/\/\.\.?\//.test(production.cache.url)) {
-        const [p, query] = production.cache.url.slice("file://".length).split(/(?=\?)/);
-        production.cache = { ...production.cache, url: `file://${path.resolve(ctx.projectDir, p)}${query ?? ""}` };
+        production.cache = { ...production.cache, url: resolveAfterScheme("file://", production.cache.url, ctx.projectDir) };
     }
     // The flake contract: the catalog's attributes are the flake's default variant (cu130);
     // another CUDA variant reads `<attr>-<variant>`, e.g. `layer04-pytorch-cu128`.
@@ -443,11 +442,14 @@ function parseLayers(value: unknown, problems: string[]): LayerSpec[] | undefine
 export function absolutizeFlake(ref: string, projectDir: string): string {
     if (ref.startsWith("./") || ref.startsWith("../")) return "path:" + path.resolve(projectDir, ref);
     if (ref.startsWith("/")) return "path:" + ref;
-    if (ref.startsWith("path:") && !ref.startsWith("path:/")) {
-        const [p, query] = ref.slice("path:".length).split(/(?=\?)/);
-        return "path:" + path.resolve(projectDir, p) + (query ?? "");
-    }
+    if (ref.startsWith("path:") && !ref.startsWith("path:/")) return resolveAfterScheme("path:", ref, projectDir);
     return ref;
+}
+
+/** `<scheme><relative path>[?query]` with the path made absolute against the project directory. */
+function resolveAfterScheme(scheme: string, ref: string, projectDir: string): string {
+    const [p, query] = ref.slice(scheme.length).split(/(?=\?)/);
+    return scheme + path.resolve(projectDir, p) + (query ?? "");
 }
 
 /** The directory of a local `path:` flake, if it is one. */
