@@ -202,7 +202,13 @@ exec ${real} "$@"
 /** A registry of our own for one test file: its port, its directory, its access log. */
 export class TestRegistry {
     readonly dir: string;
-    constructor(readonly port: number, opts: { htpasswd?: string } = {}) {
+    readonly port: number;
+    /**
+     * `port` plus LAYERSTACK_TEST_PORT_OFFSET (default 0), so that two checkouts can run the
+     * same suites side by side on one machine.
+     */
+    constructor(port: number, opts: { htpasswd?: string } = {}) {
+        this.port = port + testPortOffset();
         this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `layerstack-registry-${port}-`));
         this.auth = opts.htpasswd;
     }
@@ -276,6 +282,13 @@ export class TestRegistry {
             .filter((m): m is RegExpExecArray => m !== null)
             .map((m) => `${m[1]}:${m[2]}`);
     }
+}
+
+/** LAYERSTACK_TEST_PORT_OFFSET, added to every fixed port a test listens on. */
+export function testPortOffset(): number {
+    const v = process.env.LAYERSTACK_TEST_PORT_OFFSET ?? "0";
+    if (!/^\d+$/.test(v)) throw new Error(`LAYERSTACK_TEST_PORT_OFFSET must be a whole number, got ${JSON.stringify(v)}`);
+    return Number(v);
 }
 
 /** `skopeo inspect` of an image in a loopback registry. */
