@@ -12,8 +12,8 @@ const settings = loadSettings();
 // The binary cache comes first: every layer's build and push substitutes from it.
 const c = settings.cache;
 const cache = c && new BinaryCache("cache", c.kind === "cachix"
-    ? { kind: "cachix", name: c.name, apiUrl: c.apiUrl, authToken: c.authToken }
-    : { kind: "nix-store", url: c.url, publicKey: c.publicKey, signingKey: c.signingKey });
+    ? { kind: "cachix", name: c.name, apiUrl: c.apiUrl, authToken: c.authToken, signingKey: c.signingKey, nixConfig: settings.nixConfig }
+    : { kind: "nix-store", url: c.url, publicKey: c.publicKey, signingKey: c.signingKey, nixConfig: settings.nixConfig });
 
 // Siblings, each only when the stack configures it. The GitHub secrets and the GPU runner
 // come before the layers: production checks run on the runner, after its preflight.
@@ -40,7 +40,9 @@ const pipeline = new ImagePipeline("megapak", {
     registryAuth: settings.registryAuth,
     buildTimeoutSeconds: settings.buildTimeoutSeconds,
     checks: settings.checks,
-    nixConfig: cache ? cache.nixConfig : undefined,
+    // The stack's own Nix settings (layerstack:nixConfig), then the cache's substituter.
+    nixConfig: settings.nixConfig,
+    cacheNixConfig: cache?.nixConfig,
     // Production: every check in a container with the GPUs on the runner (Docker over SSH).
     checkHost: settings.checkHost && { dockerHost: settings.checkHost.dockerHost, dependsOn: runner ? [runner.preflight] : [] },
 });

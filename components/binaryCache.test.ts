@@ -18,10 +18,10 @@ const find = (name: string) => recorded.find((r) => r.name === name)!;
 const text = (c: { create: pulumi.Output<string | undefined> }) => valueOf(c.create as pulumi.Output<string>);
 
 describe("BinaryCache: cachix", () => {
-    test("reads the cache's key and URL without the token; pushes each closure with the token as a secret env var", async () => {
+    test("reads the cache's key and URL with the token (a private cache needs it); pushes each closure with the token and signing key as secret env vars", async () => {
         const cache = new mod.BinaryCache("cachix", {
             kind: "cachix", name: "megapak", authToken: pulumi.secret(TOKEN), apiUrl: "http://127.0.0.1:8080/api/v1/",
-            closures: [{ id: "layer01", drvPath: DRV }],
+            signingKey: pulumi.secret(SIGNING), closures: [{ id: "layer01", drvPath: DRV }],
         });
         expect(await valueOf(cache.substituter)).toBe("https://megapak.cachix.org");
         expect(await valueOf(cache.publicKeys)).toEqual([PUBKEY]);
@@ -29,18 +29,28 @@ describe("BinaryCache: cachix", () => {
 
         const info = find("cachix-info");
         expect(info.type).toBe("command:local:Command");
-        expect(info.inputs.create).toBe(commands.CACHIX_INFO_SCRIPT);
-        expect(info.inputs.environment).toEqual({ LAYERSTACK_CACHIX_API_URL: "http://127.0.0.1:8080/api/v1", LAYERSTACK_CACHIX_CACHE: "megapak" });
-        expect(JSON.stringify(info.inputs)).not.toContain(TOKEN);
+        expect(info.inputs.create).toBe(commands.bounded(commands.CACHIX_INFO_SCRIPT));
+        expect(info.inputs.create).not.toContain(TOKEN);
+        const infoCmd = cache.info!;
+        expect(await isSecret(infoCmd.environment as pulumi.Output<unknown>)).toBe(true);
+        expect(await valueOf(infoCmd.environment as pulumi.Output<Record<string, string>>)).toEqual({
+            LAYERSTACK_CACHIX_API_URL: "http://127.0.0.1:8080/api/v1", LAYERSTACK_CACHIX_CACHE: "megapak", CACHIX_AUTH_TOKEN: TOKEN,
+            LAYERSTACK_STEP: "binary cache cachix: Cachix info", LAYERSTACK_TIMEOUT: "120",
+        });
 
         const push = cache.pushes.get("layer01")!;
-        expect(find("cachix-push-layer01").inputs.create).toBe(commands.CACHIX_PUSH_SCRIPT);
+        expect(find("cachix-push-layer01").inputs.create).toBe(commands.bounded(commands.withNixConfig(commands.CACHIX_PUSH_SCRIPT)));
         expect(find("cachix-push-layer01").inputs.triggers).toEqual([DRV, "cachix:megapak"]);
         expect(await isSecret(push.environment as pulumi.Output<unknown>)).toBe(true);
         const env = await valueOf(push.environment as pulumi.Output<Record<string, string>>);
-        expect(env).toEqual({ LAYERSTACK_DRV_PATH: DRV, LAYERSTACK_LAYER: "layer01", LAYERSTACK_CACHIX_CACHE: "megapak", CACHIX_AUTH_TOKEN: TOKEN });
+        expect(env).toEqual({
+            LAYERSTACK_DRV_PATH: DRV, LAYERSTACK_LAYER: "layer01", LAYERSTACK_CACHIX_CACHE: "megapak", CACHIX_AUTH_TOKEN: TOKEN, CACHIX_SIGNING_KEY: SIGNING,
+            LAYERSTACK_STEP: "binary cache cachix: push layer layer01", LAYERSTACK_TIMEOUT: String(2 * 3600),
+        });
         expect(await text(push)).not.toContain(TOKEN);
-        expect(commands.CACHIX_PUSH_SCRIPT).not.toMatch(/CACHIX_AUTH_TOKEN/);
+        expect(await text(push)).not.toContain(SIGNING);
+        // cachix reads both from its environment; the script never names or prints them.
+        expect(commands.CACHIX_PUSH_SCRIPT).not.toMatch(/CACHIX_AUTH_TOKEN|echo[^\n]*CACHIX_SIGNING_KEY/);
         expect(await isSecret(cache.substituter)).toBe(false);
     });
 
@@ -63,11 +73,12 @@ describe("BinaryCache: nix-store", () => {
         const push = cache.pushes.get("layer01")!;
         await valueOf(push.urn);
         await valueOf(cache.pushes.get("layer02")!.urn);
-        expect(find("filecache-push-layer01").inputs.create).toBe(commands.NIX_COPY_PUSH_SCRIPT);
+        expect(find("filecache-push-layer01").inputs.create).toBe(commands.bounded(commands.withNixConfig(commands.NIX_COPY_PUSH_SCRIPT)));
         expect(find("filecache-push-layer02").inputs.triggers).toEqual([DRV.replace("layer01", "layer02"), "file:///var/cache/nix"]);
         expect(await isSecret(push.environment as pulumi.Output<unknown>)).toBe(true);
         expect(await valueOf(push.environment as pulumi.Output<Record<string, string>>)).toEqual({
             LAYERSTACK_DRV_PATH: DRV, LAYERSTACK_LAYER: "layer01", LAYERSTACK_CACHE_URL: "file:///var/cache/nix", LAYERSTACK_CACHE_SIGNING_KEY: SIGNING,
+            LAYERSTACK_STEP: "binary cache filecache: push layer layer01", LAYERSTACK_TIMEOUT: String(2 * 3600),
         });
         expect(await text(push)).not.toContain(SIGNING);
     });

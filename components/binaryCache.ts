@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { CACHIX_INFO_SCRIPT, CACHIX_PUSH_SCRIPT, NIX_COPY_PUSH_SCRIPT, parseCachixInfo } from "../lib/commands";
+import { CACHIX_INFO_SCRIPT, CACHIX_PUSH_SCRIPT, NIX_COPY_PUSH_SCRIPT, bounded, boundedEnv, parseCachixInfo, withNixConfig } from "../lib/commands";
+import { DEFAULT_TIMEOUTS } from "../lib/defaults";
 
 /** A layer closure to push: the derivation whose output (and its closure) goes to the cache. */
 export interface CacheClosure {
@@ -14,6 +15,11 @@ export interface CacheClosure {
 interface CommonArgs {
     /** Closures pushed to the cache, one child command each. @default [] */
     readonly closures?: readonly CacheClosure[];
+    /**
+     * Nix settings (nix.conf lines) the pushes run with, in front of the caller's NIX_CONFIG:
+     * the stack's `layerstack:nixConfig`. @default none (the system's Nix as it is)
+     */
+    readonly nixConfig?: pulumi.Input<string>;
 }
 
 /** An existing Cachix cache, adopted by name (Cachix has no public API to create caches or tokens). */
@@ -21,8 +27,13 @@ export interface CachixCacheArgs extends CommonArgs {
     readonly kind: "cachix";
     /** The cache's name on app.cachix.org. */
     readonly name: string;
-    /** Auth token for `cachix push`; must be a secret. Never sent to the read-only info call. */
+    /** Auth token for `cachix push` and for reading a private cache's info; must be a secret. */
     readonly authToken: pulumi.Input<string>;
+    /**
+     * The signing key of a cache with a self-generated key (`cachix generate-keypair`); cachix
+     * signs with it locally. Must be a secret. @default none (Cachix signs)
+     */
+    readonly signingKey?: pulumi.Input<string>;
     /** Cachix API base, e.g. a local server in a test. @default "https://app.cachix.org/api/v1" */
     readonly apiUrl?: string;
 }
@@ -72,8 +83,13 @@ export class BinaryCache extends pulumi.ComponentResource {
         if (args.kind === "cachix") {
             const apiUrl = (args.apiUrl ?? "https://app.cachix.org/api/v1").replace(/\/+$/, "");
             this.info = new command.local.Command(`${name}-info`, {
-                create: CACHIX_INFO_SCRIPT,
-                environment: { LAYERSTACK_CACHIX_API_URL: apiUrl, LAYERSTACK_CACHIX_CACHE: args.name },
+                create: bounded(CACHIX_INFO_SCRIPT),
+                environment: {
+                    LAYERSTACK_CACHIX_API_URL: apiUrl,
+                    LAYERSTACK_CACHIX_CACHE: args.name,
+                    CACHIX_AUTH_TOKEN: pulumi.secret(args.authToken),
+                    ...boundedEnv(`binary cache ${name}: Cachix info`, DEFAULT_TIMEOUTS.cacheInfo),
+                },
                 triggers: [apiUrl, args.name],
                 logging: "stderr",
             }, { parent: this });
@@ -100,23 +116,29 @@ export class BinaryCache extends pulumi.ComponentResource {
         const name = this.name, args = this.args;
         if (this.pushes.has(c.id)) throw new Error(`binary cache ${name}: closure ${c.id} is pushed twice`);
         let push: command.local.Command;
+        const common: Record<string, pulumi.Input<string>> = {
+            LAYERSTACK_DRV_PATH: c.drvPath,
+            LAYERSTACK_LAYER: c.id,
+            ...boundedEnv(`binary cache ${name}: push layer ${c.id}`, DEFAULT_TIMEOUTS.cachePush),
+            ...(args.nixConfig !== undefined ? { LAYERSTACK_NIX_CONFIG: args.nixConfig } : {}),
+        };
         if (args.kind === "cachix") {
             push = new command.local.Command(`${name}-push-${c.id}`, {
-                create: CACHIX_PUSH_SCRIPT,
+                create: bounded(withNixConfig(CACHIX_PUSH_SCRIPT)),
                 environment: {
-                    LAYERSTACK_DRV_PATH: c.drvPath,
-                    LAYERSTACK_LAYER: c.id,
+                    ...common,
                     LAYERSTACK_CACHIX_CACHE: args.name,
                     CACHIX_AUTH_TOKEN: pulumi.secret(args.authToken),
+                    ...(args.signingKey !== undefined ? { CACHIX_SIGNING_KEY: pulumi.secret(args.signingKey) } : {}),
                 },
                 triggers: [c.drvPath, `cachix:${args.name}`],
                 logging: "stderr",
             }, { parent: this, dependsOn: c.dependsOn });
         } else {
-            const environment: Record<string, pulumi.Input<string>> = { LAYERSTACK_DRV_PATH: c.drvPath, LAYERSTACK_LAYER: c.id, LAYERSTACK_CACHE_URL: args.url };
+            const environment: Record<string, pulumi.Input<string>> = { ...common, LAYERSTACK_CACHE_URL: args.url };
             if (args.signingKey !== undefined) environment.LAYERSTACK_CACHE_SIGNING_KEY = pulumi.secret(args.signingKey);
             push = new command.local.Command(`${name}-push-${c.id}`, {
-                create: NIX_COPY_PUSH_SCRIPT,
+                create: bounded(withNixConfig(NIX_COPY_PUSH_SCRIPT)),
                 environment,
                 triggers: [c.drvPath, args.url],
                 logging: "stderr",

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { raiseAll } from "../lib/errors";
 import { LayerSpec, orderLayers } from "../lib/graph";
-import { Evaluated, evaluateAttrs } from "../lib/nix";
+import { Evaluated, evaluateAttrs, joinNixConfig } from "../lib/nix";
 import { CheckRunner, NixImageLayer } from "./nixImageLayer";
 import { CheckSpec } from "../layers/checks";
 
@@ -40,8 +40,14 @@ export interface ImagePipelineArgs {
         /** What every image pull waits for, e.g. the runner's preflight. @default none */
         readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
     };
-    /** Nix settings every layer's build and push add to NIX_CONFIG (`BinaryCache.nixConfig`). @default none */
-    readonly nixConfig?: pulumi.Input<string>;
+    /**
+     * nix.conf lines every Nix command of the pipeline runs with, its evaluation included, in
+     * front of the caller's own NIX_CONFIG (`layerstack:nixConfig`). @default none (the
+     * system's Nix as it is)
+     */
+    readonly nixConfig?: string;
+    /** A binary cache's substituter settings for every build and push (`BinaryCache.nixConfig`). @default none */
+    readonly cacheNixConfig?: pulumi.Input<string>;
 }
 
 /** What the stack exports per layer (`pulumi stack output --json layers`). */
@@ -104,7 +110,7 @@ export class ImagePipeline extends pulumi.ComponentResource {
                 checks: args.checks?.get(l.id),
                 gpuChecks: args.gpuChecks,
                 checkRunner,
-                nixConfig: args.nixConfig,
+                nixConfig: joinNixConfig(args.nixConfig, args.cacheNixConfig),
             }, { parent: this }));
         }
         this.layerComponents = components;
@@ -127,7 +133,7 @@ export class ImagePipeline extends pulumi.ComponentResource {
         const source = args.layersSource ?? "layers";
         const system = args.system ?? "x86_64-linux";
         const ordered = orderLayers(args.layers, source);
-        const evaluated = args.evaluated ?? evaluateAttrs(args.flake, system, [...new Set(ordered.map((l) => l.attr))]);
+        const evaluated = args.evaluated ?? evaluateAttrs(args.flake, system, [...new Set(ordered.map((l) => l.attr))], args.nixConfig);
         raiseAll(ordered
             .filter((l) => !evaluated.get(l.attr))
             .map((l) => `${source}: layer "${l.id}": the flake has no attribute packages.${system}.${l.attr} (${args.flake})`));

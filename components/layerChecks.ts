@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { LOCAL_CHECK_SCRIPT, tlsVerify } from "../lib/commands";
+import { LOCAL_CHECK_SCRIPT, bounded, boundedEnv, tlsVerify } from "../lib/commands";
+import { DEFAULT_TIMEOUTS } from "../lib/defaults";
 import { CheckSpec } from "../layers/checks";
 
 export interface LayerChecksArgs {
@@ -42,13 +43,14 @@ export class LayerChecks extends pulumi.ComponentResource {
                 LAYERSTACK_TLS_VERIFY: String(tlsVerify(args.registry)),
                 LAYERSTACK_CHECK_NAME: c.name,
                 LAYERSTACK_CHECK_SCRIPT: c.script,
+                ...boundedEnv(`check ${name}-${c.name}`, DEFAULT_TIMEOUTS.check),
             };
             if (args.registryAuth) {
                 environment.LAYERSTACK_REGISTRY_USERNAME = args.registryAuth.username;
                 environment.LAYERSTACK_REGISTRY_PASSWORD = pulumi.secret(args.registryAuth.password);
             }
             return new command.local.Command(`${name}-${c.name}`, {
-                create: LOCAL_CHECK_SCRIPT,
+                create: bounded(LOCAL_CHECK_SCRIPT),
                 environment,
                 triggers: [args.imageRef, c.script],
                 logging: "stdoutAndStderr",

@@ -30,9 +30,13 @@ describe("NixImageLayer", () => {
         expect(build.type).toBe("command:local:Command");
         expect(push.type).toBe("command:local:Command");
         expect(build.inputs.triggers).toEqual([DRV]);
-        expect(build.inputs.create).toBe(commands.BUILD_SCRIPT);
-        expect(build.inputs.environment).toEqual({ LAYERSTACK_DRV_PATH: DRV });
-        expect(push.inputs.create).toBe(commands.PUSH_SCRIPT);
+        // Each command bounds its own run time (the official provider's timeout kills only the
+        // direct child), and runs Nix with the stack's settings.
+        expect(build.inputs.create).toBe(commands.bounded(commands.withNixConfig(commands.BUILD_SCRIPT)));
+        expect(build.inputs.environment).toEqual({
+            LAYERSTACK_DRV_PATH: DRV, LAYERSTACK_STEP: "layer layer02-python-tools: build", LAYERSTACK_TIMEOUT: String(6 * 3600),
+        });
+        expect(push.inputs.create).toBe(commands.bounded(commands.withNixConfig(commands.PUSH_SCRIPT)));
         expect(push.inputs.triggers).toEqual([DRV, "ghcr.io/owner/megapak/layer02-python-tools", "cu130-0123456789abcdfghijklmnpqrsvwxyz"]);
         expect(push.inputs.environment).toEqual({
             LAYERSTACK_DRV_PATH: DRV,
@@ -41,6 +45,8 @@ describe("NixImageLayer", () => {
             LAYERSTACK_TLS_VERIFY: "true",
             LAYERSTACK_REPOSITORY: "ghcr.io/owner/megapak/layer02-python-tools",
             LAYERSTACK_TAG: "cu130-0123456789abcdfghijklmnpqrsvwxyz",
+            LAYERSTACK_STEP: "layer layer02-python-tools: push",
+            LAYERSTACK_TIMEOUT: String(2 * 3600),
         });
     });
 

@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
-import { BUILD_SCRIPT, PUSH_SCRIPT, tlsVerify, withCacheNixConfig } from "../lib/commands";
+import { BUILD_SCRIPT, PUSH_SCRIPT, bounded, boundedEnv, tlsVerify, withNixConfig } from "../lib/commands";
+import { DEFAULT_TIMEOUTS } from "../lib/defaults";
 import { ImageFormat } from "../lib/graph";
 import { CheckSpec } from "../layers/checks";
 import { LayerChecks } from "./layerChecks";
@@ -26,7 +27,10 @@ export interface NixImageLayerArgs {
     readonly parent?: NixImageLayer;
     /** Registry credentials; the password must be a secret Output. */
     readonly registryAuth?: { username: string; password: pulumi.Output<string> };
-    /** Seconds the build may take; past that the build's whole process tree is killed. */
+    /**
+     * Seconds the build may take; past that the build and every process it started are
+     * stopped (lib/commands/bounded.ts). @default DEFAULT_TIMEOUTS.build (6 hours)
+     */
     readonly buildTimeoutSeconds?: number;
     /**
      * Smoke checks run inside the pushed image; descendants are pushed only after they pass.
@@ -41,8 +45,9 @@ export interface NixImageLayerArgs {
      */
     readonly checkRunner?: CheckRunner;
     /**
-     * Nix settings the build and push add to the user's NIX_CONFIG, e.g. a binary cache's
-     * `extra-substituters` / `extra-trusted-public-keys` (`BinaryCache.nixConfig`). @default none
+     * Nix settings (nix.conf lines) the build and push run with, in front of the caller's own
+     * NIX_CONFIG: the stack's `layerstack:nixConfig` and a binary cache's `extra-substituters`
+     * / `extra-trusted-public-keys` (`BinaryCache.nixConfig`). @default none
      */
     readonly nixConfig?: pulumi.Input<string>;
 }
@@ -111,16 +116,19 @@ export class NixImageLayer extends pulumi.ComponentResource {
         this.tag = layerTag(args.variant, args.drvPath);
         this.repositoryUrl = `${args.registry}/${args.repository}/${name}`;
 
-        const timeout = args.buildTimeoutSeconds ? { create: `${args.buildTimeoutSeconds}s`, update: `${args.buildTimeoutSeconds}s` } : undefined;
-        // Without a cache the commands are exactly as before, so existing stacks see no diff.
         const nixEnv: Record<string, pulumi.Input<string>> = args.nixConfig !== undefined ? { LAYERSTACK_NIX_CONFIG: args.nixConfig } : {};
-        const withNix = (script: string) => (args.nixConfig !== undefined ? withCacheNixConfig(script) : script);
+        // No customTimeouts: the official provider's timeout would kill only the direct child.
+        // Each command bounds itself (bounded) and ends every process it started.
         this.build = new command.local.Command(`${name}-build`, {
-            create: withNix(BUILD_SCRIPT),
-            environment: { LAYERSTACK_DRV_PATH: args.drvPath, ...nixEnv },
+            create: bounded(withNixConfig(BUILD_SCRIPT)),
+            environment: {
+                LAYERSTACK_DRV_PATH: args.drvPath,
+                ...boundedEnv(`layer ${name}: build`, args.buildTimeoutSeconds ?? DEFAULT_TIMEOUTS.build),
+                ...nixEnv,
+            },
             triggers: [args.drvPath],
             logging: "stderr",
-        }, { parent: this, customTimeouts: timeout });
+        }, { parent: this });
 
         const environment: Record<string, pulumi.Input<string>> = {
             LAYERSTACK_DRV_PATH: args.drvPath,
@@ -129,6 +137,7 @@ export class NixImageLayer extends pulumi.ComponentResource {
             LAYERSTACK_TLS_VERIFY: String(tlsVerify(args.registry)),
             LAYERSTACK_REPOSITORY: this.repositoryUrl,
             LAYERSTACK_TAG: this.tag,
+            ...boundedEnv(`layer ${name}: push`, DEFAULT_TIMEOUTS.push),
             ...nixEnv,
         };
         if (args.registryAuth) {
@@ -136,15 +145,15 @@ export class NixImageLayer extends pulumi.ComponentResource {
             environment.LAYERSTACK_REGISTRY_PASSWORD = pulumi.secret(args.registryAuth.password);
         }
         this.push = new command.local.Command(`${name}-push`, {
-            create: withNix(PUSH_SCRIPT),
+            create: bounded(withNixConfig(PUSH_SCRIPT)),
             environment,
             triggers: [args.drvPath, this.repositoryUrl, this.tag],
             logging: "stderr",
         }, { parent: this, dependsOn: [this.build, ...(args.parent?.gate ?? [])] });
 
-        // The command provider marks stdout secret whenever an input is (the registry
-        // password). The push prints only the digest and the public manifest, never the
-        // password, so the digest is published as plain data.
+        // The push prints only the digest and the public manifest, never the password. The
+        // official command provider keeps stdout plain; unsecret() keeps the digest plain for
+        // providers that taint it.
         // Under `pulumi up --target`, a layer outside the targets that was never pushed has no
         // stdout: its outputs stay undefined and the pipeline leaves it out of `layers`.
         const pushed = pulumi.unsecret(this.push.stdout).apply((s) => (s ? parsePushOutput(s) : NOT_PUSHED));

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { PROMOTE_SCRIPT, PULL_REQUEST_EVENTS, tlsVerify } from "../lib/commands";
+import { PROMOTE_SCRIPT, PULL_REQUEST_EVENTS, bounded, boundedEnv, tlsVerify } from "../lib/commands";
+import { DEFAULT_TIMEOUTS } from "../lib/defaults";
 import { NixImageLayer } from "./nixImageLayer";
 
 export interface TagPromotionArgs {
@@ -59,13 +60,14 @@ export class TagPromotion extends pulumi.ComponentResource {
                     LAYERSTACK_MOVING_TAG: tag,
                     LAYERSTACK_REGISTRY: args.registry,
                     LAYERSTACK_TLS_VERIFY: String(tlsVerify(args.registry)),
+                    ...boundedEnv(`layer ${id}: promote ${tag}`, DEFAULT_TIMEOUTS.promote),
                 };
                 if (args.registryAuth) {
                     environment.LAYERSTACK_REGISTRY_USERNAME = args.registryAuth.username;
                     environment.LAYERSTACK_REGISTRY_PASSWORD = pulumi.secret(args.registryAuth.password);
                 }
                 commands.set(id, new command.local.Command(`${id}-promote`, {
-                    create: PROMOTE_SCRIPT,
+                    create: bounded(PROMOTE_SCRIPT),
                     environment,
                     triggers: [layer.imageRef, `${layer.repositoryUrl}:${tag}`],
                     logging: "stderr",

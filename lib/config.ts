@@ -25,8 +25,14 @@ export interface StackSettings {
     readonly system: string;
     /** Prefix of every immutable tag, so two stacks never collide. @default the stack name */
     readonly variant: string;
-    /** Seconds a layer's build may take before it and its process tree are killed. @default none */
+    /** Seconds a layer's build may take before it and its process tree are stopped. @default DEFAULT_TIMEOUTS.build (6 hours) */
     readonly buildTimeoutSeconds?: number;
+    /**
+     * nix.conf lines every Nix command of the stack runs with, in front of the caller's own
+     * NIX_CONFIG (`layerstack:nixConfig`). The dev stack's turn this machine's Nix offline;
+     * production stacks leave it unset and use the system's Nix as it is. @default none
+     */
+    readonly nixConfig?: string;
     readonly registryAuth?: RegistryAuth;
     /** Smoke checks per layer id: the catalog's, changed by `layerstack:checks`. Empty when `runChecks` is false. */
     readonly checks: ReadonlyMap<string, CheckSpec[]>;
@@ -48,7 +54,7 @@ export interface StackSettings {
 }
 
 export type CacheSettings =
-    | { readonly kind: "cachix"; readonly name: string; readonly apiUrl: string; readonly authToken: pulumi.Output<string> }
+    | { readonly kind: "cachix"; readonly name: string; readonly apiUrl: string; readonly authToken: pulumi.Output<string>; readonly signingKey?: pulumi.Output<string> }
     | { readonly kind: "nix-store"; readonly url: string; readonly publicKey?: string; readonly signingKey?: pulumi.Output<string> };
 
 export interface GithubSettings {
@@ -86,6 +92,7 @@ export interface RawConfig {
     system?: string;
     variant?: string;
     buildTimeout?: string;
+    nixConfig?: string;
     registryUsername?: string;
     /** `{ "<layer id>": [{ name, script?, gpu?, skip? }] }`: add, replace or skip checks. */
     checks?: unknown;
@@ -134,6 +141,8 @@ const FLAKE_REF = /^(path:|git\+(https|ssh|file):|github:|gitlab:|sourcehut:|tar
 const SYSTEM = /^[a-z0-9_]+-[a-z0-9_]+$/;
 const VARIANT = /^[a-z0-9]([a-z0-9.-]{0,30}[a-z0-9])?$/;
 const USERNAME = /^[^\s:]{1,128}$/;
+/** A nix.conf line: a setting, a comment or blank (nix.conf(5)). */
+const NIX_CONF_LINE = /^\s*(#.*)?$|^\s*[A-Za-z][A-Za-z0-9-]*\s*=[^\n]*$/;
 
 /**
  * Validates raw config. Pure: no Pulumi engine needed, so every rule is tested directly.
@@ -194,6 +203,14 @@ export function validateConfig(raw: RawConfig, ctx: { stack: string; projectDir:
         }
     }
 
+    let nixConfig: string | undefined;
+    if (raw.nixConfig !== undefined) {
+        const lines = raw.nixConfig.split("\n");
+        const bad = lines.findIndex((l) => !NIX_CONF_LINE.test(l));
+        if (bad >= 0) problems.push(`${key("nixConfig")}: line ${bad + 1} ${JSON.stringify(lines[bad].slice(0, 80))} is not a nix.conf setting ("name = value", one per line)`);
+        else nixConfig = raw.nixConfig.trim() || undefined;
+    }
+
     let auth: { username: string } | undefined;
     if (raw.registryUsername !== undefined || raw.hasRegistryPassword) {
         if (raw.registryUsername === undefined) {
@@ -250,7 +267,7 @@ export function validateConfig(raw: RawConfig, ctx: { stack: string; projectDir:
     }
 
     return {
-        flake: flake!, layers, layersSource, registry: registry!, repository: repository!, system, variant, buildTimeoutSeconds, auth, checks, ...production,
+        flake: flake!, layers, layersSource, registry: registry!, repository: repository!, system, variant, buildTimeoutSeconds, ...(nixConfig ? { nixConfig } : {}), auth, checks, ...production,
     };
 }
 
@@ -303,7 +320,6 @@ function validateProduction(raw: RawConfig, variant: string, problems: string[])
         if (raw.hasCacheSigningKey) problems.push(`${key("cacheSigningKey")} is set but ${key("cache")} is not (cachix or nix-store)`);
     } else if (raw.cache === "cachix") {
         for (const k of storeKeys) if (raw[k] !== undefined) problems.push(`${key(k)} is only used with ${key("cache")}: nix-store`);
-        if (raw.hasCacheSigningKey) problems.push(`${key("cacheSigningKey")} is only used with ${key("cache")}: nix-store (Cachix signs with its own key)`);
         const apiUrl = raw.cachixApiUrl ?? DEFAULT_CACHIX_API_URL;
         if (!HTTP_URL.test(apiUrl)) problems.push(`${key("cachixApiUrl")}: ${JSON.stringify(apiUrl)} is not an http(s) URL without query (e.g. "${DEFAULT_CACHIX_API_URL}")`);
         if (raw.cachixCache === undefined || raw.cachixCache === "") problems.push(`${key("cachixCache")} is required when ${key("cache")} is cachix (the name of an existing cache; Cachix has no API to create one)`);
@@ -474,6 +490,7 @@ export function loadSettings(cfg = new pulumi.Config(NS), projectDir = process.c
         system: cfg.get("system"),
         variant: cfg.get("variant"),
         buildTimeout: cfg.get("buildTimeout"),
+        nixConfig: cfg.get("nixConfig"),
         registryUsername: cfg.get("registryUsername"),
         checks: cfg.getObject<unknown>("checks"),
         runChecks: cfg.get("runChecks"),
@@ -504,7 +521,7 @@ export function loadSettings(cfg = new pulumi.Config(NS), projectDir = process.c
     return {
         ...settings,
         registryAuth: auth && password ? { username: auth.username, password } : undefined,
-        cache: cache?.kind === "cachix" ? { ...cache, authToken: secrets.cachixAuthToken! }
+        cache: cache?.kind === "cachix" ? { ...cache, authToken: secrets.cachixAuthToken!, ...(secrets.cacheSigningKey ? { signingKey: secrets.cacheSigningKey } : {}) }
             : cache ? { ...cache, ...(secrets.cacheSigningKey ? { signingKey: secrets.cacheSigningKey } : {}) } : undefined,
         github: github && { ...github, token: secrets.githubToken! },
         runner: runner && { ...runner, ...(secrets.runnerSshKey ? { sshKey: secrets.runnerSshKey } : {}) },

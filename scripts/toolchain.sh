@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Installs/builds everything layerstack needs. Idempotent; a fast no-op when done.
+# The OFFLINE DEV TOOLCHAIN: installs/builds what the `dev` stack and the tests need on a
+# machine that reaches only Debian's packages, the npm registry and the Go module proxy.
+# Production never runs this: it uses the official Pulumi CLI and plugins, the system's Nix
+# and cachix (README: "Going to production"). Idempotent; a fast no-op when done.
 # Progress goes to stderr. Then: source scripts/env.sh
 #
 #  1. Debian packages (apt-get only if one is missing).
@@ -9,8 +12,9 @@
 #     existing v3.248.0 `pulumi` on PATH).
 #  4. Plugins from tools/plugins (pulumi-language-nodejs, pulumi-resource-command),
 #     cached by a hash of their sources; `command` 1.2.1 installed into PULUMI_HOME.
-#  5. <repo>/.layerstack/bin (first on PATH via env.sh): pulumi (wrapper, see
-#     scripts/lib/pulumi-wrapper.sh), the plugins, pulumi-resource-pulumi-nodejs.
+#  5. <repo>/.layerstack/bin (first on PATH via env.sh): the `pulumi` wrapper (see
+#     scripts/lib/pulumi-wrapper.sh) and actionlint. The plugins stay off PATH: next to the
+#     dev CLI (language host, pulumi-resource-pulumi-nodejs) and in the dev PULUMI_HOME (command).
 #
 # Environment: LAYERSTACK_CACHE (default ~/.cache/layerstack).
 set -euo pipefail
@@ -19,7 +23,7 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${LAYERSTACK_CACHE:-$HOME/.cache/layerstack}"
 PULUMI_VERSION=v3.248.0
 COMMAND_PLUGIN_VERSION=1.2.1
-APT_PACKAGES=(nix-bin skopeo docker-registry apache2-utils umoci bubblewrap busybox-static curl)
+APT_PACKAGES=(nix-bin skopeo docker-registry apache2-utils umoci bubblewrap busybox-static curl openssh-server openssh-client openssl util-linux)
 BIN="$REPO/.layerstack/bin"
 LIBEXEC="$REPO/.layerstack/libexec"
 export PULUMI_HOME="$REPO/.layerstack/pulumi-home"
@@ -129,8 +133,8 @@ if [ -f "$PLUGINS_SRC/go.mod" ]; then
   # Pulumi looks for its "bundled" plugins (language nodejs, resource pulumi-nodejs)
   # next to the resolved pulumi executable, so the real CLI is hard-linked into the
   # plugin dir (same filesystem; falls back to a copy) and run from there. Together
-  # with PULUMI_IGNORE_AMBIENT_PLUGINS=true (env.sh / wrapper) this gives no
-  # "using X from $PATH" warnings and ignores stray plugins on the user's PATH.
+  # with PULUMI_IGNORE_AMBIENT_PLUGINS=true (the wrapper, dev toolchain only) this gives
+  # no "using X from $PATH" warnings and ignores stray plugins on the user's PATH.
   real_pulumi="$(readlink -f "$PULUMI")"
   if [ ! "$OUT/pulumi" -ef "$real_pulumi" ]; then
     ln -f "$real_pulumi" "$OUT/pulumi" 2>/dev/null || cp -f "$real_pulumi" "$OUT/pulumi"
@@ -140,9 +144,8 @@ if [ -f "$PLUGINS_SRC/go.mod" ]; then
   if [ -f "$dyn" ] && ! cmp -s "$dyn" "$OUT/pulumi-resource-pulumi-nodejs"; then
     install -m 0755 "$dyn" "$OUT/pulumi-resource-pulumi-nodejs"
   fi
-  for f in pulumi-language-nodejs pulumi-resource-command pulumi-resource-pulumi-nodejs; do
-    if [ -e "$OUT/$f" ]; then ln -sfn "$OUT/$f" "$BIN/$f"; fi
-  done
+  # Never on PATH: an official CLI would pick a plugin on PATH up (with a warning).
+  rm -f "$BIN/pulumi-language-nodejs" "$BIN/pulumi-resource-command" "$BIN/pulumi-resource-pulumi-nodejs"
   ln -sfn "$OUT/pulumi" "$LIBEXEC/pulumi"
 
   marker="$PULUMI_HOME/.layerstack-command-plugin"
@@ -154,9 +157,7 @@ if [ -f "$PLUGINS_SRC/go.mod" ]; then
     echo "$plugins_hash" >"$marker"
   fi
 else
-  step "warning: tools/plugins/go.mod not found; skipping plugins"
-  dyn="$REPO/node_modules/@pulumi/pulumi/pulumi-resource-pulumi-nodejs"
-  if [ -f "$dyn" ]; then ln -sfn "$dyn" "$BIN/pulumi-resource-pulumi-nodejs"; fi
+  die "tools/plugins/go.mod not found"
 fi
 
 # ---------------------------------------------------------------- actionlint

@@ -5,13 +5,29 @@
  */
 
 /**
- * Reads a Cachix cache's public info. Inputs: LAYERSTACK_CACHIX_API_URL (e.g.
- * https://app.cachix.org/api/v1), LAYERSTACK_CACHIX_CACHE. Prints the JSON answer.
- * Read-only and unauthenticated: the auth token is never sent here.
+ * Reads a Cachix cache's info (its substituter URL and public signing keys). Inputs:
+ * LAYERSTACK_CACHIX_API_URL (e.g. https://app.cachix.org/api/v1), LAYERSTACK_CACHIX_CACHE,
+ * CACHIX_AUTH_TOKEN (secret, optional). Prints the JSON answer.
+ * A private cache answers 401 without a token, so the token is sent when there is one, as
+ * cachix's own `cachix use` does (cachix/cachix, Cachix.Client.Command.Cache.use: getCache with
+ * the configured auth token, a servant-auth bearer token). It goes to curl in a private
+ * header file (`-H @file`), never in argv.
  */
 export const CACHIX_INFO_SCRIPT = `set -eu
-exec curl --fail --silent --show-error --location --retry 2 --max-time 60 \\
-  -H 'Accept: application/json' "$LAYERSTACK_CACHIX_API_URL/cache/$LAYERSTACK_CACHIX_CACHE"`;
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+: > "$tmp/headers"
+if [ -n "\${CACHIX_AUTH_TOKEN:-}" ]; then
+  (umask 077 && printf 'Authorization: Bearer %s\\n' "$CACHIX_AUTH_TOKEN" > "$tmp/headers")
+fi
+unset CACHIX_AUTH_TOKEN
+status=0
+curl --fail --silent --show-error --location --retry 2 --max-time 60 -H @"$tmp/headers" \\
+  -H 'Accept: application/json' "$LAYERSTACK_CACHIX_API_URL/cache/$LAYERSTACK_CACHIX_CACHE" || status=$?
+if [ "$status" -ne 0 ]; then
+  echo "binary cache: reading Cachix cache $LAYERSTACK_CACHIX_CACHE from $LAYERSTACK_CACHIX_API_URL failed (curl exit $status): does the cache exist, and for a private cache, is layerstack:cachixAuthToken valid for it?" >&2
+  exit "$status"
+fi`;
 
 /** What layerstack needs of `GET /api/v1/cache/<name>`. */
 export interface CachixInfo {
@@ -37,11 +53,20 @@ export function parseCachixInfo(stdout: string, cache: string): CachixInfo {
 }
 
 /**
- * Pushes a built layer's closure to Cachix. Inputs: LAYERSTACK_DRV_PATH,
- * LAYERSTACK_CACHIX_CACHE, LAYERSTACK_LAYER (for messages), CACHIX_AUTH_TOKEN (secret; cachix reads it from the environment).
- * A failed push fails this command only: nothing is recorded, and the next `up` retries.
+ * Pushes a built layer's closure to Cachix with the \`cachix\` CLI (in CI, the one
+ * cachix/cachix-action installs; elsewhere \`nix profile install nixpkgs#cachix\`). Inputs:
+ * LAYERSTACK_DRV_PATH, LAYERSTACK_CACHIX_CACHE, LAYERSTACK_LAYER (for messages),
+ * CACHIX_AUTH_TOKEN (secret) and, for a cache with a self-generated signing key,
+ * CACHIX_SIGNING_KEY (secret): cachix reads both from its environment
+ * (cachix/docs.cachix.org, source/getting-started.rst), never from argv.
+ * A failed push fails this command only: nothing is recorded, and the next \`up\` retries.
  */
 export const CACHIX_PUSH_SCRIPT = `set -eu
+if ! command -v cachix >/dev/null 2>&1; then
+  echo "binary cache: the cachix CLI is not on PATH, so layer \${LAYERSTACK_LAYER:-?} cannot be pushed to Cachix cache $LAYERSTACK_CACHIX_CACHE (CI: cachix/cachix-action installs it; elsewhere: nix profile install nixpkgs#cachix)" >&2
+  exit 127
+fi
+[ -n "\${CACHIX_SIGNING_KEY:-}" ] || unset CACHIX_SIGNING_KEY
 out=$(nix-store --realise "$LAYERSTACK_DRV_PATH")
 if ! cachix push "$LAYERSTACK_CACHIX_CACHE" "$out" >&2; then
   echo "binary cache: pushing layer \${LAYERSTACK_LAYER:-?} ($out) to Cachix cache $LAYERSTACK_CACHIX_CACHE failed (is Cachix reachable, is the token valid?); nothing was recorded, run pulumi up again" >&2
@@ -73,19 +98,20 @@ echo "$out"`;
 
 
 /**
- * Runs a script with the binary cache's Nix settings (LAYERSTACK_NIX_CONFIG, e.g.
- * `extra-substituters = ...` / `extra-trusted-public-keys = ...` lines) appended to the
- * caller's NIX_CONFIG, so the user's own settings (scripts/env.sh's offline ones) still
- * apply and the cache is only added. Used for a layer's build and push when a cache is set.
+ * Runs a script with the stack's Nix settings (LAYERSTACK_NIX_CONFIG: \`layerstack:nixConfig\`,
+ * then a binary cache's \`extra-substituters\` / \`extra-trusted-public-keys\`) put in front of
+ * the caller's own NIX_CONFIG, which therefore still wins. The system's nix.conf stays as it
+ * is: a production stack adds only \`extra-\` settings, and only the dev stack's
+ * \`layerstack:nixConfig\` turns the machine offline. Used by every command that runs Nix.
  */
-export const WITH_CACHE_NIX_CONFIG = `if [ -n "\${LAYERSTACK_NIX_CONFIG:-}" ]; then
-  NIX_CONFIG="\${NIX_CONFIG:+$NIX_CONFIG
-}$LAYERSTACK_NIX_CONFIG"
+export const WITH_NIX_CONFIG = `if [ -n "\${LAYERSTACK_NIX_CONFIG:-}" ]; then
+  NIX_CONFIG="$LAYERSTACK_NIX_CONFIG\${NIX_CONFIG:+
+$NIX_CONFIG}"
   export NIX_CONFIG
 fi
 unset LAYERSTACK_NIX_CONFIG`;
 
-/** `script`, run with the binary cache's settings added to NIX_CONFIG (see WITH_CACHE_NIX_CONFIG). */
-export function withCacheNixConfig(script: string): string {
-    return `${WITH_CACHE_NIX_CONFIG}\n${script}`;
+/** \`script\`, run with the stack's Nix settings (see WITH_NIX_CONFIG). */
+export function withNixConfig(script: string): string {
+    return `${WITH_NIX_CONFIG}\n${script}`;
 }

@@ -5,6 +5,7 @@
  *   runner.ts  the GPU host's runner: preflight, install, register (stdin), deregister
  *   check.ts   smoke checks inside a pushed image
  *   promote.ts moving tags (<variant>-latest) pointed at a pushed digest
+ *   bounded.ts the time limit every command carries (timeout + pdeathsig), ends its whole tree
  * The scripts are constants; values reach them as environment variables (see layer.ts).
  */
 export * from "./layer";
@@ -12,3 +13,4 @@ export * from "./check";
 export * from "./cache";
 export * from "./runner";
 export * from "./promote";
+export * from "./bounded";

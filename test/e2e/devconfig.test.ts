@@ -49,9 +49,9 @@ test("up pushes every layer's closure to the cache, signed by the committed key;
     expect(outputs.binaryCache).toEqual({ substituter: `file://${cacheDir}`, publicKeys: [publicKey] });
     for (const l of LAYERS) {
         const out = outputs.layers[l.id].outPath as string;
-        const closure = spawnSync("nix-store", ["-qR", out], { env: project.env, encoding: "utf8" }).stdout.split("\n").filter(Boolean);
+        const closure = spawnSync("nix-store", ["-qR", out], { env: project.nixEnv, encoding: "utf8" }).stdout.split("\n").filter(Boolean);
         expect(closure.length).toBeGreaterThan(0);
-        const info = spawnSync("nix", ["--extra-experimental-features", "nix-command", "path-info", "-r", "--sigs", "--store", `file://${cacheDir}`, out], { env: project.env, encoding: "utf8" });
+        const info = spawnSync("nix", ["--extra-experimental-features", "nix-command", "path-info", "-r", "--sigs", "--store", `file://${cacheDir}`, out], { env: project.nixEnv, encoding: "utf8" });
         expect(info.stderr).not.toMatch(/error/);
         const cached = new Map(info.stdout.split("\n").filter(Boolean).map((line) => { const [p, ...sigs] = line.trim().split(/\s+/); return [p, sigs]; }));
         expect([...cached.keys()].sort()).toEqual([...closure].sort());

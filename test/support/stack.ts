@@ -2,8 +2,26 @@ import { spawn, spawnSync, execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { parse as parseYaml } from "yaml";
+import { joinNixConfigText } from "../../lib/nix";
 
 export const REPO = path.resolve(__dirname, "../..");
+
+/**
+ * The dev stack's Nix settings (`layerstack:nixConfig` in Pulumi.dev.yaml): this machine's
+ * Nix, offline. The tests' dev-world stacks get them as that key, as the dev stack does, and
+ * the harness's own Nix calls (nixEnv) run with them; nothing puts them in NIX_CONFIG for a stack.
+ */
+export const DEV_NIX_CONFIG: string = (() => {
+    const v = parseYaml(fs.readFileSync(path.join(REPO, "Pulumi.dev.yaml"), "utf8"))?.config?.["layerstack:nixConfig"];
+    if (typeof v !== "string" || !v.trim()) throw new Error("Pulumi.dev.yaml has no layerstack:nixConfig");
+    return v;
+})();
+
+/** `env` with the dev stack's Nix settings in front of its NIX_CONFIG: for the harness's own nix calls. */
+export function devNixEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+    return { ...env, NIX_CONFIG: joinNixConfigText(DEV_NIX_CONFIG, env.NIX_CONFIG) };
+}
 
 /** What a process printed and how it ended. */
 export interface Run {
@@ -44,10 +62,15 @@ export class TestProject {
             PULUMI_BACKEND_URL: `file://${this.stateDir}`,
             PULUMI_CONFIG_PASSPHRASE: opts.passphrase ?? "layerstack-test",
             LAYERSTACK_ARGV_LOG: this.argvLog,
-            PULUMI_SKIP_UPDATE_CHECK: "true",
-            PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+            // The offline dev toolchain (scripts/lib/pulumi-wrapper.sh) for these throwaway stacks.
+            LAYERSTACK_DEV_TOOLCHAIN: "1",
         };
         delete this.env.PULUMI_CONFIG_PASSPHRASE_FILE;
+    }
+
+    /** The environment for the harness's own nix calls: this project's, with the dev Nix settings. */
+    get nixEnv(): NodeJS.ProcessEnv {
+        return devNixEnv(this.env);
     }
 
     /** Runs pulumi with the stack selected; never throws on a non-zero exit. */
@@ -84,6 +107,7 @@ export class TestProject {
             "layerstack:flake": `path:${this.flakeDir}`,
             "layerstack:registry": registry.address,
             "layerstack:repository": "layerstack/megapak",
+            "layerstack:nixConfig": DEV_NIX_CONFIG,
             ...config,
         }, secrets);
     }

@@ -288,17 +288,111 @@ func (host *nodeLanguageHost) GetPluginInfo(context.Context, *emptypb.Empty) (*p
 	return &pulumirpc.PluginInfo{Version: hostVersion}, nil
 }
 
-// GetRequiredPlugins / GetRequiredPackages: providers are loaded on demand by the engine.
+// GetRequiredPlugins is not implemented by the official host at v3.248 either; the engine
+// asks GetRequiredPackages.
 func (host *nodeLanguageHost) GetRequiredPlugins(
 	context.Context, *pulumirpc.GetRequiredPluginsRequest,
 ) (*pulumirpc.GetRequiredPluginsResponse, error) {
 	return &pulumirpc.GetRequiredPluginsResponse{}, nil
 }
 
+// GetRequiredPackages reports, as the official host does (sdk/nodejs/cmd/pulumi-language-nodejs
+// main.go, GetRequiredPackages and getPackagesFromDir, in github.com/pulumi/pulumi), every
+// package.json under a node_modules directory below the program directory whose "pulumi"
+// section says `"resource": true`: plugin name (pulumi.name, or the @pulumi/ package's simple
+// name), version (pulumi.version or the package's, with a leading "v") and server. The engine
+// then installs the missing ones before the program runs (best effort: engine/update.go,
+// ensurePluginsAreInstalled), unless PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION is set.
+// Errors while walking are not fatal, as in the official host.
 func (host *nodeLanguageHost) GetRequiredPackages(
-	context.Context, *pulumirpc.GetRequiredPackagesRequest,
+	_ context.Context, req *pulumirpc.GetRequiredPackagesRequest,
 ) (*pulumirpc.GetRequiredPackagesResponse, error) {
-	return &pulumirpc.GetRequiredPackagesResponse{}, nil
+	dir := req.GetInfo().GetProgramDirectory()
+	if dir == "" {
+		return &pulumirpc.GetRequiredPackagesResponse{}, nil
+	}
+	packages := requiredPackages(dir, false, map[string]bool{})
+	return &pulumirpc.GetRequiredPackagesResponse{Packages: packages}, nil
+}
+
+// pluginPackageJSON is what a package.json says about a resource plugin.
+type pluginPackageJSON struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	Pulumi  struct {
+		Resource bool   `json:"resource"`
+		Name     string `json:"name"`
+		Version  string `json:"version"`
+		Server   string `json:"server"`
+	} `json:"pulumi"`
+}
+
+func requiredPackages(dir string, inNodeModules bool, visited map[string]bool) []*pulumirpc.PackageDependency {
+	abs, err := filepath.Abs(dir)
+	if err != nil || visited[abs] {
+		return nil
+	}
+	visited[abs] = true
+	entries, err := os.ReadDir(abs)
+	if err != nil {
+		return nil
+	}
+	var out []*pulumirpc.PackageDependency
+	for _, e := range entries {
+		p := filepath.Join(abs, e.Name())
+		isDir := e.IsDir()
+		if e.Type()&os.ModeSymlink != 0 {
+			resolved, err := filepath.EvalSymlinks(p)
+			if err != nil {
+				continue
+			}
+			fi, err := os.Stat(resolved)
+			if err != nil {
+				continue
+			}
+			p, isDir = resolved, fi.IsDir()
+		}
+		if isDir {
+			// A nested policy pack's plugins are not the program's.
+			if _, err := os.Stat(filepath.Join(p, "PulumiPolicy.yaml")); err == nil {
+				continue
+			}
+			out = append(out, requiredPackages(p, inNodeModules || filepath.Base(abs) == "node_modules", visited)...)
+			continue
+		}
+		if !inNodeModules || e.Name() != "package.json" {
+			continue
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		var info pluginPackageJSON
+		if json.Unmarshal(b, &info) != nil || !info.Pulumi.Resource {
+			continue
+		}
+		name := info.Pulumi.Name
+		if name == "" {
+			if !strings.HasPrefix(info.Name, "@pulumi/") {
+				continue
+			}
+			name = strings.TrimPrefix(info.Name, "@pulumi/")
+		}
+		version := info.Pulumi.Version
+		if version == "" {
+			version = info.Version
+		}
+		if version == "" {
+			continue
+		}
+		if !strings.HasPrefix(version, "v") {
+			version = "v" + version
+		}
+		out = append(out, &pulumirpc.PackageDependency{
+			Name: name, Kind: "resource", Version: version, Server: info.Pulumi.Server,
+		})
+	}
+	return out
 }
 
 func (host *nodeLanguageHost) RuntimeOptionsPrompts(

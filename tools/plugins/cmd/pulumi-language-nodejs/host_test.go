@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -118,5 +121,47 @@ func TestProgramInfoOptions(t *testing.T) {
 	_, dir, entry, o := programInfo(req)
 	if dir != "/p" || entry != "." || o["typescript"] != false {
 		t.Fatalf("%s %s %v", dir, entry, o)
+	}
+}
+
+// The project's own node_modules: the three provider packages it depends on are reported, with
+// the versions their package.json files carry, as the official host reports them.
+func TestRequiredPackagesFromTheProjectsNodeModules(t *testing.T) {
+	repo, err := filepath.Abs("../../../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(repo, "node_modules/@pulumi/command/package.json")); err != nil {
+		t.Skip("node_modules not installed")
+	}
+	resp, err := newLanguageHost("", "").GetRequiredPackages(context.Background(), &pulumirpc.GetRequiredPackagesRequest{
+		Info: &pulumirpc.ProgramInfo{ProgramDirectory: repo},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, p := range resp.GetPackages() {
+		if p.GetKind() != "resource" {
+			t.Fatalf("kind %q", p.GetKind())
+		}
+		got[p.GetName()] = p.GetVersion()
+	}
+	for name, pkg := range map[string]string{"command": "@pulumi/command", "docker": "@pulumi/docker", "github": "@pulumi/github"} {
+		b, err := os.ReadFile(filepath.Join(repo, "node_modules", pkg, "package.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var info pluginPackageJSON
+		if err := json.Unmarshal(b, &info); err != nil {
+			t.Fatal(err)
+		}
+		want := info.Pulumi.Version
+		if want == "" {
+			want = info.Version
+		}
+		if got[name] != "v"+strings.TrimPrefix(want, "v") {
+			t.Fatalf("%s: got %q, want v%s (all: %v)", name, got[name], want, got)
+		}
 	}
 }

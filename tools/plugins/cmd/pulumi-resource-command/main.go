@@ -22,9 +22,7 @@ func main() {
 	args := pluginargs.Parse(os.Args[1:])
 	engineAddress := args.EngineAddress()
 
-	// The engine stops plugins by sending SIGINT to their process group, waiting 5s and then
-	// SIGKILLing; commands run in their own process groups, so kill them ourselves first.
-	prov := newCommandProvider(engineAddress, 3*time.Second)
+	prov := newCommandProvider(engineAddress)
 
 	cancel := make(chan bool)
 	sigs := make(chan os.Signal, 2)

@@ -44,8 +44,6 @@ var replaceKeys = map[resource.PropertyKey]bool{"triggers": true}
 type commandProvider struct {
 	pulumirpc.UnimplementedResourceProviderServer
 
-	reg *processRegistry
-
 	mu            sync.Mutex
 	engineAddress string
 	engineConn    *grpc.ClientConn
@@ -56,20 +54,18 @@ type commandProvider struct {
 	cancelBase context.CancelFunc
 }
 
-func newCommandProvider(engineAddress string, grace time.Duration) *commandProvider {
+func newCommandProvider(engineAddress string) *commandProvider {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &commandProvider{
-		reg:           newProcessRegistry(grace),
 		engineAddress: engineAddress,
 		base:          ctx,
 		cancelBase:    cancel,
 	}
 }
 
-// shutdown kills all running process groups and refuses new commands.
+// shutdown cancels every running command as Cancel does: SIGKILL to each direct child only.
 func (p *commandProvider) shutdown() {
 	p.cancelBase()
-	p.reg.killAll(true)
 	p.mu.Lock()
 	if p.engineConn != nil {
 		_ = p.engineConn.Close()
@@ -171,8 +167,6 @@ type commandArgs struct {
 	Interpreter            []string
 	Logging                string
 	AddPreviousOutputInEnv bool
-	// Secrets holds plain values of every secret string found in the inputs.
-	Secrets []string
 }
 
 func stringVal(m resource.PropertyMap, k resource.PropertyKey) (*string, error) {
@@ -189,32 +183,6 @@ func stringVal(m resource.PropertyMap, k resource.PropertyKey) (*string, error) 
 	}
 	s := u.StringValue()
 	return &s, nil
-}
-
-func collectSecrets(v resource.PropertyValue, inSecret bool, out *[]string) {
-	switch {
-	case v.IsSecret():
-		collectSecrets(v.SecretValue().Element, true, out)
-	case v.IsOutput():
-		o := v.OutputValue()
-		collectSecrets(o.Element, inSecret || o.Secret, out)
-	case v.IsArray():
-		for _, e := range v.ArrayValue() {
-			collectSecrets(e, inSecret, out)
-		}
-	case v.IsObject():
-		for _, e := range v.ObjectValue() {
-			collectSecrets(e, inSecret, out)
-		}
-	case v.IsString():
-		if inSecret && v.StringValue() != "" {
-			*out = append(*out, v.StringValue())
-		}
-	case v.IsNumber() || v.IsBool():
-		if inSecret {
-			*out = append(*out, fmt.Sprint(v.V))
-		}
-	}
 }
 
 func decodeArgs(m resource.PropertyMap) (*commandArgs, error) {
@@ -292,9 +260,6 @@ func decodeArgs(m resource.PropertyMap) (*commandArgs, error) {
 			a.Interpreter = append(a.Interpreter, e.StringValue())
 		}
 	}
-	for _, v := range m {
-		collectSecrets(v, false, &a.Secrets)
-	}
 	return a, nil
 }
 
@@ -309,8 +274,6 @@ func (a *commandArgs) spec(command string, timeout float64, prev resource.Proper
 			if s == nil || *s == "" {
 				continue
 			}
-			// Not redacted as a whole (previous outputs are often "secret" only by taint);
-			// any secret input they echo is still redacted through a.Secrets.
 			env[name] = *s
 		}
 	}
@@ -322,30 +285,17 @@ func (a *commandArgs) spec(command string, timeout float64, prev resource.Proper
 		Stdin:       a.Stdin,
 		LogStdout:   a.Logging == "stdout" || a.Logging == "stdoutAndStderr",
 		LogStderr:   a.Logging == "stderr" || a.Logging == "stdoutAndStderr",
-		Secrets:     a.Secrets,
 	}
-	if timeout > 0 {
-		spec.Timeout = time.Duration(timeout * float64(time.Second))
+	// Whole seconds, rounded down, as the official provider's timeouts are.
+	if timeout >= 1 {
+		spec.Timeout = time.Duration(int64(timeout)) * time.Second
 	}
 	return spec
 }
 
-// anySecret reports whether any input value is (or contains) a secret.
-func anySecret(m resource.PropertyMap) bool {
-	for _, v := range m {
-		if v.ContainsSecrets() {
-			return true
-		}
-		if v.IsOutput() && v.OutputValue().Secret {
-			return true
-		}
-	}
-	return false
-}
-
-// buildOutputs returns the resource state: all inputs (secretness preserved) plus stdout/stderr.
-// Like the official provider (stdout/stderr depend on every input), stdout and stderr are
-// marked secret when any input is secret.
+// buildOutputs returns the resource state: all inputs (secretness preserved) plus stdout and
+// stderr. As in the official provider, stdout and stderr are plain even when an input is
+// secret: a script that prints a secret puts it into the state in clear.
 func buildOutputs(inputs resource.PropertyMap, stdout, stderr resource.PropertyValue) resource.PropertyMap {
 	out := resource.PropertyMap{}
 	for k, v := range inputs {
@@ -354,15 +304,8 @@ func buildOutputs(inputs resource.PropertyMap, stdout, stderr resource.PropertyV
 		}
 		out[k] = v
 	}
-	secret := anySecret(inputs)
-	wrap := func(v resource.PropertyValue) resource.PropertyValue {
-		if secret && !v.IsSecret() {
-			return resource.MakeSecret(v)
-		}
-		return v
-	}
-	out["stdout"] = wrap(stdout)
-	out["stderr"] = wrap(stderr)
+	out["stdout"] = stdout
+	out["stderr"] = stderr
 	return out
 }
 
@@ -567,7 +510,7 @@ func (p *commandProvider) Create(_ context.Context, req *pulumirpc.CreateRequest
 	}
 	var res runResult
 	if args.Create != nil {
-		res, err = runCommand(p.base, p.reg, args.spec(*args.Create, req.GetTimeout(), nil), p.logger(req.GetUrn()))
+		res, err = runCommand(p.base, args.spec(*args.Create, req.GetTimeout(), nil), p.logger(req.GetUrn()))
 		if err != nil {
 			return nil, err
 		}
@@ -637,7 +580,7 @@ func (p *commandProvider) Update(_ context.Context, req *pulumirpc.UpdateRequest
 	}
 	stdout, stderr := oldOut("stdout"), oldOut("stderr")
 	if cmdText != nil {
-		res, err := runCommand(p.base, p.reg, args.spec(*cmdText, req.GetTimeout(), olds), p.logger(req.GetUrn()))
+		res, err := runCommand(p.base, args.spec(*cmdText, req.GetTimeout(), olds), p.logger(req.GetUrn()))
 		if err != nil {
 			return nil, err
 		}
@@ -665,17 +608,17 @@ func (p *commandProvider) Delete(_ context.Context, req *pulumirpc.DeleteRequest
 	if args.Delete == nil {
 		return &emptypb.Empty{}, nil
 	}
-	if _, err := runCommand(p.base, p.reg, args.spec(*args.Delete, req.GetTimeout(), state),
+	if _, err := runCommand(p.base, args.spec(*args.Delete, req.GetTimeout(), state),
 		p.logger(req.GetUrn())); err != nil {
 		return nil, err
 	}
 	return &emptypb.Empty{}, nil
 }
 
-// Cancel kills every running command (process groups) and makes further commands fail fast.
+// Cancel ends every running command the way the official provider's cancelled request
+// contexts do: SIGKILL to the direct child; its children run on.
 func (p *commandProvider) Cancel(context.Context, *emptypb.Empty) (*emptypb.Empty, error) {
 	p.cancelBase()
-	p.reg.killAll(false)
 	return &emptypb.Empty{}, nil
 }
 

@@ -21,7 +21,7 @@ import (
 const testURN = "urn:pulumi:dev::proj::command:local:Command::mycmd"
 
 func newTestProvider() *commandProvider {
-	return newCommandProvider("", 1*time.Second)
+	return newCommandProvider("")
 }
 
 func mustMarshal(t *testing.T, m resource.PropertyMap) *structpb.Struct {
@@ -281,10 +281,10 @@ func TestInterpreterAndDefaultShell(t *testing.T) {
 	}
 }
 
-func TestSecretsStaySecret(t *testing.T) {
+func TestSecretInputsStaySecretButOutputsArePlain(t *testing.T) {
 	p := newTestProvider()
 	outs, err := create(t, p, resource.PropertyMap{
-		"create":      str(`echo "len=${#TOKEN}"`),
+		"create":      str(`echo "len=${#TOKEN}"; echo "token=$TOKEN" >&2`),
 		"environment": envMap(map[string]resource.PropertyValue{"TOKEN": secret("s3cr3t-value")}),
 	}, 0)
 	if err != nil {
@@ -293,75 +293,58 @@ func TestSecretsStaySecret(t *testing.T) {
 	if !outs["environment"].ContainsSecrets() {
 		t.Fatal("environment output lost its secretness")
 	}
-	if !outs["stdout"].IsSecret() || !outs["stderr"].IsSecret() {
-		t.Fatal("stdout/stderr must be secret when an input is secret")
+	// The official provider's stdout and stderr are plain even when an input is secret, so a
+	// script that prints a secret puts it into the state in clear.
+	if outs["stdout"].ContainsSecrets() || outs["stderr"].ContainsSecrets() {
+		t.Fatal("stdout/stderr must be plain, as in the official provider")
 	}
 	if got := plainString(outs["stdout"]); got != "len=12" {
 		t.Fatalf("stdout = %q", got)
 	}
-	// Without secrets, outputs are plain.
-	plain, err := create(t, p, resource.PropertyMap{"create": str("echo x")}, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if plain["stdout"].IsSecret() {
-		t.Fatal("stdout should not be secret")
+	if got := plainString(outs["stderr"]); got != "token=s3cr3t-value" {
+		t.Fatalf("stderr = %q", got)
 	}
 }
 
-func TestErrorNeverContainsSecretEnvOrStdin(t *testing.T) {
+func TestErrorTextIsTheOfficialOneWithNothingRedacted(t *testing.T) {
 	var logged []string
+	command := `echo "token is $TOKEN"; cat; echo "pw=$PW" >&2; exit 3`
 	spec := runSpec{
-		Command:   `echo "token is $TOKEN"; cat; echo "plain output"; echo "layer is $LAYER"; echo "pw=$PW" >&2; exit 3`,
-		Env:       map[string]string{"TOKEN": "hunter2-very-secret", "PW": "correct horse", "LAYER": "layer02-python-tools"},
+		Command:   command,
+		Env:       map[string]string{"TOKEN": "hunter2-very-secret", "PW": "correct horse"},
 		Stdin:     "stdin-secret-line\n",
-		Secrets:   []string{"hunter2-very-secret", "correct horse", "stdin-secret-line\n"},
 		LogStdout: true,
 		LogStderr: true,
 	}
-	reg := newProcessRegistry(time.Second)
-	_, err := runCommand(context.Background(), reg, spec, func(_, line string) { logged = append(logged, line) })
+	_, err := runCommand(context.Background(), spec, func(_, line string) { logged = append(logged, line) })
 	if err == nil {
 		t.Fatal("expected error")
 	}
-	msg := err.Error()
-	if !strings.Contains(msg, "exit status 3") || !strings.Contains(msg, "plain output") {
-		t.Fatalf("error lacks status/output: %q", msg)
+	want := "exit status 3: running " + strconv.Quote(command) + ":\n" +
+		"token is hunter2-very-secret\nstdin-secret-line\npw=correct horse\n"
+	if err.Error() != want {
+		t.Fatalf("error text\n got %q\nwant %q", err.Error(), want)
 	}
-	// A plain (non-secret) value stays readable: errors must be able to name the layer.
-	if !strings.Contains(msg, "layer is layer02-python-tools") {
-		t.Fatalf("error redacted a plain value: %q", msg)
-	}
-	for _, s := range []string{"hunter2-very-secret", "correct horse", "stdin-secret-line"} {
-		if strings.Contains(msg, s) {
-			t.Fatalf("error leaks %q: %q", s, msg)
-		}
-		for _, l := range logged {
-			if strings.Contains(l, s) {
-				t.Fatalf("log leaks %q: %q", s, l)
-			}
-		}
-	}
-	if len(logged) < 3 {
-		t.Fatalf("expected output lines to be logged, got %v", logged)
+	wantLogs := []string{"token is hunter2-very-secret", "stdin-secret-line", "pw=correct horse"}
+	if strings.Join(logged, "|") != strings.Join(wantLogs, "|") {
+		t.Fatalf("logged %q, want %q", logged, wantLogs)
 	}
 
-	// Through the provider: secret in env, failing command.
+	// Through the provider, with secret inputs: still nothing redacted.
 	p := newTestProvider()
 	_, err = create(t, p, resource.PropertyMap{
-		"create":      str(`echo "$K"; exit 1`),
+		"create":      str(`echo "$K"; cat; exit 1`),
 		"environment": envMap(map[string]resource.PropertyValue{"K": secret("xyzzy-123")}),
 		"stdin":       secret("my-stdin"),
 	}, 0)
-	if err == nil || strings.Contains(err.Error(), "xyzzy-123") || strings.Contains(err.Error(), "my-stdin") {
-		t.Fatalf("bad error: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "xyzzy-123\nmy-stdin") {
+		t.Fatalf("the official provider prints secret output in clear; got %v", err)
 	}
 }
 
 func TestLoggingNone(t *testing.T) {
 	var logged []string
-	reg := newProcessRegistry(time.Second)
-	res, err := runCommand(context.Background(), reg, runSpec{Command: "echo a; echo b >&2"},
+	res, err := runCommand(context.Background(), runSpec{Command: "echo a; echo b >&2"},
 		func(_, line string) { logged = append(logged, line) })
 	if err != nil {
 		t.Fatal(err)
@@ -429,80 +412,81 @@ func readPid(t *testing.T, path string) int {
 	return 0
 }
 
-func TestTimeoutKillsProcessGroup(t *testing.T) {
+func killAfterTest(t *testing.T, pid int) {
+	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
+}
+
+// A timeout SIGKILLs the direct child only: a grandchild that does not hold the output pipes
+// runs on, and the command returns at once with the official error text.
+func TestTimeoutKillsOnlyTheDirectChild(t *testing.T) {
 	p := newTestProvider()
-	dir := t.TempDir()
-	pidFile := filepath.Join(dir, "pid")
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	command := `sleep 30 >/dev/null 2>&1 & echo $! > ` + pidFile + `; echo started; wait`
 	start := time.Now()
-	// A child that ignores SIGTERM must still die (SIGKILL after grace).
-	_, err := create(t, p, resource.PropertyMap{
-		"create": str(`sh -c 'trap "" TERM; exec sleep 30' & echo $! > ` + pidFile + `; wait`),
-	}, 1)
-	if err == nil || !strings.Contains(err.Error(), "timed out") {
-		t.Fatalf("expected timeout error, got %v", err)
+	_, err := create(t, p, resource.PropertyMap{"create": str(command)}, 1)
+	pid := readPid(t, pidFile)
+	killAfterTest(t, pid)
+	want := "signal: killed: running " + strconv.Quote(command) + ":\nstarted\n"
+	if err == nil || err.Error() != want {
+		t.Fatalf("error\n got %v\nwant %q", err, want)
 	}
-	if time.Since(start) > 10*time.Second {
-		t.Fatalf("took too long: %s", time.Since(start))
+	if d := time.Since(start); d < time.Second || d > 10*time.Second {
+		t.Fatalf("returned after %s", d)
 	}
-	waitDead(t, readPid(t, pidFile))
+	if !processAlive(pid) {
+		t.Fatal("the grandchild was killed; the official provider kills only the direct child")
+	}
 }
 
-func TestTimeoutWithBackgroundChildAfterLeaderExit(t *testing.T) {
-	reg := newProcessRegistry(500 * time.Millisecond)
-	dir := t.TempDir()
-	pidFile := filepath.Join(dir, "pid")
-	// The leader exits at once but a background child holds stdout open.
-	_, err := runCommand(context.Background(), reg, runSpec{
-		Command: `sleep 30 & echo $! > ` + pidFile, Timeout: time.Second,
-	}, nil)
-	if err == nil || !strings.Contains(err.Error(), "timed out") {
-		t.Fatalf("expected timeout error, got %v", err)
+// A grandchild that holds the output pipes keeps the command from returning until it exits,
+// timeout or not (os/exec's Wait waits for the copies to finish).
+func TestTimeoutWaitsForGrandchildrenHoldingThePipes(t *testing.T) {
+	start := time.Now()
+	_, err := runCommand(context.Background(), runSpec{Command: `sleep 3 & wait`, Timeout: time.Second}, nil)
+	if err == nil || !strings.HasPrefix(err.Error(), "signal: killed: running") {
+		t.Fatalf("expected the kill, got %v", err)
 	}
-	waitDead(t, readPid(t, pidFile))
+	if d := time.Since(start); d < 3*time.Second {
+		t.Fatalf("returned after %s, before the grandchild closed the pipes", d)
+	}
 }
 
-func TestCancelKillsProcessGroup(t *testing.T) {
+// Timeouts are whole seconds, rounded down: 0.9 s is no timeout at all.
+func TestFractionalTimeoutsRoundDown(t *testing.T) {
+	args, _ := decodeArgs(resource.PropertyMap{})
+	if s := args.spec("true", 1.9, nil); s.Timeout != time.Second {
+		t.Fatalf("1.9 s -> %s", s.Timeout)
+	}
+	if s := args.spec("true", 0.9, nil); s.Timeout != 0 {
+		t.Fatalf("0.9 s -> %s", s.Timeout)
+	}
+}
+
+func TestCancelKillsOnlyTheDirectChild(t *testing.T) {
 	p := newTestProvider()
-	dir := t.TempDir()
-	pidFile := filepath.Join(dir, "pid")
+	pidFile := filepath.Join(t.TempDir(), "pid")
 	errCh := make(chan error, 1)
 	go func() {
 		_, err := create(t, p, resource.PropertyMap{
-			"create": str(`sleep 30 & echo $! > ` + pidFile + `; wait`),
+			"create": str(`sleep 30 >/dev/null 2>&1 & echo $! > ` + pidFile + `; wait`),
 		}, 0)
 		errCh <- err
 	}()
 	pid := readPid(t, pidFile)
+	killAfterTest(t, pid)
 	if _, err := p.Cancel(context.Background(), &emptypb.Empty{}); err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case err := <-errCh:
-		if err == nil || !strings.Contains(err.Error(), "cancelled") {
-			t.Fatalf("expected cancellation error, got %v", err)
+		if err == nil || !strings.HasPrefix(err.Error(), "signal: killed: running") {
+			t.Fatalf("expected the kill, got %v", err)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("create did not return after Cancel")
 	}
-	waitDead(t, pid)
-}
-
-func TestShutdownKillsProcessGroup(t *testing.T) {
-	p := newTestProvider()
-	dir := t.TempDir()
-	pidFile := filepath.Join(dir, "pid")
-	errCh := make(chan error, 1)
-	go func() {
-		_, err := create(t, p, resource.PropertyMap{
-			"create": str(`sleep 30 & echo $! > ` + pidFile + `; wait`),
-		}, 0)
-		errCh <- err
-	}()
-	pid := readPid(t, pidFile)
-	p.shutdown()
-	waitDead(t, pid)
-	if err := <-errCh; err == nil {
-		t.Fatal("expected error after shutdown")
+	if !processAlive(pid) {
+		t.Fatal("the grandchild was killed; the official provider kills only the direct child")
 	}
 }
 
