@@ -11,6 +11,8 @@
 #   url     prints the registry address for image references: 127.0.0.1:PORT
 #           (use as docker://$(scripts/registry.sh url)/repo:tag, --tls-verify=false).
 #   --auth FILE  enable htpasswd (bcrypt, `htpasswd -Bbn user pass`) auth, realm "layerstack".
+#   --tls CERT KEY  serve HTTPS with this certificate and key (PEM), as a production
+#                registry does; clients trust its CA (skopeo: /etc/containers/certs.d/<host:port>/ca.crt).
 #
 # Environment:
 #   LAYERSTACK_REGISTRY_PORT  listen port on 127.0.0.1 (default 5000)
@@ -45,9 +47,10 @@ die() { echo "registry: error: $*" >&2; exit 1; }
 
 cmd="${1:-}"
 [ $# -gt 0 ] && shift
-AUTH=""
+AUTH="" TLS_CERT="" TLS_KEY=""
 while [ $# -gt 0 ]; do
   case "$1" in
+    --tls) [ $# -ge 3 ] || die "--tls needs a certificate and a key"; TLS_CERT="$2"; TLS_KEY="$3"; shift 3 ;;
     --auth) [ $# -ge 2 ] || die "--auth needs a file"; AUTH="$2"; shift 2 ;;
     --auth=*) AUTH="${1#--auth=}"; shift ;;
     *) die "unknown argument: $1" ;;
@@ -77,8 +80,10 @@ pid_alive() {
   echo "$pid"
 }
 
-http_code() { # prints the HTTP status of GET /v2/ or 000
-  curl -s -o /dev/null -m 2 -w '%{http_code}' "http://$HOST:$PORT/v2/" 2>/dev/null || true
+http_code() { # prints the HTTP status of GET /v2/ or 000 (over TLS, the server's own health, not its trust)
+  local scheme=http
+  [ -z "$TLS_CERT" ] || scheme=https
+  curl -s -k -o /dev/null -m 2 -w '%{http_code}' "$scheme://$HOST:$PORT/v2/" 2>/dev/null || true
 }
 
 healthy() {
@@ -156,6 +161,9 @@ do_start() {
     [ -f "$AUTH" ] || die "htpasswd file not found: $AUTH"
     AUTH="$(cd "$(dirname "$AUTH")" && pwd)/$(basename "$AUTH")"
   fi
+  if [ -n "$TLS_CERT" ]; then
+    [ -f "$TLS_CERT" ] && [ -f "$TLS_KEY" ] || die "TLS certificate or key not found: $TLS_CERT $TLS_KEY"
+  fi
   mkdir -p "$DATA"
   newconf="$(gen_config)"
   if pid="$(pid_alive)"; then
@@ -173,7 +181,8 @@ do_start() {
   printf '%s\n' "$newconf" >"$CONFIG"
   touch "$ACCESS_LOG"
   # setsid: own session, so it survives the calling shell and Ctrl-C there.
-  setsid node "$REPO/scripts/lib/registry-proxy.mjs" "$HOST" "$PORT" "$SOCKET" "$CONFIG" \
+  LAYERSTACK_REGISTRY_TLS_CERT="$TLS_CERT" LAYERSTACK_REGISTRY_TLS_KEY="$TLS_KEY" \
+    setsid node "$REPO/scripts/lib/registry-proxy.mjs" "$HOST" "$PORT" "$SOCKET" "$CONFIG" \
     "$ACCESS_LOG" "$PIDFILE" </dev/null >>"$APP_LOG" 2>&1 &
   local child=$!
   want=200; [ -n "$AUTH" ] && want=401

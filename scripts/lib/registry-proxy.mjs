@@ -27,6 +27,7 @@
 //
 // usage: registry-proxy.mjs LISTEN_HOST LISTEN_PORT SOCKET CONFIG ACCESS_LOG [PIDFILE]
 import http from "node:http";
+import https from "node:https";
 import fs from "node:fs";
 import { spawn } from "node:child_process";
 
@@ -65,7 +66,12 @@ for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"]) {
 const log = fs.createWriteStream(logPath, { flags: "a" });
 const agent = new http.Agent({ socketPath, keepAlive: true, maxSockets: 64 });
 
-const server = http.createServer((req, res) => {
+// With LAYERSTACK_REGISTRY_TLS_CERT/_KEY it serves HTTPS, and tells the registry so
+// (X-Forwarded-Proto), whose upload Location URLs then say https.
+const tls = process.env.LAYERSTACK_REGISTRY_TLS_CERT
+  ? { cert: fs.readFileSync(process.env.LAYERSTACK_REGISTRY_TLS_CERT), key: fs.readFileSync(process.env.LAYERSTACK_REGISTRY_TLS_KEY) }
+  : undefined;
+const server = (tls ? (handler) => https.createServer(tls, handler) : http.createServer)((req, res) => {
   const started = Date.now();
   let inBytes = 0;
   let outBytes = 0;
@@ -88,7 +94,7 @@ const server = http.createServer((req, res) => {
     socketPath,
     method: req.method,
     path: req.url,
-    headers: req.headers,
+    headers: tls ? { ...req.headers, "x-forwarded-proto": "https" } : req.headers,
   }, (ures) => {
     status = String(ures.statusCode);
     res.writeHead(ures.statusCode, ures.statusMessage, ures.rawHeaders);

@@ -5,7 +5,7 @@
 import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { TestProject, TestRegistry, must } from "../support/stack";
+import { DEV_NIX_CONFIG, devNixEnv, TestProject, TestRegistry, must } from "../support/stack";
 
 const registry = new TestRegistry(5401);
 const project = new TestProject("cache", { shims: true });
@@ -40,7 +40,7 @@ const urnOf = (name: string) => project.resources().find((r) => r.urn.endsWith(`
 beforeAll(() => {
     registry.start();
     fs.mkdirSync(keyDir);
-    execFileSync("nix-store", ["--generate-binary-cache-key", KEY_NAME, path.join(keyDir, "secret"), path.join(keyDir, "public")]);
+    execFileSync("nix-store", ["--generate-binary-cache-key", KEY_NAME, path.join(keyDir, "secret"), path.join(keyDir, "public")], { env: devNixEnv() });
     secretKey = fs.readFileSync(path.join(keyDir, "secret"), "utf8").trim();
     publicKey = fs.readFileSync(path.join(keyDir, "public"), "utf8").trim();
     fs.rmSync(path.join(keyDir, "secret")); // from here on the secret key lives only in the stack's secret config
@@ -75,7 +75,8 @@ test("after up, every layer's closure is in the cache, signed with the stack's k
     for (const id of Object.keys(layers)) {
         for (const child of [`${id}-build`, `${id}-push`]) {
             const cfg = res.find((x) => x.urn.endsWith(`::${child}`)).inputs.environment.LAYERSTACK_NIX_CONFIG;
-            expect(cfg).toBe(`extra-substituters = ${CACHE_URL}\nextra-trusted-public-keys = ${publicKey}`);
+            // The stack's own settings (the dev stack's layerstack:nixConfig), then the cache's.
+            expect(cfg).toBe(`${DEV_NIX_CONFIG.trim()}\nextra-substituters = ${CACHE_URL}\nextra-trusted-public-keys = ${publicKey}`);
         }
         expect(res.find((x) => x.urn.endsWith(`::cache-push-${id}`)).dependencies).toContain(urnOf(`${id}-build`));
     }

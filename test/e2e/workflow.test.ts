@@ -26,3 +26,38 @@ test("secrets reach steps only through env, never in an if:", () => {
     expect(ifs.length).toBeGreaterThan(0);
     for (const l of ifs) expect(l).not.toContain("secrets.");
 });
+
+describe("production jobs never use the offline dev toolchain", () => {
+    const text = fs.readFileSync(WORKFLOW, "utf8");
+    // Imported here so the file's other tests need no YAML parser.
+    const { productionViolations } = require("../support/workflow") as typeof import("../support/workflow");
+
+    test("the workflow as committed: no finding", () => {
+        expect(productionViolations(text)).toEqual([]);
+    });
+
+    test.each([
+        ["sourcing scripts/env.sh", "run: npm ci", "run: npm ci && source scripts/env.sh", "sources scripts/env.sh"],
+        ["running scripts/toolchain.sh", "run: npm ci", "run: bash scripts/toolchain.sh && npm ci", "runs scripts/toolchain.sh"],
+        ["turning plugin downloads off", "PULUMI_PARALLEL: \"64\"", "PULUMI_PARALLEL: \"64\"\n      PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: \"true\"", "sets PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION"],
+        ["the dev stack's offline NIX_CONFIG", "PULUMI_PARALLEL: \"64\"", "PULUMI_PARALLEL: \"64\"\n      NIX_CONFIG: |\n        substituters =\n        sandbox = false", "NIX_CONFIG carries the dev stack's offline Nix settings"],
+        ["Debian's Nix", "run: npm ci", "run: sudo apt-get install -y nix-bin && npm ci", "installs Debian's nix-bin"],
+        ["a CLI built from Go", "run: npm ci", "run: go build -o pulumi github.com/pulumi/pulumi/pkg/v3/cmd/pulumi && npm ci", "builds from Go"],
+    ])("a copy with %s is caught", (_what, from, to, finding) => {
+        expect(text).toContain(from);
+        const broken = text.replace(from, to);
+        expect(productionViolations(broken).join("\n")).toContain(finding);
+    });
+
+    test("a pull request without secrets (a fork) skips its preview instead of failing", () => {
+        const { parse } = require("yaml") as typeof import("yaml");
+        const preview = parse(text).jobs.preview;
+        const gate = preview.steps.find((s: any) => s.id === "backend");
+        expect(gate.run).toContain("ready=false");
+        expect(gate.run).toContain("::notice");
+        const after = preview.steps.slice(preview.steps.indexOf(gate) + 1);
+        const runsPulumiOrNix = after.filter((s: any) => /pulumi|npm|nix|cachix/.test(`${s.uses ?? ""} ${s.run ?? ""}`));
+        expect(runsPulumiOrNix.length).toBeGreaterThanOrEqual(5);
+        for (const s of runsPulumiOrNix) expect(s.if).toContain("steps.backend.outputs.ready == 'true'");
+    });
+});

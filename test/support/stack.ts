@@ -18,9 +18,12 @@ export const DEV_NIX_CONFIG: string = (() => {
     return v;
 })();
 
-/** `env` with the dev stack's Nix settings in front of its NIX_CONFIG: for the harness's own nix calls. */
+/**
+ * `env` with the dev stack's Nix settings (and the `nix` command, which the harness's own calls
+ * use) in front of its NIX_CONFIG: for the harness's own nix calls, never for a stack.
+ */
 export function devNixEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-    return { ...env, NIX_CONFIG: joinNixConfigText(DEV_NIX_CONFIG, env.NIX_CONFIG) };
+    return { ...env, NIX_CONFIG: joinNixConfigText(DEV_NIX_CONFIG, "extra-experimental-features = nix-command flakes", env.NIX_CONFIG) };
 }
 
 /** What a process printed and how it ended. */
@@ -231,6 +234,8 @@ export class TestRegistry {
      * `port` plus LAYERSTACK_TEST_PORT_OFFSET (default 0), so that two checkouts can run the
      * same suites side by side on one machine.
      */
+    /** Serve HTTPS with this certificate and key (set before start()). @default plain HTTP */
+    tls?: { cert: string; key: string };
     constructor(port: number, opts: { htpasswd?: string } = {}) {
         this.port = port + testPortOffset();
         this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `layerstack-registry-${port}-`));
@@ -239,7 +244,8 @@ export class TestRegistry {
     private auth?: string;
     get address(): string { return `127.0.0.1:${this.port}`; }
     private run(cmd: string): void {
-        execFileSync("bash", [path.join(REPO, "scripts/registry.sh"), cmd, ...(this.auth && cmd === "start" ? ["--auth", this.auth] : [])], {
+        const extra = cmd !== "start" ? [] : [...(this.auth ? ["--auth", this.auth] : []), ...(this.tls ? ["--tls", this.tls.cert, this.tls.key] : [])];
+        execFileSync("bash", [path.join(REPO, "scripts/registry.sh"), cmd, ...extra], {
             env: { ...process.env, LAYERSTACK_REGISTRY_PORT: String(this.port), LAYERSTACK_REGISTRY_DIR: this.dir },
             stdio: ["ignore", "pipe", "pipe"],
         });
