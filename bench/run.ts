@@ -8,7 +8,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { REPO, Run, TestProject, TestRegistry, must } from "../test/support/stack";
+import { DEV_NIX_CONFIG, REPO, Run, TestProject, TestRegistry, devNixEnv, must } from "../test/support/stack";
 import { evalExpression, evaluateAttrs, packageSet } from "../lib/nix";
 import { PUSH_SCRIPT } from "../lib/commands/layer";
 import { megapakLayers } from "../layers/megapak";
@@ -132,7 +132,7 @@ function noopAndChange(): void {
         const t = alternate(reps(5), {
             preview: () => must(sh("pulumi", ["preview", "--expect-no-changes", "--stack", p.stack, "--non-interactive"], { cwd: p.dir, env }), "noop preview"),
             empty: () => must(empty.pulumi(["preview"]), "empty preview"),
-            eval: () => must(sh("nix", nixEvalArgs(flake, attrs), { env }), "nix eval"),
+            eval: () => must(sh("nix", nixEvalArgs(flake, attrs), { env: devNixEnv(env) }), "nix eval"),
         });
         const [pv, ep, ev] = [median(t.preview), median(t.empty), median(t.eval)];
         const ratio = pv / (ep + ev);
@@ -203,7 +203,7 @@ function cold(): void {
             const stack = `cold${++tag}`;
             salt(p, `up-${stack}-${Date.now()}`, original);
             must(sh("pulumi", ["stack", "init", stack, "--non-interactive"], { cwd: p.dir, env }), "stack init");
-            for (const [k, v] of [["layerstack:flake", flake], ["layerstack:registry", registry.address], ["layerstack:repository", `bench/cold-up`], ["layerstack:runChecks", "false"]]) {
+            for (const [k, v] of [["layerstack:flake", flake], ["layerstack:registry", registry.address], ["layerstack:repository", `bench/cold-up`], ["layerstack:runChecks", "false"], ["layerstack:nixConfig", DEV_NIX_CONFIG]]) {
                 must(sh("pulumi", ["config", "set", k, v, "--stack", stack, "--non-interactive"], { cwd: p.dir, env }), "config set");
             }
             const [t] = timed(() => must(sh("pulumi", ["up", "--yes", "--skip-preview", "--stack", stack, "--non-interactive"], { cwd: p.dir, env }), "cold up"));
@@ -213,11 +213,11 @@ function cold(): void {
             const id = ++tag;
             salt(p, `nix-${id}-${Date.now()}`, original);
             // Nix's own critical path: every layer at once, in one process.
-            const [tb, r] = timed(() => must(sh("nix", ["build", "--no-link", "--json", ...installables], { env }), "nix build all"));
+            const [tb, r] = timed(() => must(sh("nix", ["build", "--no-link", "--json", ...installables], { env: devNixEnv(env) }), "nix build all"));
             const built: { drvPath: string }[] = JSON.parse(r.stdout);
             // The push tail: the same push command the up runs, layer by layer, parents first.
             const [tp] = timed(() => catalog.forEach((l, i) => must(sh("sh", ["-c", PUSH_SCRIPT], {
-                env: { ...env, LAYERSTACK_DRV_PATH: built[i].drvPath, LAYERSTACK_FORMAT: l.format ?? "oci", LAYERSTACK_REGISTRY: registry.address, LAYERSTACK_TLS_VERIFY: "false",
+                env: { ...devNixEnv(env), LAYERSTACK_DRV_PATH: built[i].drvPath, LAYERSTACK_FORMAT: l.format ?? "oci", LAYERSTACK_REGISTRY: registry.address, LAYERSTACK_TLS_VERIFY: "false",
                     LAYERSTACK_REPOSITORY: `${registry.address}/bench/cold-nix/${l.id}`, LAYERSTACK_TAG: `n${id}` },
             }), `push ${l.id}`)));
             nixAll.push(tb); pushTail.push(tp);
@@ -228,14 +228,14 @@ function cold(): void {
         perLayer: () => {
             const id = ++tag;
             salt(p, `per-${id}-${Date.now()}`, original);
-            const drvs = [...evaluateAttrs(flake, SYSTEM, catalog.map((l) => l.attr)).values()].map((e) => e!.drvPath);
-            const [t] = timed(() => must(sh("bash", ["-c", 'for d in "$@"; do nix-store --realise "$d" >/dev/null & done; fail=0; for j in $(jobs -p); do wait "$j" || fail=1; done; exit $fail', "_", ...drvs], { env }), "concurrent nix-store"));
+            const drvs = [...evaluateAttrs(flake, SYSTEM, catalog.map((l) => l.attr), DEV_NIX_CONFIG).values()].map((e) => e!.drvPath);
+            const [t] = timed(() => must(sh("bash", ["-c", 'for d in "$@"; do nix-store --realise "$d" >/dev/null & done; fail=0; for j in $(jobs -p); do wait "$j" || fail=1; done; exit $fail', "_", ...drvs], { env: devNixEnv(env) }), "concurrent nix-store"));
             perLayer.push(t);
         },
         script: () => {
             const id = ++tag;
             salt(p, `seq-${id}-${Date.now()}`, original);
-            const r = must(sh("bash", [path.join(REPO, "bench/sequential.sh"), flake, registry.address, "bench/cold-seq", `s${id}`, ...catalog.map((l) => `${l.attr}:${l.format ?? "oci"}`)], { env }), "sequential script");
+            const r = must(sh("bash", [path.join(REPO, "bench/sequential.sh"), flake, registry.address, "bench/cold-seq", `s${id}`, ...catalog.map((l) => `${l.attr}:${l.format ?? "oci"}`)], { env: devNixEnv(env) }), "sequential script");
             const m = /build_s=([\d.]+) total_s=([\d.]+)/.exec(r.stdout)!;
             seqBuild.push(Number(m[1])); seqTotal.push(Number(m[2]));
         },
