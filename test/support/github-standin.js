@@ -3,7 +3,8 @@
 //   node github-standin.js   with STANDIN_PORT, STANDIN_LOG (JSONL of requests), STANDIN_TOKENS
 //   (comma-separated sha256 of the tokens it accepts as `Authorization: Bearer`),
 //   STANDIN_REPO (owner/name), STANDIN_VISIBILITY, STANDIN_RELEASES (a directory served under
-//   /releases/download/). Prints "listening" when ready.
+//   /releases/download/), STANDIN_TOKEN_PREFIX (starts every registration token it mints, so a
+//   test can look for them). Prints "listening" when ready.
 // Endpoints, shaped like GitHub's (docs.github.com/en/rest/actions/self-hosted-runners, /rest/repos):
 //   GET    /repos/{owner}/{repo}                                   visibility
 //   POST   /repos/{owner}/{repo}/actions/runners/registration-token  {token, expires_at}
@@ -114,7 +115,7 @@ const server = http.createServer(async (req, res) => {
             return done(200, { full_name: `${owner}/${repo}`, private: visibility !== "public", visibility });
         }
         if (m[4] === "registration-token" && req.method === "POST") {
-            const token = randomToken("AREG", 25);
+            const token = randomToken(env.STANDIN_TOKEN_PREFIX || "AREG", 25);
             registrationTokens.set(sha(token), Date.now() + 3600_000);
             return done(201, { token, expires_at: new Date(Date.now() + 3600_000).toISOString() }, { minted: sha(token).slice(0, 16) });
         }

@@ -30,7 +30,7 @@ export class GithubStandin {
     readonly releases: string;
     private child?: ChildProcess;
 
-    constructor(port: number, private opts: { tokens: string[]; repo: string; visibility?: string }) {
+    constructor(port: number, private opts: { tokens: string[]; repo: string; visibility?: string; tokenPrefix?: string }) {
         this.port = port + testPortOffset();
         this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "layerstack-github-"));
         this.releases = path.join(this.dir, "releases");
@@ -48,6 +48,7 @@ export class GithubStandin {
                 PATH: process.env.PATH, STANDIN_PORT: String(this.port), STANDIN_LOG: this.logFile,
                 STANDIN_TOKENS: this.opts.tokens.map((t) => crypto.createHash("sha256").update(t).digest("hex")).join(","),
                 STANDIN_REPO: this.opts.repo, STANDIN_VISIBILITY: this.opts.visibility ?? "private", STANDIN_RELEASES: this.releases,
+                STANDIN_TOKEN_PREFIX: this.opts.tokenPrefix ?? "AREG",
             },
         });
         for (let i = 0; i < 100; i++) {

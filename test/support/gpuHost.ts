@@ -8,6 +8,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { makeArgvShims, readArgvLog } from "./argv";
 import { REPO, testPortOffset } from "./stack";
 
 /** One call of a stand-in tool on the host, as standin-host.js records it. */
@@ -22,6 +23,9 @@ export interface HostCall {
 }
 
 const sha256 = (data: string | Buffer) => crypto.createHash("sha256").update(data).digest("hex");
+
+/** The host programs whose every argv is logged: the ones the host scripts hand data to. */
+export const HOST_SHIMS = ["sh", "curl", "tar", "sha256sum", "cat", "sed", "mktemp", "install", "timeout", "node", "awk", "df"];
 
 /** Reads an OpenSSH public key file into the `<type> <base64>` line runnerHostKey takes. */
 function keyLine(pubFile: string): string {
@@ -40,6 +44,8 @@ export class GpuHost {
     /** The throwaway user's private key (OpenSSH format). */
     readonly privateKey: string;
     readonly callsFile: string;
+    /** argv of every call of the shimmed programs on the host (HOST_SHIMS). */
+    readonly argvLog: string;
     private sshd?: ChildProcess;
 
     /** `port` is shifted by LAYERSTACK_TEST_PORT_OFFSET; `apiUrl` is where the stand-in runner registers. */
@@ -55,6 +61,7 @@ export class GpuHost {
         this.otherHostKey = keyLine(path.join(this.dir, "other.pub"));
         this.privateKey = fs.readFileSync(path.join(this.dir, "user"), "utf8");
         this.callsFile = path.join(this.dir, "calls.jsonl");
+        this.argvLog = path.join(this.dir, "argv.log");
     }
 
     /** Creates the user and its stand-ins, then starts sshd on 127.0.0.1:<port>. */
@@ -64,6 +71,8 @@ export class GpuHost {
         fs.mkdirSync(bin, { recursive: true });
         fs.mkdirSync(state, { recursive: true });
         fs.writeFileSync(this.callsFile, "");
+        fs.writeFileSync(this.argvLog, "");
+        const shims = makeArgvShims(path.join(this.home, "shims"), HOST_SHIMS, this.argvLog);
         fs.copyFileSync(path.join(REPO, "test/support/standin-host.js"), path.join(this.dir, "standin-host.js"));
         const env = `export STANDIN_CALLS_FILE=${this.callsFile} STANDIN_API=${this.apiUrl} STANDIN_STATE=${state}`;
         const helper = `node ${path.join(this.dir, "standin-host.js")}`;
@@ -76,7 +85,7 @@ export class GpuHost {
         execFileSync("useradd", ["-M", "-d", this.home, "-s", "/bin/sh", this.user]);
         // sshd without PAM refuses a locked account ("!" in /etc/shadow); "*" is no password, not locked.
         execFileSync("usermod", ["-p", "*", this.user]);
-        execFileSync("chown", ["-R", `${this.user}:`, this.home, this.callsFile]);
+        execFileSync("chown", ["-R", `${this.user}:`, this.home, this.callsFile, this.argvLog]);
         const ak = path.join(this.dir, "authorized_keys");
         fs.mkdirSync(ak, { mode: 0o755 });
         fs.copyFileSync(path.join(this.dir, "user.pub"), path.join(ak, this.user));
@@ -89,8 +98,8 @@ export class GpuHost {
             "UsePAM no", "PermitRootLogin no", `AllowUsers ${this.user}`,
             // The test's files live under /tmp, whose mode StrictModes refuses.
             "StrictModes no",
-            // The user's PATH over SSH: the stand-ins first, then the system's (nix, node, curl, tar).
-            `SetEnv PATH=${bin}:/usr/local/bin:/usr/bin:/bin`,
+            // The user's PATH over SSH: the stand-ins first, then the argv shims, then the system's (nix, node, curl, tar).
+            `SetEnv PATH=${this.sessionPath(bin, shims)}`,
             "LogLevel VERBOSE",
         ].join("\n") + "\n");
         execFileSync("/usr/sbin/sshd", ["-t", "-f", config]);
@@ -100,6 +109,16 @@ export class GpuHost {
             spawnSync("sleep", ["0.1"]);
         }
         throw new Error(`sshd did not start:\n${this.sshdLog()}`);
+    }
+
+    /** The SSH session's PATH. */
+    sessionPath(bin = path.join(this.home, "bin"), shims = path.join(this.home, "shims")): string {
+        return `${bin}:${shims}:/usr/local/bin:/usr/bin:/bin`;
+    }
+
+    /** argv of every call of a shimmed program on the host so far. */
+    argv(): string[][] {
+        return readArgvLog(this.argvLog);
     }
 
     /** What the stand-in nvidia-smi reports as the driver version. */
