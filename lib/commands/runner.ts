@@ -393,7 +393,7 @@ ${REMOTE_EOF}
 ${PROGRAM_TILDE}
 ${REMOTE_EOF}
   cat "$1"
-  printf '\\n%s\\n' '${PROGRAM_TAIL}'
+  printf '%s\\n' '${PROGRAM_TAIL}'
 }
 last() {
   pid=$$
