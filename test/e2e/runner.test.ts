@@ -9,12 +9,14 @@
 // key, an old driver), then up (one registration), an unchanged up (nothing runs, nothing is
 // minted), a label change (CI's `--exclude` leaves it alone; the runner up re-registers once),
 // and destroy (one removal). Every run is sampled for tokens and keys in any argv.
+import { spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { RUNNER_URN_GLOB } from "../../components/gpuRunner";
 import { RUNNER_VERSION } from "../../lib/commands/runner";
+import { dockerSshBaseOptions, writeKeyFile } from "../../lib/dockerSsh";
 import { ArgvSampler, makeArgvShims, readArgvLog } from "../support/argv";
 import { GithubStandin, sha16 } from "../support/githubStandin";
 import { GpuHost, makeRunnerRelease } from "../support/gpuHost";
@@ -33,6 +35,7 @@ const argvLog = path.join(project.dir, "local-argv.log");
 project.env.PATH = `${makeArgvShims(path.join(project.dir, "argv-shims"), ["ssh", "curl", "node", "sed", "grep", "cat", "mktemp", "rm"], argvLog)}:${project.env.PATH}`;
 const NAME = "layerstack-cu130-127";
 const runs: { name: string; run: Run; sampler: ArgvSampler }[] = [];
+let dockerLogins = 0;
 
 /** Distinctive parts of every secret: the GitHub token, any minted registration token, the SSH key's body. */
 const needles = () => ({ "GitHub token": GH_TOKEN, "registration token": REG_PREFIX, "SSH key": host.privateKey.split("\n")[1] });
@@ -137,15 +140,39 @@ test("up: preflight, install of the pinned tarball, one registration with a fres
     expect(tool("sudo").map((c) => c.argv.join(" "))).toEqual([`-n ./svc.sh install ${host.user}`, "-n ./svc.sh start"]);
 });
 
+test("the Docker checks' ssh options (lib/dockerSsh.ts) reach the runner with the same key, and refuse another host key", () => {
+    // docker/cli's connhelper runs `ssh <sshOpts> -p <port> -- <user@host> docker system dial-stdio`; here the command is echo.
+    const keyDir = fs.mkdtempSync(path.join(os.tmpdir(), "layerstack-docker-ssh-"));
+    fs.rmdirSync(keyDir);
+    try {
+        const file = writeKeyFile(keyDir, host.privateKey, undefined);
+        const auth = ["-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none", "-i", file];
+        const before = host.logins();
+        const ok = spawnSync("ssh", [...dockerSshBaseOptions(host.hostKey), ...auth, "-p", String(host.port), "--", `${host.user}@127.0.0.1`, "echo", "dial-stdio"], { encoding: "utf8" });
+        expect(ok.stderr).toBe("");
+        expect(ok.stdout).toBe("dial-stdio\n");
+        const refused = spawnSync("ssh", [...dockerSshBaseOptions(host.otherHostKey), ...auth, "-p", String(host.port), "--", `${host.user}@127.0.0.1`, "echo", "dial-stdio"], { encoding: "utf8" });
+        expect(refused.status).toBe(255);
+        expect(refused.stderr).toContain("Host key verification failed.");
+        expect(refused.stdout).toBe("");
+        dockerLogins = host.logins() - before;
+        expect(dockerLogins).toBe(1);
+    } finally {
+        fs.rmSync(keyDir, { recursive: true, force: true });
+    }
+});
+
 test("an unchanged stack: `up --expect-no-changes` passes, with no login, no command and no token", async () => {
     const logins = host.logins();
     const calls = host.calls().length;
+    const argv = host.argv().length;
     const before = api.apiRequests().length;
     const r = await runnerUp("unchanged up", ["--expect-no-changes"]);
     expect(out(r)).not.toContain("error");
     expect(r.code).toBe(0);
     expect(host.logins()).toBe(logins);
     expect(host.calls()).toHaveLength(calls);
+    expect(host.argv()).toHaveLength(argv);
     expect(mints()).toHaveLength(1);
     expect(api.apiRequests().slice(before).map((q) => `${q.method} ${q.path}`)).toEqual(["GET /repos/owner/megapak"]);
 });
@@ -203,7 +230,7 @@ test("no token and no key in any argv, any output, the stack's files or a leftov
     const remote = host.argv();
     expect(local.filter((a) => a[0] === "ssh").length).toBeGreaterThanOrEqual(8);
     expect(local.filter((a) => a[0] === "curl").length).toBeGreaterThanOrEqual(4);
-    expect(remote.filter((a) => a[0] === "sh" && a[1] === "-s").length).toBe(host.logins());
+    expect(remote.filter((a) => a[0] === "sh" && a[1] === "-s").length).toBe(host.logins() - dockerLogins);
     expect(remote.some((a) => a[0] === "curl" && a.some((x) => x.includes("/releases/download/")))).toBe(true);
     for (const [label, n] of Object.entries(needles())) {
         expect({ label, local: local.filter((a) => a.some((x) => x.includes(n))) }).toEqual({ label, local: [] });
