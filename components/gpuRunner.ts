@@ -79,15 +79,7 @@ export function runnerLabels(variant: CudaVariant, extra: readonly string[] = []
     return [...new Set(["self-hosted", "linux", "x64", "gpu", cudaLabel(variant), ...extra])];
 }
 
-/**
- * Matches the URN of every GpuRunner and of each of its children (their type chain contains
- * the component's type), in the engine's URN globs: `*` is `[^:]*`, `**` is `.*`
- * (pulumi/pulumi pkg/resource/deploy/deployment.go, UrnTargets.getMatcher, v3.248.0).
- * The runner's resources are applied with `pulumi up --target <this>` (`npm run runner`,
- * from a workstation), and the CI `up` that runs on the runner passes `--exclude <this>`,
- * so it never stops, re-registers or deregisters the runner its own job runs on.
- */
-export const RUNNER_URN_GLOB = "**layerstack:index:GpuRunner**";
+export { RUNNER_URN_GLOB } from "../lib/commands";
 
 const HOST_KEY_LINE = /^\S+ [A-Za-z0-9+/]+={0,3}$/;
 

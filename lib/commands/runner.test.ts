@@ -12,7 +12,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import {
-    INSTALL_REMOTE, INSTALL_SCRIPT, JIT_CONFIG_SCRIPT, JIT_RUN_SCRIPT, PREFLIGHT_REMOTE, PREFLIGHT_SCRIPT, REGISTER_REMOTE, REGISTER_SCRIPT,
+    INSTALL_REMOTE, INSTALL_SCRIPT, JIT_CONFIG_SCRIPT, RUNNER_URN_GLOB, JIT_RUN_SCRIPT, PREFLIGHT_REMOTE, PREFLIGHT_SCRIPT, REGISTER_REMOTE, REGISTER_SCRIPT,
     STATE_REMOTE, UNREGISTER_SCRIPT, hostProgram, runnerStdin,
 } from "./runner";
 import { GithubStandin, sha16 } from "../../test/support/githubStandin";
@@ -400,6 +400,29 @@ EOF
         expect(argv.filter((a) => a.some((x) => x.includes(JIT_TOKEN)))).toEqual([]);
         expect(fs.readFileSync(argvLog, "latin1")).not.toContain(JIT_TOKEN);
         expect(api.apiRequests().every((q) => q.auth === sha16(JIT_TOKEN))).toBe(true);
+    });
+});
+
+describe("npm run runner (scripts/runner.sh)", () => {
+    const script = path.join(__dirname, "../../scripts/runner.sh");
+    const bin = path.join(root, "fake-pulumi");
+    beforeAll(() => {
+        fs.mkdirSync(bin);
+        fs.writeFileSync(path.join(bin, "pulumi"), `#!/bin/sh\nprintf '%s\\n' "$@"\n`, { mode: 0o755 });
+    });
+    const env = (extra: Record<string, string> = {}) => ({ PATH: `${bin}:${process.env.PATH}`, ...extra });
+
+    test("applies the runner's resources only: pulumi up --target RUNNER_URN_GLOB, plus the caller's flags", () => {
+        const r = spawnSync("bash", [script, "--stack", "cu130", "--yes"], { encoding: "utf8", env: env() });
+        expect(r.stderr).toBe("");
+        expect(r.stdout).toBe(`up\n--target\n${RUNNER_URN_GLOB}\n--stack\ncu130\n--yes\n`);
+    });
+
+    test("refuses to run in a job on a self-hosted runner", () => {
+        const r = spawnSync("bash", [script, "--stack", "cu130"], { encoding: "utf8", env: env({ GITHUB_ACTIONS: "true", RUNNER_ENVIRONMENT: "self-hosted" }) });
+        expect(r.status).toBe(1);
+        expect(r.stdout).toBe("");
+        expect(r.stderr).toBe("npm run runner: this is a job on a self-hosted runner; apply the runner from a workstation (its own re-registration would end this job)\n");
     });
 });
 

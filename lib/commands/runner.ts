@@ -32,6 +32,20 @@ export const RUNNER_RELEASE_URL = "https://github.com/actions/runner/releases/do
 /** The pinned tarball's file name. */
 export const runnerTarball = (version: string) => `actions-runner-linux-x64-${version}.tar.gz`;
 
+/**
+ * Matches the URN of every GpuRunner and of each of its children (their type chain contains
+ * the component's type, `layerstack:index:GpuRunner`), in the engine's URN globs: `*` is
+ * `[^:]*`, `**` is `.*` (pulumi/pulumi pkg/resource/deploy/deployment.go,
+ * UrnTargets.getMatcher, v3.248.0). The runner's resources are applied with
+ * `pulumi up --target <this>` (`npm run runner`, from a workstation); the CI `up` that runs on
+ * the runner passes `--exclude <this>` (not --exclude-dependents: the checks that wait for the
+ * preflight must still run), so it never stops, re-registers or deregisters the runner its own
+ * job runs on. Excluded resources are neither updated nor deleted
+ * (pkg/resource/deploy/step_generator.go, isExcludedFromUpdate and
+ * determineForbiddenResourcesToDeleteFromExcludes).
+ */
+export const RUNNER_URN_GLOB = "**layerstack:index:GpuRunner**";
+
 /** The names a host script accepts; anything else is ignored. */
 export const RUNNER_PARAMS = [
     "RUNNER_DIR", "RUNNER_VERSION", "RUNNER_SHA256", "RUNNER_RELEASE_URL", "RUNNER_URL", "RUNNER_NAME", "RUNNER_LABELS",
@@ -76,8 +90,16 @@ const PROGRAM_TAIL = "} </dev/null";
  * a test checks that both agree.
  */
 export function hostProgram(script: string, params: string): string {
-    return `${PROGRAM_HEAD}\n${params}${PROGRAM_TILDE}\n${script}\n${PROGRAM_TAIL}\n`;
+    return `${hostProgramPrefix(params)}${script}\n${HOST_PROGRAM_SUFFIX}`;
 }
+
+/** What comes before the script in `hostProgram`. */
+export function hostProgramPrefix(params: string): string {
+    return `${PROGRAM_HEAD}\n${params}${PROGRAM_TILDE}\n`;
+}
+
+/** What comes after the script (and its newline) in `hostProgram`. */
+export const HOST_PROGRAM_SUFFIX = `${PROGRAM_TAIL}\n`;
 
 /** Runs a bounded command: `timeout` where the host has it (coreutils), else as is. */
 const BOUNDED = `bounded() { s=$1; shift; if command -v timeout >/dev/null 2>&1; then timeout "$s" "$@"; else "$@"; fi; }`;
