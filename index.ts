@@ -26,6 +26,10 @@ if (settings.github && c?.kind === "cachix") {
     });
 }
 // Applied with `npm run runner` (pulumi up --target RUNNER_URN_GLOB); the CI `up` on the runner excludes it.
+// That script sets LAYERSTACK_RUNNER_ONLY=1: the smoke checks are not declared then, so their Docker
+// provider, which the engine configures (and which pings its host) even when nothing of it is
+// targeted, is not needed where `npm run runner` runs; --target leaves undeclared resources as they are.
+const runnerOnly = process.env.LAYERSTACK_RUNNER_ONLY === "1";
 const r = settings.runner;
 const runner = r && settings.github && settings.cuda && new GpuRunner(`runner-${settings.variant}`, {
     connection: { host: r.host, port: r.port, user: r.user, hostKey: r.hostKey, privateKey: r.sshKey, agent: r.sshAgent },
@@ -44,10 +48,10 @@ const pipeline = new ImagePipeline("megapak", {
     variant: settings.variant,
     registryAuth: settings.registryAuth,
     buildTimeoutSeconds: settings.buildTimeoutSeconds,
-    checks: settings.checks,
+    checks: runnerOnly ? new Map() : settings.checks,
     nixConfig: cache ? cache.nixConfig : undefined,
     // Production: every check in a container with the GPUs on the runner (Docker over SSH).
-    checkHost: settings.checkHost && {
+    checkHost: runnerOnly ? undefined : settings.checkHost && {
         dockerHost: settings.checkHost.dockerHost, dependsOn: runner ? [runner.preflight] : [],
         // An ssh:// Docker host is the runner's (lib/config.ts): the same key and pinned host key.
         sshOpts: r && settings.checkHost.dockerHost.startsWith("ssh://") ? dockerSshOptions({ hostKey: r.hostKey, privateKey: r.sshKey, agent: r.sshAgent }) : undefined,

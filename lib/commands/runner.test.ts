@@ -408,14 +408,14 @@ describe("npm run runner (scripts/runner.sh)", () => {
     const bin = path.join(root, "fake-pulumi");
     beforeAll(() => {
         fs.mkdirSync(bin);
-        fs.writeFileSync(path.join(bin, "pulumi"), `#!/bin/sh\nprintf '%s\\n' "$@"\n`, { mode: 0o755 });
+        fs.writeFileSync(path.join(bin, "pulumi"), `#!/bin/sh\necho "LAYERSTACK_RUNNER_ONLY=$LAYERSTACK_RUNNER_ONLY"\nprintf '%s\\n' "$@"\n`, { mode: 0o755 });
     });
     const env = (extra: Record<string, string> = {}) => ({ PATH: `${bin}:${process.env.PATH}`, ...extra });
 
-    test("applies the runner's resources only: pulumi up --target RUNNER_URN_GLOB, plus the caller's flags", () => {
+    test("applies the runner's resources only: pulumi up --target RUNNER_URN_GLOB, plus the caller's flags, with the checks left out", () => {
         const r = spawnSync("bash", [script, "--stack", "cu130", "--yes"], { encoding: "utf8", env: env() });
         expect(r.stderr).toBe("");
-        expect(r.stdout).toBe(`up\n--target\n${RUNNER_URN_GLOB}\n--stack\ncu130\n--yes\n`);
+        expect(r.stdout).toBe(`LAYERSTACK_RUNNER_ONLY=1\nup\n--target\n${RUNNER_URN_GLOB}\n--stack\ncu130\n--yes\n`);
     });
 
     test("refuses to run in a job on a self-hosted runner", () => {

@@ -40,18 +40,21 @@ let dockerLogins = 0;
 /** Distinctive parts of every secret: the GitHub token, any minted registration token, the SSH key's body. */
 const needles = () => ({ "GitHub token": GH_TOKEN, "registration token": REG_PREFIX, "SSH key": host.privateKey.split("\n")[1] });
 
-async function pulumi(name: string, args: string[]): Promise<Run> {
+async function pulumi(name: string, args: string[], opts: { runnerOnly?: boolean } = {}): Promise<Run> {
     const sampler = new ArgvSampler(needles());
     sampler.start();
+    if (opts.runnerOnly) project.env.LAYERSTACK_RUNNER_ONLY = "1";
     try {
         const run = await project.pulumiAsync(args).done;
         runs.push({ name, run, sampler });
         return run;
     } finally {
         sampler.stop();
+        delete project.env.LAYERSTACK_RUNNER_ONLY;
     }
 }
-const runnerUp = (name: string, extra: string[] = []) => pulumi(name, ["up", "--yes", "--skip-preview", "--target", RUNNER_URN_GLOB, ...extra]);
+/** What `npm run runner` runs (scripts/runner.sh; its exact command is checked in lib/commands/runner.test.ts). */
+const runnerUp = (name: string, extra: string[] = []) => pulumi(name, ["up", "--yes", "--skip-preview", "--target", RUNNER_URN_GLOB, ...extra], { runnerOnly: true });
 const mints = () => api.apiRequests().filter((r) => r.method === "POST" && r.path.endsWith("/actions/runners/registration-token"));
 const tool = (t: string) => host.calls().filter((c) => c.tool === t);
 const out = (r: Run) => r.stdout + r.stderr;
@@ -186,7 +189,7 @@ test("a label change: CI's up (--exclude RUNNER_URN_GLOB) leaves the runner alon
     expect(runnerSteps(ci)).toEqual([]);
     // The layers are CI's to build: its preview plans them.
     expect((JSON.parse(ci.stdout).steps as { op: string; urn: string }[]).some((s) => s.op === "create" && s.urn.endsWith("::layer01-base-cuda-build"))).toBe(true);
-    const workstation = await pulumi("runner preview", ["preview", "--json", "--target", RUNNER_URN_GLOB]);
+    const workstation = await pulumi("runner preview", ["preview", "--json", "--target", RUNNER_URN_GLOB], { runnerOnly: true });
     expect(runnerSteps(workstation)).toEqual(["update runner-cu130-register"]);
 
     const r = await runnerUp("label change");
@@ -218,8 +221,29 @@ test("destroy: the service leaves the host and the runner leaves GitHub, once ea
     expect(project.resources().filter((res) => !res.type.startsWith("pulumi:"))).toEqual([]);
 });
 
+test("npm run runner needs no Docker where it runs: the checks' Docker provider is not declared then", async () => {
+    // A stack whose checks run in Docker on the runner's local socket (CI's `up` runs there). This
+    // machine has no Docker provider plugin, as a workstation may have no Docker.
+    project.setConfig("layerstack:runChecks", "true");
+    project.setConfig("layerstack:checksOn", "runner");
+    project.setConfig("layerstack:checksDockerHost", "unix:///var/run/docker.sock");
+    const full = await pulumi("full preview with Docker checks", ["preview", "--target", RUNNER_URN_GLOB]);
+    expect(full.code).not.toBe(0);
+    expect(out(full)).toContain("pulumi-resource-docker");
+    const r = await pulumi("runner preview with Docker checks", ["preview", "--json", "--target", RUNNER_URN_GLOB], { runnerOnly: true });
+    expect(r.stderr).toBe("");
+    const steps = JSON.parse(r.stdout).steps as { op: string; urn: string }[];
+    expect(steps.filter((s) => s.op === "create" && s.urn.includes("GpuRunner$command:local:Command")).map((s) => s.urn.split("::").pop()).sort()).toEqual([
+        "runner-cu130-deregister", "runner-cu130-install", "runner-cu130-preflight", "runner-cu130-register",
+    ]);
+    expect(steps.filter((s) => /docker|check/i.test(s.urn))).toEqual([]);
+});
+
 test("no token and no key in any argv, any output, the stack's files or a leftover temporary file", async () => {
-    expect(runs.map((x) => x.name)).toEqual(["wrong host key", "old driver", "up", "unchanged up", "CI preview", "runner preview", "label change", "destroy"]);
+    expect(runs.map((x) => x.name)).toEqual([
+        "wrong host key", "old driver", "up", "unchanged up", "CI preview", "runner preview", "label change", "destroy",
+        "full preview with Docker checks", "runner preview with Docker checks",
+    ]);
     for (const { name, run, sampler } of runs) {
         expect(sampler.samples).toBeGreaterThan(10);
         expect({ name, hits: sampler.hits }).toEqual({ name, hits: [] });
