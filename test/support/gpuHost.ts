@@ -50,6 +50,7 @@ export class GpuHost {
 
     /** `port` is shifted by LAYERSTACK_TEST_PORT_OFFSET; `apiUrl` is where the stand-in runner registers. */
     constructor(port: number, readonly apiUrl: string) {
+        if (process.getuid?.() !== 0) throw new Error("test/support/gpuHost.ts needs root: it creates a throwaway user and runs sshd for it");
         execFileSync("bash", [path.join(REPO, "test/support/openssh-server.sh")], { stdio: ["ignore", "pipe", "inherit"] });
         this.port = port + testPortOffset();
         this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "layerstack-gpuhost-"));
