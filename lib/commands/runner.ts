@@ -15,7 +15,9 @@
  * `hostProgram`): the step's host script, with its parameters as NAME=value lines in a quoted
  * here-document. Nothing reaches the host through argv or its environment (sshd would only
  * pass variables its AcceptEnv allows), and secrets (a registration token, the JIT token)
- * travel only inside that stdin.
+ * travel only inside that stdin. Where the host's /bin/sh keeps a here-document: dash
+ * (Debian, Ubuntu) and bash >= 5.1 in a pipe for small ones; older bash in a 0600 file in
+ * $TMPDIR that it unlinks at once.
  */
 
 /** The runner release installed; it updates itself afterwards (no --disableupdate). */

@@ -8,6 +8,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { runnerTarball } from "../../lib/commands/runner";
 import { makeArgvShims, readArgvLog } from "./argv";
 import { REPO, testPortOffset } from "./stack";
 
@@ -169,7 +170,7 @@ export function makeRunnerRelease(dir: string, version: string, host: GpuHost): 
     fs.writeFileSync(path.join(src, "bin", "Runner.Listener"), "stand-in\n");
     const out = path.join(dir, `v${version}`);
     fs.mkdirSync(out, { recursive: true });
-    const tarball = path.join(out, `actions-runner-linux-x64-${version}.tar.gz`);
+    const tarball = path.join(out, runnerTarball(version));
     execFileSync("tar", ["-czf", tarball, "-C", src, "."]);
     fs.rmSync(src, { recursive: true, force: true });
     return sha256(fs.readFileSync(tarball));
