@@ -6,6 +6,7 @@ import { BinaryCache } from "./components/binaryCache";
 import { GithubActions } from "./components/githubActions";
 import { GpuRunner } from "./components/gpuRunner";
 import { TagPromotion } from "./components/tagPromotion";
+import { dockerSshOptions } from "./lib/dockerSsh";
 
 const settings = loadSettings();
 
@@ -17,16 +18,24 @@ const cache = c && new BinaryCache("cache", c.kind === "cachix"
 
 // Siblings, each only when the stack configures it. The GitHub secrets and the GPU runner
 // come before the layers: production checks run on the runner, after its preflight.
-const gh = settings.github && new GithubActions("github", {
-    owner: settings.github.owner, repository: settings.github.repository, token: settings.github.token,
-    cachix: c?.kind === "cachix" ? { cacheName: c.name, authToken: c.authToken } : undefined,
-    registryToken: settings.registryAuth?.password,
-});
-const runner = settings.runner && gh && settings.cuda && new GpuRunner(`runner-${settings.variant}`, {
-    connection: { host: settings.runner.host, port: settings.runner.port, user: settings.runner.user, privateKey: settings.runner.sshKey },
-    owner: settings.github!.owner, repository: settings.github!.repository, provider: gh.provider, githubToken: settings.github!.token,
-    variant: settings.cuda, labels: settings.runner.labels, ephemeral: settings.runner.ephemeral, allowPublicRepository: settings.runner.allowPublicRepository,
-    requireDockerGpu: settings.checkHost !== undefined,
+// The workflow's only Actions settings are its Cachix steps' (an unset CACHIX_ENABLED is false).
+if (settings.github && c?.kind === "cachix") {
+    new GithubActions("github", {
+        owner: settings.github.owner, repository: settings.github.repository, token: settings.github.token,
+        cachix: { cacheName: c.name, authToken: c.authToken },
+    });
+}
+// Applied with `npm run runner` (pulumi up --target RUNNER_URN_GLOB); the CI `up` on the runner excludes it.
+// That script sets LAYERSTACK_RUNNER_ONLY=1: the smoke checks are not declared then, so their Docker
+// provider, which the engine configures (and which pings its host) even when nothing of it is
+// targeted, is not needed where `npm run runner` runs; --target leaves undeclared resources as they are.
+const runnerOnly = process.env.LAYERSTACK_RUNNER_ONLY === "1";
+const r = settings.runner;
+const runner = r && settings.github && settings.cuda && new GpuRunner(`runner-${settings.variant}`, {
+    connection: { host: r.host, port: r.port, user: r.user, hostKey: r.hostKey, privateKey: r.sshKey, agent: r.sshAgent },
+    owner: settings.github.owner, repository: settings.github.repository, githubToken: settings.github.token, githubApiUrl: settings.github.apiUrl,
+    variant: settings.cuda, labels: r.labels, ephemeral: r.ephemeral, jitToken: r.jitToken, allowPublicRepository: r.allowPublicRepository,
+    requireDockerGpu: settings.checkHost !== undefined, minFreeDiskGb: r.minFreeDiskGb, release: r.release,
 });
 
 const pipeline = new ImagePipeline("megapak", {
@@ -39,12 +48,16 @@ const pipeline = new ImagePipeline("megapak", {
     variant: settings.variant,
     registryAuth: settings.registryAuth,
     buildTimeoutSeconds: settings.buildTimeoutSeconds,
-    checks: settings.checks,
+    checks: runnerOnly ? new Map() : settings.checks,
     // The stack's own Nix settings (layerstack:nixConfig), then the cache's substituter.
     nixConfig: settings.nixConfig,
     cacheNixConfig: cache?.nixConfig,
     // Production: every check in a container with the GPUs on the runner (Docker over SSH).
-    checkHost: settings.checkHost && { dockerHost: settings.checkHost.dockerHost, dependsOn: runner ? [runner.preflight] : [] },
+    checkHost: runnerOnly ? undefined : settings.checkHost && {
+        dockerHost: settings.checkHost.dockerHost, dependsOn: runner ? [runner.preflight] : [],
+        // An ssh:// Docker host is the runner's (lib/config.ts): the same key and pinned host key.
+        sshOpts: r && settings.checkHost.dockerHost.startsWith("ssh://") ? dockerSshOptions({ hostKey: r.hostKey, privateKey: r.sshKey, agent: r.sshAgent }) : undefined,
+    },
 });
 
 export const layers = pipeline.layers;

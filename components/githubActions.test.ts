@@ -3,7 +3,6 @@ import { installMocks, isSecret, valueOf, Recorded } from "../test/support/mocks
 
 const GH = "ghp_github-SENTINEL";
 const CACHIX = "cachix-SENTINEL";
-const REG = "registry-SENTINEL";
 const recorded: Recorded[] = installMocks();
 
 import type * as ghModule from "./githubActions";
@@ -17,16 +16,15 @@ describe("GithubActions", () => {
     test("a provider from the stack's owner and token; secrets for the tokens, variables for the switches", async () => {
         const gh = new mod.GithubActions("gh", {
             owner: "owner", repository: "megapak", token: pulumi.secret(GH),
-            cachix: { cacheName: "megapak", authToken: pulumi.secret(CACHIX) }, registryToken: pulumi.secret(REG),
+            cachix: { cacheName: "megapak", authToken: pulumi.secret(CACHIX) },
         });
+        // No registry token: the workflow pushes with the stack's registryPassword.
+        expect(Object.keys(gh.secrets)).toEqual(["CACHIX_AUTH_TOKEN"]);
         const s = gh.secrets.CACHIX_AUTH_TOKEN;
         expect(await valueOf(s.secretName)).toBe("CACHIX_AUTH_TOKEN");
         expect(await valueOf(s.repository)).toBe("megapak");
         expect(await isSecret(s.value as pulumi.Output<unknown>)).toBe(true);
         expect(await valueOf(s.value as pulumi.Output<string>)).toBe(CACHIX);
-        const r = gh.secrets.REGISTRY_TOKEN;
-        expect(await isSecret(r.value as pulumi.Output<unknown>)).toBe(true);
-        expect(await valueOf(r.value as pulumi.Output<string>)).toBe(REG);
         expect(await valueOf(gh.variables.CACHIX_ENABLED.value)).toBe("true");
         expect(await valueOf(gh.variables.CACHIX_CACHE_NAME.value)).toBe("megapak");
         expect(await isSecret(gh.variables.CACHIX_CACHE_NAME.value)).toBe(false);
@@ -35,7 +33,7 @@ describe("GithubActions", () => {
         expect(find("gh-provider").inputs.owner).toBe("owner");
         expect(await isSecret(gh.provider.token as pulumi.Output<unknown>)).toBe(true);
         expect(find("gh-cachix-auth-token").type).toBe("github:index/actionsSecret:ActionsSecret");
-        expect(find("gh-registry-token").inputs).toMatchObject({ repository: "megapak", secretName: "REGISTRY_TOKEN", value: secretInput(REG) });
+        expect(recorded.filter((r) => r.name.startsWith("gh-")).map((r) => r.name).sort()).toEqual(["gh-cachix-auth-token", "gh-cachix-cache-name", "gh-cachix-enabled", "gh-provider"]);
         expect(find("gh-cachix-auth-token").inputs).toEqual({ repository: "megapak", secretName: "CACHIX_AUTH_TOKEN", value: secretInput(CACHIX) });
         expect(find("gh-provider").inputs.token).toEqual(secretInput(GH));
         expect(find("gh-cachix-enabled").inputs).toEqual({ repository: "megapak", variableName: "CACHIX_ENABLED", value: "true" });

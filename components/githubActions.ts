@@ -10,17 +10,14 @@ export interface GithubActionsArgs {
     readonly token: pulumi.Input<string>;
     /** The Cachix cache the workflow pushes to. @default none: CACHIX_ENABLED is "false" */
     readonly cachix?: { readonly cacheName: string; readonly authToken: pulumi.Input<string> };
-    /** Token the workflow pushes images with; must be a secret. @default none */
-    readonly registryToken?: pulumi.Input<string>;
-    /** Name of the registry token's Actions secret. @default "REGISTRY_TOKEN" */
-    readonly registryTokenSecretName?: string;
 }
 
 /**
  * The repository's GitHub Actions settings: secrets for the tokens, and variables for the
  * switches, because GitHub does not allow secrets in `if:` conditions
  * (`if: vars.CACHIX_ENABLED == 'true'` works; `if: secrets.X != ''` does not).
- * Also owns the GitHub provider, which other siblings (the GPU runner) use.
+ * No registry token: the workflow's `up` pushes with the stack's own `registryPassword`
+ * (decrypted by Pulumi), so a copy as an Actions secret would only be one more place to leak it.
  */
 export class GithubActions extends pulumi.ComponentResource {
     public readonly provider: github.Provider;
@@ -37,12 +34,6 @@ export class GithubActions extends pulumi.ComponentResource {
         if (args.cachix) {
             secrets.CACHIX_AUTH_TOKEN = new github.ActionsSecret(`${name}-cachix-auth-token`, {
                 repository, secretName: "CACHIX_AUTH_TOKEN", value: pulumi.secret(args.cachix.authToken),
-            }, child);
-        }
-        if (args.registryToken !== undefined) {
-            const secretName = args.registryTokenSecretName ?? "REGISTRY_TOKEN";
-            secrets[secretName] = new github.ActionsSecret(`${name}-registry-token`, {
-                repository, secretName, value: pulumi.secret(args.registryToken),
             }, child);
         }
 

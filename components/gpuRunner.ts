@@ -1,32 +1,44 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import * as github from "@pulumi/github";
 import {
-    DEREGISTER_SCRIPT, INSTALL_SCRIPT, PREFLIGHT_SCRIPT, REGISTER_SCRIPT, RUNNER_SHA256, RUNNER_VERSION, UNREGISTER_HOST_SCRIPT, runnerStdin,
+    DEREGISTER_SCRIPT, INSTALL_SCRIPT, PREFLIGHT_SCRIPT, REGISTER_SCRIPT, RUNNER_RELEASE_URL, RUNNER_SHA256, RUNNER_VERSION, UNREGISTER_SCRIPT, runnerStdin,
 } from "../lib/commands";
 import { LayerstackError } from "../lib/errors";
+import { githubWebUrl, repositoryVisibility } from "../lib/github";
 import { CudaVariant, cudaLabel } from "../lib/variants";
 
 export interface GpuRunnerArgs {
-    /** The GPU host, reached over SSH. Without `privateKey`, the SSH agent (SSH_AUTH_SOCK) is used. */
+    /** The GPU host, reached with OpenSSH. */
     readonly connection: {
         readonly host: string;
         readonly user: string;
         /** @default 22 */
         readonly port?: number;
-        /** Private key; must be a secret. @default none (SSH agent) */
+        /** The host's public key, `<type> <base64>` as `ssh-keyscan` prints it: SSH refuses any other. */
+        readonly hostKey: string;
+        /** Private key; must be a secret. Exactly one of `privateKey` and `agent`. */
         readonly privateKey?: pulumi.Input<string>;
+        /** Authenticate with the SSH agent at SSH_AUTH_SOCK of the machine running `up`. @default false */
+        readonly agent?: boolean;
     };
     readonly owner: string;
     readonly repository: string;
-    /** The GitHub provider the registration token and the repository's visibility are read with. */
-    readonly provider: github.Provider;
+    /** GitHub token with admin on the repository: visibility, registration tokens, deregistration. Must be a secret. */
+    readonly githubToken: pulumi.Input<string>;
+    /** GitHub's REST API. @default "https://api.github.com" */
+    readonly githubApiUrl?: string;
     /** The stack's CUDA variant: its driver minimum gates the preflight, its version names a label. */
     readonly variant: CudaVariant;
     /** Labels beyond self-hosted, linux, x64, gpu and cuda-<version>. @default [] */
     readonly labels?: readonly string[];
-    /** One job per registration (`config.sh --ephemeral`); the next `up` registers again. @default false */
+    /**
+     * Just-in-time runners: a systemd unit on the host fetches a fresh JIT configuration
+     * (`generate-jitconfig`) with `jitToken` before each start and runs one job per start.
+     * @default false: one persistent runner registered by `config.sh`, run by its service
+     */
     readonly ephemeral?: boolean;
+    /** The token the host's unit mints JIT configurations with (Administration: write on the repository only). Required when `ephemeral`; must be a secret. */
+    readonly jitToken?: pulumi.Input<string>;
     /**
      * Allow a public repository. GitHub's "Security hardening for GitHub Actions" advises that
      * self-hosted runners should almost never be used for public repositories. @default false
@@ -43,12 +55,11 @@ export interface GpuRunnerArgs {
     readonly requireDockerGpu?: boolean;
     /** Free disk the preflight requires under `runnerDir`, in GB. @default 100 */
     readonly minFreeDiskGb?: number;
-    /** Runner release and its tarball's sha256. @default RUNNER_VERSION, RUNNER_SHA256 */
-    readonly runnerVersion?: { readonly version: string; readonly sha256: string };
-    /** GitHub REST API base, for deregistration on destroy. @default "https://api.github.com" */
-    readonly githubApiUrl?: string;
-    /** The GitHub token the deregistration uses; must be a secret. */
-    readonly githubToken: pulumi.Input<string>;
+    /**
+     * The runner release: its version, the tarball's sha256, and where `v<version>/actions-runner-linux-x64-<version>.tar.gz` is.
+     * @default RUNNER_VERSION, RUNNER_SHA256, RUNNER_RELEASE_URL (GitHub's releases)
+     */
+    readonly release?: { readonly version?: string; readonly sha256?: string; readonly url?: string };
 }
 
 const HARDENING = "https://docs.github.com/en/actions/security-for-github-actions/security-guides/security-hardening-for-github-actions#hardening-for-self-hosted-runners";
@@ -68,60 +79,87 @@ export function runnerLabels(variant: CudaVariant, extra: readonly string[] = []
     return [...new Set(["self-hosted", "linux", "x64", "gpu", cudaLabel(variant), ...extra])];
 }
 
+export { RUNNER_URN_GLOB } from "../lib/commands";
+
+const HOST_KEY_LINE = /^\S+ [A-Za-z0-9+/]+={0,3}$/;
+
+/** A GpuRunner's own rules, checked before anything is declared (a library user gets them too). */
+export function validateGpuRunnerArgs(name: string, args: GpuRunnerArgs, runnerName: string): void {
+    const problems: string[] = [];
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(runnerName)) problems.push(`GpuRunner ${name}: runner name ${JSON.stringify(runnerName)} must be letters, digits, '.', '_' or '-'`);
+    if (!HOST_KEY_LINE.test(args.connection.hostKey)) problems.push(`GpuRunner ${name}: connection.hostKey must be "<type> <base64>", as ssh-keyscan prints it`);
+    if ((args.connection.privateKey === undefined) === !args.connection.agent) problems.push(`GpuRunner ${name}: give connection.privateKey or set connection.agent, exactly one`);
+    if (args.ephemeral && args.jitToken === undefined) problems.push(`GpuRunner ${name}: ephemeral runners need jitToken`);
+    if (!args.ephemeral && args.jitToken !== undefined) problems.push(`GpuRunner ${name}: jitToken is only used by ephemeral runners`);
+    if (args.release?.version !== undefined && args.release.sha256 === undefined) problems.push(`GpuRunner ${name}: release.version needs release.sha256`);
+    if (problems.length) throw new LayerstackError(problems.join("\n"));
+}
+
 /**
- * A self-hosted GitHub Actions runner on an existing GPU host, over SSH: preflight
- * (nvidia-smi, driver for the variant's CUDA, Nix, free disk), install of a pinned runner
- * release with its checksum, registration as a service, and deregistration on destroy.
+ * A self-hosted GitHub Actions runner on an existing GPU host, reached with OpenSSH through
+ * local commands (lib/commands/runner.ts says why): preflight (nvidia-smi, driver for the
+ * variant's CUDA, Nix, free disk, optionally Docker with the NVIDIA runtime), install of a
+ * pinned runner release checked against its sha256, registration, and deregistration on
+ * destroy.
  *
- * The registration token comes from @pulumi/github's invoke, is a secret, and reaches the
- * host on stdin only. A fresh token every `up` changes the registration's stdin, so its
- * update runs, but the script leaves an identically-configured runner registered (it only
- * makes sure the service runs); it registers again only when the URL, name, labels,
- * mode or runner version change, or an ephemeral runner has used its registration.
+ * Nothing here changes between two `up`s of an unchanged stack, so the second runs no command
+ * and mints nothing: no token is an input. The registration step asks the host for its
+ * current registration first and mints a registration token (GitHub's REST API) only when
+ * that differs from the one asked for. A public repository is refused (read on every
+ * preview and up, before anything reaches the host).
  */
 export class GpuRunner extends pulumi.ComponentResource {
     public readonly runnerName: string;
     /** Every label of the runner, as `runs-on:` can name them. */
     public readonly labels: string[];
-    public readonly preflight: command.remote.Command;
-    public readonly install: command.remote.Command;
-    public readonly registration: command.remote.Command;
+    public readonly preflight: command.local.Command;
+    public readonly install: command.local.Command;
+    public readonly registration: command.local.Command;
     public readonly deregistration: command.local.Command;
     /** The driver version the preflight found. */
     public readonly driverVersion: pulumi.Output<string>;
     public readonly gpuName: pulumi.Output<string>;
 
     constructor(name: string, args: GpuRunnerArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("layerstack:index:GpuRunner", name, {}, opts);
         const v = args.variant;
-        this.runnerName = args.runnerName ?? `layerstack-${v.id}-${args.connection.host.split(".")[0].replace(/[^A-Za-z0-9-]/g, "-")}`;
-        if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(this.runnerName)) throw new LayerstackError(`GpuRunner ${name}: runner name ${JSON.stringify(this.runnerName)} must be letters, digits, '.', '_' or '-'`);
+        const runnerName = args.runnerName ?? `layerstack-${v.id}-${args.connection.host.split(".")[0].replace(/[^A-Za-z0-9-]/g, "-")}`;
+        validateGpuRunnerArgs(name, args, runnerName);
+        super("layerstack:index:GpuRunner", name, {}, opts);
+        this.runnerName = runnerName;
         this.labels = runnerLabels(v, args.labels);
         const runnerDir = args.runnerDir ?? `~/actions-runner-${this.runnerName}`;
-        const release = args.runnerVersion ?? { version: RUNNER_VERSION, sha256: RUNNER_SHA256 };
+        const release = { version: RUNNER_VERSION, sha256: RUNNER_SHA256, url: RUNNER_RELEASE_URL, ...args.release };
         const fullName = `${args.owner}/${args.repository}`;
-        const connection: command.types.input.remote.ConnectionArgs = {
-            host: args.connection.host,
-            port: args.connection.port ?? 22,
-            user: args.connection.user,
-            ...(args.connection.privateKey !== undefined ? { privateKey: pulumi.secret(args.connection.privateKey) } : {}),
+        const apiUrl = (args.githubApiUrl ?? "https://api.github.com").replace(/\/+$/, "");
+        const c = args.connection;
+        const ssh: Record<string, pulumi.Input<string>> = {
+            LAYERSTACK_SSH_HOST: c.host,
+            LAYERSTACK_SSH_PORT: String(c.port ?? 22),
+            LAYERSTACK_SSH_USER: c.user,
+            LAYERSTACK_SSH_HOST_KEY: c.hostKey,
+            ...(c.privateKey !== undefined ? { LAYERSTACK_SSH_KEY: pulumi.secret(c.privateKey) } : { LAYERSTACK_SSH_AGENT: "true" }),
         };
-        const invokeOpts = { provider: args.provider, parent: this };
+        const github = {
+            LAYERSTACK_GITHUB_API: apiUrl,
+            LAYERSTACK_GITHUB_OWNER: args.owner,
+            LAYERSTACK_GITHUB_REPOSITORY: args.repository,
+            LAYERSTACK_GITHUB_TOKEN: pulumi.secret(args.githubToken),
+        };
         // A public repository is refused before anything touches the host: the preflight's
-        // input waits for the visibility check, and every later step waits for the preflight.
-        const repo = github.getRepositoryOutput({ fullName }, invokeOpts);
-        const allowed = repo.visibility.apply((visibility) => {
+        // stdin waits for the visibility, and every later step waits for the preflight.
+        const allowed = pulumi.unsecret(pulumi.output(args.githubToken).apply(async (token) => {
+            const visibility = await repositoryVisibility(apiUrl, args.owner, args.repository, token);
             checkRepositoryVisibility(fullName, visibility, args.allowPublicRepository ?? false);
             return visibility;
-        });
+        }));
         const preflightParams = runnerStdin({
             RUNNER_DIR: runnerDir, MIN_DRIVER: v.minDriver, CUDA_VERSION: v.cuda, MIN_FREE_GB: String(args.minFreeDiskGb ?? 100),
             ...(args.requireDockerGpu ? { CHECK_DOCKER_GPU: "true" } : {}),
         });
 
-        this.preflight = new command.remote.Command(`${name}-preflight`, {
-            connection,
+        this.preflight = new command.local.Command(`${name}-preflight`, {
             create: PREFLIGHT_SCRIPT,
+            environment: ssh,
             stdin: allowed.apply(() => preflightParams),
             logging: "stdoutAndStderr",
         }, { parent: this });
@@ -129,10 +167,10 @@ export class GpuRunner extends pulumi.ComponentResource {
         this.driverVersion = facts.apply((f) => f.driver ?? "");
         this.gpuName = facts.apply((f) => f.gpu ?? "");
 
-        this.install = new command.remote.Command(`${name}-install`, {
-            connection,
+        this.install = new command.local.Command(`${name}-install`, {
             create: INSTALL_SCRIPT,
-            stdin: runnerStdin({ RUNNER_DIR: runnerDir, RUNNER_VERSION: release.version, RUNNER_SHA256: release.sha256 }),
+            environment: ssh,
+            stdin: runnerStdin({ RUNNER_DIR: runnerDir, RUNNER_VERSION: release.version, RUNNER_SHA256: release.sha256, RUNNER_RELEASE_URL: release.url }),
             logging: "stdoutAndStderr",
         }, { parent: this, dependsOn: [this.preflight] });
 
@@ -141,37 +179,34 @@ export class GpuRunner extends pulumi.ComponentResource {
         this.deregistration = new command.local.Command(`${name}-deregister`, {
             update: "true",
             delete: DEREGISTER_SCRIPT,
-            environment: {
-                LAYERSTACK_GITHUB_API: (args.githubApiUrl ?? "https://api.github.com").replace(/\/+$/, ""),
-                LAYERSTACK_GITHUB_OWNER: args.owner,
-                LAYERSTACK_GITHUB_REPOSITORY: args.repository,
-                LAYERSTACK_RUNNER_NAME: this.runnerName,
-                LAYERSTACK_GITHUB_TOKEN: pulumi.secret(args.githubToken),
-            },
+            environment: { ...github, LAYERSTACK_RUNNER_NAME: this.runnerName },
             triggers: [fullName, this.runnerName],
             logging: "stderr",
         }, { parent: this, replaceOnChanges: ["triggers"], deleteBeforeReplace: true });
 
-        const token = github.getActionsRegistrationTokenOutput({ repository: args.repository }, invokeOpts);
-        const params = runnerStdin({
+        const registerParams = runnerStdin({
             RUNNER_DIR: runnerDir,
-            RUNNER_URL: `https://github.com/${fullName}`,
+            RUNNER_URL: githubWebUrl(apiUrl, fullName),
             RUNNER_NAME: this.runnerName,
             RUNNER_LABELS: this.labels.filter((l) => !["self-hosted", "linux", "x64"].includes(l)).join(","),
             RUNNER_EPHEMERAL: String(args.ephemeral ?? false),
             RUNNER_VERSION: release.version,
+            GITHUB_API: apiUrl,
+            GITHUB_OWNER: args.owner,
+            GITHUB_REPOSITORY: args.repository,
         });
-        const stdin = pulumi.secret(pulumi.all([allowed, pulumi.secret(token.token)]).apply(([, t]) => params + runnerStdin({ RUNNER_TOKEN: t })));
-        this.registration = new command.remote.Command(`${name}-register`, {
-            connection,
+        // Labels, mode, version or a rotated token are an update: REGISTER_SCRIPT re-registers in
+        // place (`config.sh --replace`, or the JIT unit restarted). Another directory or name
+        // is a new runner: the old one leaves the host first (deleteBeforeReplace).
+        this.registration = new command.local.Command(`${name}-register`, {
             create: REGISTER_SCRIPT,
             update: REGISTER_SCRIPT,
-            delete: UNREGISTER_HOST_SCRIPT,
-            stdin,
-            // The token is in stdin only; no output repeats it, and nothing is logged.
-            logging: "none",
-            triggers: [runnerDir, this.runnerName, ...this.labels, String(args.ephemeral ?? false), release.version],
-        }, { parent: this, dependsOn: [this.install, this.deregistration], additionalSecretOutputs: ["stdin"] });
+            delete: UNREGISTER_SCRIPT,
+            environment: { ...ssh, ...github, ...(args.jitToken !== undefined ? { LAYERSTACK_RUNNER_JIT_TOKEN: pulumi.secret(args.jitToken) } : {}) },
+            stdin: registerParams,
+            triggers: [runnerDir, this.runnerName],
+            logging: "stdoutAndStderr",
+        }, { parent: this, dependsOn: [this.install, this.deregistration], deleteBeforeReplace: true });
 
         this.registerOutputs({ runnerName: this.runnerName, labels: this.labels, driverVersion: this.driverVersion, gpuName: this.gpuName });
     }

@@ -39,6 +39,8 @@ export interface ImagePipelineArgs {
         readonly dockerHost: string;
         /** What every image pull waits for, e.g. the runner's preflight. @default none */
         readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
+        /** ssh options for an `ssh://` host (the runner's key and pinned host key: lib/dockerSsh.ts). @default BatchMode and a timeout only */
+        readonly sshOpts?: pulumi.Input<string[]>;
     };
     /**
      * nix.conf lines every Nix command of the pipeline runs with, its evaluation included, in
@@ -85,7 +87,7 @@ export class ImagePipeline extends pulumi.ComponentResource {
                 provider: new docker.Provider(`${name}-check-host`, {
                     host,
                     // Over SSH: never prompt, fail fast when the host is unreachable.
-                    ...(host.startsWith("ssh://") ? { sshOpts: ["-o", "BatchMode=yes", "-o", "ConnectTimeout=30"] } : {}),
+                    ...(host.startsWith("ssh://") ? { sshOpts: args.checkHost.sshOpts ?? ["-o", "BatchMode=yes", "-o", "ConnectTimeout=30"] } : {}),
                     ...(args.registryAuth ? {
                         registryAuth: [{ address: args.registry, username: args.registryAuth.username, password: pulumi.secret(args.registryAuth.password) }],
                     } : {}),

@@ -92,6 +92,8 @@ describe("absolutizeFlake", () => {
     ])("%s -> %s", (ref, want) => expect(absolutizeFlake(ref, "/p")).toBe(want));
 });
 
+const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+
 describe("validateConfig: production keys", () => {
     const cu130 = { stack: "cu130", projectDir };
     const prod: RawConfig = {
@@ -99,6 +101,7 @@ describe("validateConfig: production keys", () => {
         cache: "cachix", cachixCache: "megapak", hasCachixAuthToken: true,
         githubOwner: "owner", githubRepository: "megapak", hasGithubToken: true,
         runnerHost: "ci@gpu1.example.com:2222", runnerLabels: ["h100", "gpu"], runnerEphemeral: "true",
+        runnerHostKey: HOST_KEY, hasRunnerSshKey: true, hasRunnerJitToken: true,
     };
     function prodError(raw: Partial<RawConfig>, c = cu130): string {
         try {
@@ -124,8 +127,11 @@ describe("validateConfig: production keys", () => {
         expect(s.variant).toBe("cu130");
         expect(s.cuda).toEqual({ id: "cu130", cuda: "13.0", pytorch: "2.10.0", python: "3.14", minDriver: "580.65.06" });
         expect(s.cache).toEqual({ kind: "cachix", name: "megapak", apiUrl: "https://app.cachix.org/api/v1" });
-        expect(s.github).toEqual({ owner: "owner", repository: "megapak" });
-        expect(s.runner).toEqual({ user: "ci", host: "gpu1.example.com", port: 2222, labels: ["h100"], ephemeral: true, allowPublicRepository: false });
+        expect(s.github).toEqual({ owner: "owner", repository: "megapak", apiUrl: "https://api.github.com" });
+        expect(s.runner).toEqual({
+            user: "ci", host: "gpu1.example.com", port: 2222, hostKey: HOST_KEY, labels: ["h100"], ephemeral: true, allowPublicRepository: false,
+            sshAgent: false, minFreeDiskGb: 100, release: {},
+        });
     });
 
     test("a nix-store cache with a public key; the port defaults to 22", () => {
@@ -144,6 +150,16 @@ describe("validateConfig: production keys", () => {
         expect(validateConfig(good, ctx).checkHost).toBeUndefined();
         // A Docker host alone (no runner managed by this stack) is enough.
         expect(validateConfig({ ...good, checksDockerHost: "tcp://gpu2:2376" }, ctx).checkHost).toEqual({ dockerHost: "tcp://gpu2:2376" });
+    });
+
+    test("the runner's access: the host key as ssh-keyscan prints it, the agent when said, a mirror, an API URL", () => {
+        const s = validateConfig({
+            ...prod, runnerHostKey: `[gpu1.example.com]:2222 ${HOST_KEY} root@gpu1`, hasRunnerSshKey: false, runnerSshAgent: "true",
+            runnerEphemeral: "false", hasRunnerJitToken: false, runnerMinFreeDiskGb: "0",
+            runnerReleaseUrl: "https://mirror.example/runner/", runnerReleaseSha256: "ab".repeat(32), githubApiUrl: "https://ghe.example/api/v3/",
+        }, cu130);
+        expect(s.runner).toMatchObject({ hostKey: HOST_KEY, sshAgent: true, ephemeral: false, minFreeDiskGb: 0, release: { url: "https://mirror.example/runner", sha256: "ab".repeat(32) } });
+        expect(s.github!.apiUrl).toBe("https://ghe.example/api/v3");
     });
 
     test("a project-local file cache is made absolute; other store URLs are kept", () => {
@@ -183,12 +199,34 @@ describe("validateConfig: production keys", () => {
         ["cuda label from config", { runnerLabels: ["cuda-12.1"] }, 'layerstack:runnerLabels: "cuda-12.1": cuda-* labels come from layerstack:variant'],
         ["ephemeral not a boolean", { runnerEphemeral: "yes" }, 'layerstack:runnerEphemeral: "yes" must be true or false'],
         ["promoteTags not a boolean", { promoteTags: "1" }, 'layerstack:promoteTags: "1" must be true or false'],
-        ["runner keys without a host", { runnerHost: undefined }, "layerstack:runnerLabels is set but layerstack:runnerHost is not"],
+        ["runner keys without a host", { runnerHost: undefined, hasRunnerSshKey: false, hasRunnerJitToken: false }, "layerstack:runnerLabels is set but layerstack:runnerHost is not"],
         ["unknown checksOn", { checksOn: "gpu" }, 'layerstack:checksOn: "gpu" must be local or runner'],
         ["bad Docker host", { checksDockerHost: "gpu1:2375" }, 'layerstack:checksDockerHost: "gpu1:2375" is not a Docker host (ssh://user@host[:port], unix:///var/run/docker.sock or tcp://host:port)'],
         ["Docker host with local checks", { checksOn: "local", checksDockerHost: "ssh://ci@gpu1" }, "layerstack:checksDockerHost is only used with layerstack:checksOn: runner"],
-        ["checks on a runner that is not there", { runnerHost: undefined, runnerLabels: undefined, runnerEphemeral: undefined, checksOn: "runner" },
+        ["checks on a runner that is not there", { runnerHost: undefined, runnerLabels: undefined, runnerEphemeral: undefined, runnerHostKey: undefined, hasRunnerSshKey: false, hasRunnerJitToken: false, checksOn: "runner" },
             "layerstack:checksOn is runner, but neither layerstack:runnerHost nor layerstack:checksDockerHost says where the GPU runner's Docker is"],
+        ["no host key", { runnerHostKey: undefined },
+            "layerstack:runnerHostKey is required when layerstack:runnerHost is set: the host's public key as `ssh-keyscan -t ed25519 <host>` prints it (SSH refuses any other host key)"],
+        ["a host key that is not one", { runnerHostKey: "AAAAC3Nza" }, 'layerstack:runnerHostKey: "AAAAC3Nza" is not an SSH public key ("ssh-ed25519 AAAA...", as ssh-keyscan prints it)'],
+        ["neither key nor agent", { hasRunnerSshKey: false },
+            "layerstack:runnerSshKey is required when layerstack:runnerHost is set (set it with: pulumi config set --secret layerstack:runnerSshKey < key-file), unless layerstack:runnerSshAgent is true"],
+        ["key and agent", { runnerSshAgent: "true" }, "layerstack:runnerSshAgent is true, but layerstack:runnerSshKey is set too: use the key or the agent, not both"],
+        ["agent not a boolean", { runnerSshAgent: "yes" }, 'layerstack:runnerSshAgent: "yes" must be true or false'],
+        ["ephemeral without a JIT token", { hasRunnerJitToken: false },
+            "layerstack:runnerJitToken is required when layerstack:runnerEphemeral is true: the host's service mints a just-in-time configuration per job with it (set it with: pulumi config set --secret layerstack:runnerJitToken)"],
+        ["a JIT token without ephemeral", { runnerEphemeral: "false" }, "layerstack:runnerJitToken is only used with layerstack:runnerEphemeral: true"],
+        ["disk minimum not a number", { runnerMinFreeDiskGb: "lots" }, 'layerstack:runnerMinFreeDiskGb: "lots" must be a whole number of GB'],
+        ["release URL not http(s)", { runnerReleaseUrl: "ftp://mirror" }, 'layerstack:runnerReleaseUrl: "ftp://mirror" is not an http(s) URL (the tarball is <url>/v<version>/actions-runner-linux-x64-<version>.tar.gz)'],
+        ["release sha256 not one", { runnerReleaseSha256: "abc" }, "layerstack:runnerReleaseSha256: must be 64 lowercase hex digits"],
+        ["API URL with a specifier", { githubApiUrl: "https://ghe.example/%i" }, 'layerstack:githubApiUrl: "https://ghe.example/%i" is not an http(s) URL without query (e.g. "https://api.github.com")'],
+        ["API URL without GitHub", { githubOwner: undefined, githubRepository: undefined, hasGithubToken: false, runnerHost: undefined, runnerLabels: undefined, runnerEphemeral: undefined, runnerHostKey: undefined, hasRunnerSshKey: false, hasRunnerJitToken: false, githubApiUrl: "https://ghe.example/api/v3" },
+            "layerstack:githubApiUrl is set but layerstack:githubOwner is not"],
+        ["runner access keys without a host", { runnerHost: undefined, runnerLabels: undefined, runnerEphemeral: undefined, hasRunnerJitToken: false }, "layerstack:runnerHostKey is set but layerstack:runnerHost is not"],
+        ["a JIT token without a host", { runnerHost: undefined, runnerLabels: undefined, runnerEphemeral: undefined, runnerHostKey: undefined, hasRunnerSshKey: false }, "layerstack:runnerJitToken is set but layerstack:runnerHost is not"],
+        ["Docker over SSH to another host", { checksDockerHost: "ssh://ci@gpu2.example.com" },
+            'layerstack:checksDockerHost: "ssh://ci@gpu2.example.com": an ssh:// Docker host must be the runner ("ssh://ci@gpu1.example.com:2222"), whose SSH key and pinned host key it uses; use unix:///var/run/docker.sock when `up` runs on the runner'],
+        ["Docker over SSH without a runner", { runnerHost: undefined, runnerLabels: undefined, runnerEphemeral: undefined, runnerHostKey: undefined, hasRunnerSshKey: false, hasRunnerJitToken: false, checksDockerHost: "ssh://ci@gpu2.example.com" },
+            'layerstack:checksDockerHost: "ssh://ci@gpu2.example.com": an ssh:// Docker host must be the runner (set layerstack:runnerHost), whose SSH key and pinned host key it uses'],
     ])("%s", (_name, raw, expected) => {
         expect(prodError(raw)).toContain(expected);
     });
@@ -201,7 +239,8 @@ describe("validateConfig: production keys", () => {
     test("no secret is ever echoed: only whether a secret key is set reaches validation", () => {
         // RawConfig has no field for a secret's value; the messages above name keys only.
         const fields = Object.keys(prod);
-        expect(fields.filter((f) => /token|password|key$/i.test(f) && !f.startsWith("has"))).toEqual([]);
+        // runnerHostKey is the host's *public* key (plain config, like cachePublicKey).
+        expect(fields.filter((f) => /token|password|key$/i.test(f) && !f.startsWith("has") && f !== "runnerHostKey")).toEqual([]);
     });
 });
 

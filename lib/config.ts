@@ -61,6 +61,8 @@ export interface GithubSettings {
     readonly owner: string;
     readonly repository: string;
     readonly token: pulumi.Output<string>;
+    /** GitHub's REST API, without a trailing slash. @default "https://api.github.com" */
+    readonly apiUrl: string;
 }
 
 export interface RunnerSettings {
@@ -68,14 +70,24 @@ export interface RunnerSettings {
     readonly host: string;
     /** @default 22 */
     readonly port: number;
+    /** The host's public key, `<type> <base64>`: the only host key SSH accepts. */
+    readonly hostKey: string;
     /** Labels beyond self-hosted, linux, x64, gpu and cuda-<version>. @default [] */
     readonly labels: string[];
-    /** @default false */
+    /** Just-in-time runners, one job each, fetched by a service on the host. @default false */
     readonly ephemeral: boolean;
     /** @default false */
     readonly allowPublicRepository: boolean;
-    /** Private key for SSH; the SSH agent (SSH_AUTH_SOCK) when unset. @default none */
+    /** Authenticate with the SSH agent (SSH_AUTH_SOCK) instead of `sshKey`. @default false */
+    readonly sshAgent: boolean;
+    /** Private key for SSH; required unless `sshAgent`. */
     readonly sshKey?: pulumi.Output<string>;
+    /** The token the ephemeral mode's host service mints JIT configurations with; required when `ephemeral`. */
+    readonly jitToken?: pulumi.Output<string>;
+    /** Free disk the preflight requires under the runner's directory, in GB. @default 100 */
+    readonly minFreeDiskGb: number;
+    /** Where the pinned runner release is downloaded from, and its sha256. @default GitHub's releases, RUNNER_SHA256 */
+    readonly release: { readonly url?: string; readonly sha256?: string };
 }
 
 export interface RegistryAuth {
@@ -110,10 +122,16 @@ export interface RawConfig {
     cachePublicKey?: string;
     githubOwner?: string;
     githubRepository?: string;
+    githubApiUrl?: string;
     runnerHost?: string;
+    runnerHostKey?: string;
+    runnerSshAgent?: string;
     runnerLabels?: unknown;
     runnerEphemeral?: string;
     allowPublicRepository?: string;
+    runnerMinFreeDiskGb?: string;
+    runnerReleaseUrl?: string;
+    runnerReleaseSha256?: string;
     checksOn?: string;
     checksDockerHost?: string;
     /** Whether each secret key is set; their values are never looked at here. */
@@ -121,6 +139,7 @@ export interface RawConfig {
     hasCacheSigningKey?: boolean;
     hasGithubToken?: boolean;
     hasRunnerSshKey?: boolean;
+    hasRunnerJitToken?: boolean;
 }
 
 /** The validated non-secret part of the production keys; loadSettings adds the secrets. */
@@ -128,8 +147,8 @@ export interface ProductionSettings {
     cuda?: CudaVariant;
     promoteTags: boolean;
     cache?: { kind: "cachix"; name: string; apiUrl: string } | { kind: "nix-store"; url: string; publicKey?: string };
-    github?: { owner: string; repository: string };
-    runner?: Omit<RunnerSettings, "sshKey">;
+    github?: Omit<GithubSettings, "token">;
+    runner?: Omit<RunnerSettings, "sshKey" | "jitToken">;
     checkHost?: { dockerHost: string };
 }
 
@@ -276,6 +295,11 @@ const CACHIX_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const DOCKER_HOST = /^(ssh:\/\/[^\s/"'`$\\]+|tcp:\/\/[^\s/"'`$\\]+|unix:\/\/\/[^\s"'`$\\]+)$/;
 const STORE_URL = /^[a-z][a-z0-9+-]*:\/\/[^\s"'`$\\]+$/;
 const HTTP_URL = /^https?:\/\/[^\s"'`$\\?#]+$/;
+/** An API URL also goes into a systemd unit (ephemeral mode), where '%' starts a specifier. */
+const API_URL = /^https?:\/\/[^\s"'`$\\?#%]+$/;
+export const DEFAULT_GITHUB_API_URL = "https://api.github.com";
+/** An SSH public key as `ssh-keyscan` prints it, with or without the leading host name. */
+const HOST_KEY = /^(?:(?<host>\S+)\s+)?(?<type>ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)\s+(?<key>[A-Za-z0-9+/]+={0,3})(?:\s+\S.*)?$/;
 const NIX_PUBLIC_KEY = /^[A-Za-z0-9._-]+(-\d+)?:[A-Za-z0-9+/]{43}=$/;
 const GITHUB_OWNER = /^[A-Za-z0-9](-?[A-Za-z0-9]){0,38}$/;
 const GITHUB_REPO = /^[A-Za-z0-9._-]{1,100}$/;
@@ -290,7 +314,7 @@ const FIXED_LABELS = ["self-hosted", "linux", "x64", "gpu"];
  */
 function validateProduction(raw: RawConfig, variant: string, problems: string[]): ProductionSettings {
     const key = (k: string) => `${NS}:${k}`;
-    const bool = (k: "promoteTags" | "runnerEphemeral" | "allowPublicRepository"): boolean => {
+    const bool = (k: "promoteTags" | "runnerEphemeral" | "allowPublicRepository" | "runnerSshAgent"): boolean => {
         const v = raw[k];
         if (v === undefined) return false;
         if (v === "true" || v === "false") return v === "true";
@@ -346,11 +370,16 @@ function validateProduction(raw: RawConfig, variant: string, problems: string[])
         if (raw.githubRepository === undefined || raw.githubRepository === "") { ok = false; problems.push(`${key("githubRepository")} is required when ${key(first)} is set`); }
         else if (!GITHUB_REPO.test(raw.githubRepository) || raw.githubRepository.includes("/")) { ok = false; problems.push(`${key("githubRepository")}: ${JSON.stringify(raw.githubRepository)} is not a repository name (without the owner)`); }
         if (!raw.hasGithubToken) { ok = false; problems.push(`${key("githubToken")} is required when ${key(first)} is set ${secretHint("githubToken")}`); }
-        if (ok) out.github = { owner: raw.githubOwner!, repository: raw.githubRepository! };
+        const apiUrl = raw.githubApiUrl ?? DEFAULT_GITHUB_API_URL;
+        if (!API_URL.test(apiUrl)) { ok = false; problems.push(`${key("githubApiUrl")}: ${JSON.stringify(apiUrl)} is not an http(s) URL without query (e.g. "${DEFAULT_GITHUB_API_URL}")`); }
+        if (ok) out.github = { owner: raw.githubOwner!, repository: raw.githubRepository!, apiUrl: apiUrl.replace(/\/+$/, "") };
+    } else if (raw.githubApiUrl !== undefined) {
+        problems.push(`${key("githubApiUrl")} is set but ${key("githubOwner")} is not`);
     }
 
     const ephemeral = bool("runnerEphemeral");
     const allowPublicRepository = bool("allowPublicRepository");
+    const sshAgent = bool("runnerSshAgent");
     let labels: string[] = [];
     if (raw.runnerLabels !== undefined) {
         if (!Array.isArray(raw.runnerLabels) || raw.runnerLabels.some((l) => typeof l !== "string" || !RUNNER_LABEL.test(l))) {
@@ -369,11 +398,13 @@ function validateProduction(raw: RawConfig, variant: string, problems: string[])
         } else if (raw.githubOwner === undefined || raw.githubRepository === undefined) {
             problems.push(`${key("runnerHost")} needs ${key("githubOwner")} and ${key("githubRepository")}: the runner registers with that repository`);
         } else {
-            out.runner = { user: m.groups!.user, host: m.groups!.host.replace(/^\[|\]$/g, ""), port, labels, ephemeral, allowPublicRepository };
+            const runner = validateRunnerAccess(raw, sshAgent, ephemeral, problems);
+            if (runner) out.runner = { user: m.groups!.user, host: m.groups!.host.replace(/^\[|\]$/g, ""), port, labels, ephemeral, allowPublicRepository, sshAgent, ...runner };
         }
     } else {
-        for (const k of ["runnerLabels", "runnerEphemeral", "allowPublicRepository"] as const) if (raw[k] !== undefined) problems.push(`${key(k)} is set but ${key("runnerHost")} is not`);
+        for (const k of RUNNER_ONLY_KEYS) if (raw[k] !== undefined) problems.push(`${key(k)} is set but ${key("runnerHost")} is not`);
         if (raw.hasRunnerSshKey) problems.push(`${key("runnerSshKey")} is set but ${key("runnerHost")} is not`);
+        if (raw.hasRunnerJitToken) problems.push(`${key("runnerJitToken")} is set but ${key("runnerHost")} is not`);
     }
 
     // Checks run on the GPU runner (Docker, with the GPUs) when the stack has one; else here.
@@ -382,8 +413,15 @@ function validateProduction(raw: RawConfig, variant: string, problems: string[])
         problems.push(`${key("checksDockerHost")}: ${JSON.stringify(raw.checksDockerHost)} is not a Docker host (ssh://user@host[:port], unix:///var/run/docker.sock or tcp://host:port)`);
     } else if (checksOn === "runner") {
         const r = out.runner;
-        const dockerHost = raw.checksDockerHost ?? (r && `ssh://${r.user}@${r.host.includes(":") ? `[${r.host}]` : r.host}${r.port === 22 ? "" : `:${r.port}`}`);
-        if (dockerHost) out.checkHost = { dockerHost };
+        const runnerDocker = r && `ssh://${r.user}@${r.host.includes(":") ? `[${r.host}]` : r.host}${r.port === 22 ? "" : `:${r.port}`}`;
+        const dockerHost = raw.checksDockerHost ?? runnerDocker;
+        // Docker over SSH authenticates and pins the host key exactly as the runner's steps do,
+        // so it can only be the runner's own host.
+        if (dockerHost?.startsWith("ssh://") && dockerHost !== runnerDocker) {
+            if (raw.runnerHost === undefined || r) {
+                problems.push(`${key("checksDockerHost")}: ${JSON.stringify(dockerHost)}: an ssh:// Docker host must be the runner (${runnerDocker ? JSON.stringify(runnerDocker) : `set ${key("runnerHost")}`}), whose SSH key and pinned host key it uses; use unix:///var/run/docker.sock when \`up\` runs on the runner`);
+            }
+        } else if (dockerHost) out.checkHost = { dockerHost };
         else if (raw.runnerHost === undefined) problems.push(`${key("checksOn")} is runner, but neither ${key("runnerHost")} nor ${key("checksDockerHost")} says where the GPU runner's Docker is`);
     } else if (checksOn === "local") {
         if (raw.checksDockerHost !== undefined) problems.push(`${key("checksDockerHost")} is only used with ${key("checksOn")}: runner`);
@@ -391,6 +429,66 @@ function validateProduction(raw: RawConfig, variant: string, problems: string[])
         problems.push(`${key("checksOn")}: ${JSON.stringify(raw.checksOn)} must be local or runner`);
     }
     return out;
+}
+
+/** Keys that only mean something with `runnerHost`. */
+const RUNNER_ONLY_KEYS = ["runnerLabels", "runnerEphemeral", "allowPublicRepository", "runnerHostKey", "runnerSshAgent", "runnerMinFreeDiskGb", "runnerReleaseUrl", "runnerReleaseSha256"] as const;
+
+/**
+ * How the runner is reached and installed: the pinned host key, the key or the agent (one of
+ * them, said explicitly), the ephemeral mode's token, the preflight's disk minimum and the
+ * release's source. Undefined when something is missing or malformed (a problem is pushed).
+ */
+function validateRunnerAccess(raw: RawConfig, sshAgent: boolean, ephemeral: boolean, problems: string[]): Pick<RunnerSettings, "hostKey" | "minFreeDiskGb" | "release"> | undefined {
+    const key = (k: string) => `${NS}:${k}`;
+    let ok = true;
+    let hostKey = "";
+    if (raw.runnerHostKey === undefined || raw.runnerHostKey === "") {
+        ok = false;
+        problems.push(`${key("runnerHostKey")} is required when ${key("runnerHost")} is set: the host's public key as \`ssh-keyscan -t ed25519 <host>\` prints it (SSH refuses any other host key)`);
+    } else {
+        const m = HOST_KEY.exec(raw.runnerHostKey.trim());
+        if (!m) {
+            ok = false;
+            problems.push(`${key("runnerHostKey")}: ${JSON.stringify(raw.runnerHostKey)} is not an SSH public key ("ssh-ed25519 AAAA...", as ssh-keyscan prints it)`);
+        } else hostKey = `${m.groups!.type} ${m.groups!.key}`;
+    }
+    if (sshAgent && raw.hasRunnerSshKey) {
+        ok = false;
+        problems.push(`${key("runnerSshAgent")} is true, but ${key("runnerSshKey")} is set too: use the key or the agent, not both`);
+    } else if (!sshAgent && !raw.hasRunnerSshKey) {
+        ok = false;
+        problems.push(`${key("runnerSshKey")} is required when ${key("runnerHost")} is set (set it with: pulumi config set --secret ${key("runnerSshKey")} < key-file), unless ${key("runnerSshAgent")} is true`);
+    }
+    if (ephemeral && !raw.hasRunnerJitToken) {
+        ok = false;
+        problems.push(`${key("runnerJitToken")} is required when ${key("runnerEphemeral")} is true: the host's service mints a just-in-time configuration per job with it (set it with: pulumi config set --secret ${key("runnerJitToken")})`);
+    } else if (!ephemeral && raw.hasRunnerJitToken) {
+        ok = false;
+        problems.push(`${key("runnerJitToken")} is only used with ${key("runnerEphemeral")}: true`);
+    }
+    let minFreeDiskGb = 100;
+    if (raw.runnerMinFreeDiskGb !== undefined) {
+        minFreeDiskGb = Number(raw.runnerMinFreeDiskGb);
+        if (!/^\d+$/.test(raw.runnerMinFreeDiskGb.trim()) || !Number.isSafeInteger(minFreeDiskGb)) {
+            ok = false;
+            problems.push(`${key("runnerMinFreeDiskGb")}: ${JSON.stringify(raw.runnerMinFreeDiskGb)} must be a whole number of GB`);
+        }
+    }
+    if (raw.runnerReleaseUrl !== undefined && !HTTP_URL.test(raw.runnerReleaseUrl)) {
+        ok = false;
+        problems.push(`${key("runnerReleaseUrl")}: ${JSON.stringify(raw.runnerReleaseUrl)} is not an http(s) URL (the tarball is <url>/v<version>/actions-runner-linux-x64-<version>.tar.gz)`);
+    }
+    if (raw.runnerReleaseSha256 !== undefined && !/^[0-9a-f]{64}$/.test(raw.runnerReleaseSha256)) {
+        ok = false;
+        problems.push(`${key("runnerReleaseSha256")}: must be 64 lowercase hex digits`);
+    }
+    if (!ok) return undefined;
+    const release = {
+        ...(raw.runnerReleaseUrl !== undefined ? { url: raw.runnerReleaseUrl.replace(/\/+$/, "") } : {}),
+        ...(raw.runnerReleaseSha256 !== undefined ? { sha256: raw.runnerReleaseSha256 } : {}),
+    };
+    return { hostKey, minFreeDiskGb, release };
 }
 
 /** The versions the dev stack's checks expect (the megapak's own: CUDA 13.0, Python 3.14, PyTorch 2.10). */
@@ -481,6 +579,7 @@ export function loadSettings(cfg = new pulumi.Config(NS), projectDir = process.c
         cacheSigningKey: cfg.getSecret("cacheSigningKey"),
         githubToken: cfg.getSecret("githubToken"),
         runnerSshKey: cfg.getSecret("runnerSshKey"),
+        runnerJitToken: cfg.getSecret("runnerJitToken"),
     };
     const raw: RawConfig = {
         flake: cfg.get("flake"),
@@ -506,16 +605,23 @@ export function loadSettings(cfg = new pulumi.Config(NS), projectDir = process.c
         cachePublicKey: cfg.get("cachePublicKey"),
         githubOwner: cfg.get("githubOwner"),
         githubRepository: cfg.get("githubRepository"),
+        githubApiUrl: cfg.get("githubApiUrl"),
         runnerHost: cfg.get("runnerHost"),
+        runnerHostKey: cfg.get("runnerHostKey"),
+        runnerSshAgent: cfg.get("runnerSshAgent"),
         runnerLabels: cfg.getObject<unknown>("runnerLabels"),
         runnerEphemeral: cfg.get("runnerEphemeral"),
         allowPublicRepository: cfg.get("allowPublicRepository"),
+        runnerMinFreeDiskGb: cfg.get("runnerMinFreeDiskGb"),
+        runnerReleaseUrl: cfg.get("runnerReleaseUrl"),
+        runnerReleaseSha256: cfg.get("runnerReleaseSha256"),
         checksOn: cfg.get("checksOn"),
         checksDockerHost: cfg.get("checksDockerHost"),
         hasCachixAuthToken: secrets.cachixAuthToken !== undefined,
         hasCacheSigningKey: secrets.cacheSigningKey !== undefined,
         hasGithubToken: secrets.githubToken !== undefined,
         hasRunnerSshKey: secrets.runnerSshKey !== undefined,
+        hasRunnerJitToken: secrets.runnerJitToken !== undefined,
     };
     const { auth, cache, github, runner, ...settings } = validateConfig(raw, { stack: pulumi.getStack(), projectDir });
     return {
@@ -524,6 +630,10 @@ export function loadSettings(cfg = new pulumi.Config(NS), projectDir = process.c
         cache: cache?.kind === "cachix" ? { ...cache, authToken: secrets.cachixAuthToken!, ...(secrets.cacheSigningKey ? { signingKey: secrets.cacheSigningKey } : {}) }
             : cache ? { ...cache, ...(secrets.cacheSigningKey ? { signingKey: secrets.cacheSigningKey } : {}) } : undefined,
         github: github && { ...github, token: secrets.githubToken! },
-        runner: runner && { ...runner, ...(secrets.runnerSshKey ? { sshKey: secrets.runnerSshKey } : {}) },
+        runner: runner && {
+            ...runner,
+            ...(secrets.runnerSshKey ? { sshKey: secrets.runnerSshKey } : {}),
+            ...(secrets.runnerJitToken ? { jitToken: secrets.runnerJitToken } : {}),
+        },
     };
 }

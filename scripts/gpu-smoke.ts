@@ -3,7 +3,7 @@
 // GPU smoke checks of the catalog (layers/checks.ts) run against the host's own Python,
 // PyTorch and CuPy instead of an image. Run it on any GPU host:
 //   npm run --silent gpu-smoke -- cu130 > gpu-smoke.sh && scp gpu-smoke.sh host: && ssh host bash gpu-smoke.sh
-import { PREFLIGHT_SCRIPT, runnerStdin, shellQuote } from "../lib/commands";
+import { HOST_PROGRAM_SUFFIX, PREFLIGHT_REMOTE, hostProgramPrefix, runnerStdin, shellQuote } from "../lib/commands";
 import { findVariant, supportedVariants } from "../lib/variants";
 import { runnerLabels } from "../components/gpuRunner";
 import { cupyCheck, pythonCheck, torchChecks, nvccCheck } from "../layers/checks";
@@ -25,12 +25,13 @@ const out: string[] = [
     '# The checks call `python`; use python3 where there is no python.',
     'command -v python >/dev/null || ln -s "$(command -v python3)" "$bin/python"',
     'export PATH="$bin:$PATH"',
-    `preflight=${shellQuote(PREFLIGHT_SCRIPT)}`,
+    '# The preflight as the stack runs it over SSH: the host\'s `sh -s` reads it, its parameters first (lib/commands/runner.ts hostProgram).',
+    `preflight=${shellQuote(PREFLIGHT_REMOTE)}`,
     'echo "== runner preflight"',
-    `printf %s ${shellQuote(runnerStdin(preflightParams))} | bash -c "$preflight"`,
+    `{ printf %s ${shellQuote(hostProgramPrefix(runnerStdin(preflightParams)))}; printf '%s\\n' "$preflight"; printf %s ${shellQuote(HOST_PROGRAM_SUFFIX)}; } | sh -s`,
     'echo "preflight exit: $?"',
     'echo "== runner preflight, as a stack whose checks run here in Docker (checksOn: runner)"',
-    `printf %s ${shellQuote(runnerStdin({ ...preflightParams, CHECK_DOCKER_GPU: "true" }))} | bash -c "$preflight"`,
+    `{ printf %s ${shellQuote(hostProgramPrefix(runnerStdin({ ...preflightParams, CHECK_DOCKER_GPU: "true" })))}; printf '%s\\n' "$preflight"; printf %s ${shellQuote(HOST_PROGRAM_SUFFIX)}; } | sh -s`,
     'echo "preflight exit: $?"',
     'echo "== highest CUDA the driver supports"',
     "nvidia-smi | sed -n 's/.*CUDA Version: *\\([0-9.]*\\).*/\\1/p' | head -n 1",

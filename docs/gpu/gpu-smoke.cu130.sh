@@ -5,24 +5,17 @@ bin=$(mktemp -d); trap 'rm -rf "$bin"' EXIT
 # The checks call `python`; use python3 where there is no python.
 command -v python >/dev/null || ln -s "$(command -v python3)" "$bin/python"
 export PATH="$bin:$PATH"
+# The preflight as the stack runs it over SSH: the host's `sh -s` reads it, its parameters first (lib/commands/runner.ts hostProgram).
 preflight='set -eu
-while IFS= read -r line || [ -n "$line" ]; do
-  name=${line%%=*}
-  value=${line#*=}
-  case "$name" in
-    RUNNER_DIR|RUNNER_VERSION|RUNNER_SHA256|RUNNER_URL|RUNNER_NAME|RUNNER_LABELS|RUNNER_EPHEMERAL|RUNNER_TOKEN|MIN_DRIVER|CUDA_VERSION|MIN_FREE_GB|CHECK_DOCKER_GPU) eval "$name=\$value" ;;
-  esac
-done
-# A leading ~/ means the SSH user'\''s home.
-case "${RUNNER_DIR:-}" in "~/"*) RUNNER_DIR="$HOME/${RUNNER_DIR#"~/"}" ;; esac
+bounded() { s=$1; shift; if command -v timeout >/dev/null 2>&1; then timeout "$s" "$@"; else "$@"; fi; }
 fail() { echo "GPU runner preflight on $(hostname): $*" >&2; exit 1; }
 command -v nvidia-smi >/dev/null 2>&1 || fail "nvidia-smi not found: install the NVIDIA driver >= $MIN_DRIVER (needed by CUDA $CUDA_VERSION)"
-driver=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader 2>&1 | head -n 1 | tr -d '\'' '\'') || true
+driver=$(bounded 60 nvidia-smi --query-gpu=driver_version --format=csv,noheader 2>&1 | head -n 1 | tr -d '\'' '\'') || true
 case "$driver" in [0-9]*.*) ;; *) fail "nvidia-smi did not report a driver version: $driver" ;; esac
 if ! printf '\''%s\n%s\n'\'' "$MIN_DRIVER" "$driver" | sort -V -C; then
   fail "NVIDIA driver $driver is too old for CUDA $CUDA_VERSION, which needs >= $MIN_DRIVER"
 fi
-gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -n 1)
+gpu=$(bounded 60 nvidia-smi --query-gpu=name --format=csv,noheader | head -n 1)
 nixbin=$(command -v nix 2>/dev/null || true)
 [ -n "$nixbin" ] || [ ! -x /nix/var/nix/profiles/default/bin/nix ] || nixbin=/nix/var/nix/profiles/default/bin/nix
 [ -n "$nixbin" ] || fail "Nix is not installed (no nix on PATH or in /nix/var/nix/profiles/default/bin)"
@@ -34,8 +27,8 @@ free_gb=$((free_kb / 1024 / 1024))
 [ "$free_gb" -ge "$MIN_FREE_GB" ] || fail "only $free_gb GB free under $parent; the runner needs $MIN_FREE_GB GB"
 if [ "${CHECK_DOCKER_GPU:-}" = true ]; then
   command -v docker >/dev/null 2>&1 || fail "docker not found: the layers'\'' smoke checks run in Docker containers here (install Docker and the NVIDIA Container Toolkit)"
-  dockerver=$(docker version --format '\''{{.Server.Version}}'\'' 2>&1) || fail "docker cannot reach its daemon as $(id -un): $dockerver (add the user to the docker group)"
-  runtimes=$(docker info --format '\''{{json .Runtimes}}'\'' 2>/dev/null || true)
+  dockerver=$(bounded 60 docker version --format '\''{{.Server.Version}}'\'' 2>&1) || fail "docker cannot reach its daemon as $(id -un): $dockerver (add the user to the docker group)"
+  runtimes=$(bounded 60 docker info --format '\''{{json .Runtimes}}'\'' 2>/dev/null || true)
   case "$runtimes" in
     *nvidia*) ;;
     *) command -v nvidia-ctk >/dev/null 2>&1 || fail "Docker has no nvidia runtime and nvidia-ctk is missing: install the NVIDIA Container Toolkit (nvidia-ctk runtime configure --runtime=docker), or containers get no GPU" ;;
@@ -47,19 +40,41 @@ echo "gpu=$gpu"
 echo "nix=$nixver"
 echo "free_gb=$free_gb"'
 echo "== runner preflight"
-printf %s 'MIN_DRIVER=580.65.06
+{ printf %s '{
+while IFS= read -r line || [ -n "$line" ]; do
+  name=${line%%=*}
+  value=${line#*=}
+  case "$name" in
+    RUNNER_DIR|RUNNER_VERSION|RUNNER_SHA256|RUNNER_RELEASE_URL|RUNNER_URL|RUNNER_NAME|RUNNER_LABELS|RUNNER_EPHEMERAL|RUNNER_TOKEN|RUNNER_JIT_TOKEN|RUNNER_JIT_TOKEN_ID|GITHUB_API|GITHUB_OWNER|GITHUB_REPOSITORY|MIN_DRIVER|CUDA_VERSION|MIN_FREE_GB|CHECK_DOCKER_GPU) eval "$name=\$value" ;;
+  esac
+done <<'\''LAYERSTACK_PARAMS'\''
+MIN_DRIVER=580.65.06
 CUDA_VERSION=13.0
 MIN_FREE_GB=20
 RUNNER_DIR=/tmp/layerstack-runner
-' | bash -c "$preflight"
+LAYERSTACK_PARAMS
+case "${RUNNER_DIR:-}" in "~/"*) RUNNER_DIR="$HOME/${RUNNER_DIR#"~/"}" ;; esac
+'; printf '%s\n' "$preflight"; printf %s '} </dev/null
+'; } | sh -s
 echo "preflight exit: $?"
 echo "== runner preflight, as a stack whose checks run here in Docker (checksOn: runner)"
-printf %s 'MIN_DRIVER=580.65.06
+{ printf %s '{
+while IFS= read -r line || [ -n "$line" ]; do
+  name=${line%%=*}
+  value=${line#*=}
+  case "$name" in
+    RUNNER_DIR|RUNNER_VERSION|RUNNER_SHA256|RUNNER_RELEASE_URL|RUNNER_URL|RUNNER_NAME|RUNNER_LABELS|RUNNER_EPHEMERAL|RUNNER_TOKEN|RUNNER_JIT_TOKEN|RUNNER_JIT_TOKEN_ID|GITHUB_API|GITHUB_OWNER|GITHUB_REPOSITORY|MIN_DRIVER|CUDA_VERSION|MIN_FREE_GB|CHECK_DOCKER_GPU) eval "$name=\$value" ;;
+  esac
+done <<'\''LAYERSTACK_PARAMS'\''
+MIN_DRIVER=580.65.06
 CUDA_VERSION=13.0
 MIN_FREE_GB=20
 RUNNER_DIR=/tmp/layerstack-runner
 CHECK_DOCKER_GPU=true
-' | bash -c "$preflight"
+LAYERSTACK_PARAMS
+case "${RUNNER_DIR:-}" in "~/"*) RUNNER_DIR="$HOME/${RUNNER_DIR#"~/"}" ;; esac
+'; printf '%s\n' "$preflight"; printf %s '} </dev/null
+'; } | sh -s
 echo "preflight exit: $?"
 echo "== highest CUDA the driver supports"
 nvidia-smi | sed -n 's/.*CUDA Version: *\([0-9.]*\).*/\1/p' | head -n 1

@@ -14,6 +14,8 @@ beforeAll(() => project.init(good()));
 afterAll(() => project.dispose());
 
 type Case = [string, Record<string, string | object>, string, Record<string, string>?];
+const RUNNER = { "layerstack:variant": "cu130", "layerstack:githubOwner": "owner", "layerstack:githubRepository": "megapak", "layerstack:runnerHost": "ci@gpu1" };
+const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
 const cases: Case[] = [
     ["an unknown parent", { "layerstack:layers": [{ id: "base", attr: "layer01-base-cuda" }, { id: "app", attr: "layer02-python-tools", parent: "nope" }] },
         'layerstack:layers: layer "app" has unknown parent "nope"'],
@@ -57,6 +59,19 @@ const cases: Case[] = [
         'layerstack:runnerEphemeral: "yes" must be true or false', { "layerstack:githubToken": SENTINEL }],
     ["allowPublicRepository not a boolean", { "layerstack:variant": "cu130", "layerstack:githubOwner": "owner", "layerstack:githubRepository": "megapak", "layerstack:runnerHost": "ci@gpu1", "layerstack:allowPublicRepository": "yes" },
         'layerstack:allowPublicRepository: "yes" must be true or false', { "layerstack:githubToken": SENTINEL }],
+    ["a runner without a host key", { ...RUNNER }, "layerstack:runnerHostKey is required when layerstack:runnerHost is set", { "layerstack:githubToken": SENTINEL, "layerstack:runnerSshKey": SENTINEL }],
+    ["a malformed host key", { ...RUNNER, "layerstack:runnerHostKey": "AAAAC3NzaC1lZDI1NTE5" }, 'layerstack:runnerHostKey: "AAAAC3NzaC1lZDI1NTE5" is not an SSH public key',
+        { "layerstack:githubToken": SENTINEL, "layerstack:runnerSshKey": SENTINEL }],
+    ["a runner with neither key nor agent", { ...RUNNER, "layerstack:runnerHostKey": HOST_KEY },
+        "layerstack:runnerSshKey is required when layerstack:runnerHost is set (set it with: pulumi config set --secret layerstack:runnerSshKey < key-file), unless layerstack:runnerSshAgent is true", { "layerstack:githubToken": SENTINEL }],
+    ["an ephemeral runner without a JIT token", { ...RUNNER, "layerstack:runnerHostKey": HOST_KEY, "layerstack:runnerEphemeral": "true" },
+        "layerstack:runnerJitToken is required when layerstack:runnerEphemeral is true", { "layerstack:githubToken": SENTINEL, "layerstack:runnerSshKey": SENTINEL }],
+    ["a malformed GitHub API URL", { "layerstack:githubOwner": "owner", "layerstack:githubRepository": "megapak", "layerstack:githubApiUrl": "ftp://ghe" },
+        'layerstack:githubApiUrl: "ftp://ghe" is not an http(s) URL without query', { "layerstack:githubToken": SENTINEL }],
+    ["a malformed runner release sha256", { ...RUNNER, "layerstack:runnerHostKey": HOST_KEY, "layerstack:runnerReleaseSha256": "abc" },
+        "layerstack:runnerReleaseSha256: must be 64 lowercase hex digits", { "layerstack:githubToken": SENTINEL, "layerstack:runnerSshKey": SENTINEL }],
+    ["Docker over SSH to a host that is not the runner", { ...RUNNER, "layerstack:runnerHostKey": HOST_KEY, "layerstack:checksDockerHost": "ssh://ci@gpu2" },
+        'layerstack:checksDockerHost: "ssh://ci@gpu2": an ssh:// Docker host must be the runner ("ssh://ci@gpu1")', { "layerstack:githubToken": SENTINEL, "layerstack:runnerSshKey": SENTINEL }],
     ["an unknown checksOn", { "layerstack:checksOn": "gpu" }, 'layerstack:checksOn: "gpu" must be local or runner'],
     ["a malformed checks Docker host", { "layerstack:checksDockerHost": "gpu1:2375" }, 'layerstack:checksDockerHost: "gpu1:2375" is not a Docker host'],
 ];
