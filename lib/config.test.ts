@@ -56,7 +56,16 @@ describe("validateConfig", () => {
         ["cycle", { layers: [{ id: "a", attr: "a", parent: "b" }, { id: "b", attr: "b", parent: "a" }] }, 'layerstack:layers: layer "a" is in a cycle: a -> b -> a'],
         ["duplicate id", { layers: [{ id: "a", attr: "a" }, { id: "a", attr: "b" }] }, 'layerstack:layers[1]: duplicate layer id "a"'],
         ["bad format", { layers: [{ id: "a", attr: "a", format: "tarball" }] }, 'layerstack:layers[0]: layer "a" has format "tarball"; expected one of oci, docker-archive, stream'],
-        ["bad id", { layers: [{ id: "A B", attr: "a" }] }, 'layerstack:layers[0]: layer id "A B" must be lowercase'],
+        ["bad id", { layers: [{ id: "A B", attr: "a" }] }, 'layerstack:layers[0]: layer id "A B" is not a repository path component'],
+        // The OCI distribution reference grammar (lib/reference.ts), before anything is built.
+        ["id with two periods in a row", { layers: [{ id: "base..cuda", attr: "a" }] }, 'layerstack:layers[0]: layer id "base..cuda" is not a repository path component'],
+        ["id ending in a separator", { layers: [{ id: "base-", attr: "a" }] }, 'layerstack:layers[0]: layer id "base-" is not a repository path component'],
+        ["id with three underscores", { layers: [{ id: "a___b", attr: "a" }] }, 'layerstack:layers[0]: layer id "a___b" is not a repository path component'],
+        ["uppercase id", { layers: [{ id: "Base", attr: "a" }] }, 'layerstack:layers[0]: layer id "Base" is not a repository path component'],
+        ["repository with two periods", { repository: "owner/mega..pak" }, 'layerstack:repository: "owner/mega..pak" is not a repository path'],
+        ["repository too long for any layer", { repository: "a/".repeat(127) + "b" }, `layerstack:repository: "127.0.0.1:5000/${"a/".repeat(127)}b" is 270 characters, which leaves no room for a layer id: an image name may have at most 255`],
+        ["an image name over 255 characters", { repository: "r".repeat(230), layers: [{ id: "layer01-base-cuda", attr: "a" }] },
+            `layerstack:layers: layer "layer01-base-cuda": "127.0.0.1:5000/${"r".repeat(230)}/layer01-base-cuda" is 263 characters; an image name may have at most 255`],
     ])("%s", (_name, raw, expected) => {
         expect(errorOf(raw)).toContain(expected);
     });

@@ -5,6 +5,7 @@ import { LayerstackError, raiseAll } from "./errors";
 import { LayerSpec, orderLayers } from "./graph";
 import { megapakLayers, catalogChecks, applyOverrides, CheckContext, CheckOverride, CheckSpec } from "../layers";
 import { CudaVariant, resolveVariant } from "./variants";
+import { NAME_TOTAL_LENGTH_MAX, REPOSITORY_PATH, nameProblem } from "./reference";
 
 /**
  * Everything the stack reads from config, validated. This module is the only place that
@@ -129,7 +130,8 @@ export interface ProductionSettings {
 const NS = "layerstack";
 const HOST_LABEL = "[a-z0-9]([a-z0-9-]*[a-z0-9])?";
 export const REGISTRY = new RegExp(`^(localhost|\\[[0-9a-fA-F:]+\\]|${HOST_LABEL}(\\.${HOST_LABEL})*)(:(?<port>\\d{1,5}))?$`, "i");
-export const REPOSITORY = /^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$/;
+/** The OCI distribution grammar of a repository path (lib/reference.ts). */
+export const REPOSITORY = REPOSITORY_PATH;
 const FLAKE_REF = /^(path:|git\+(https|ssh|file):|github:|gitlab:|sourcehut:|tarball\+|file\+|https:|flake:|\/|\.\.?\/)[^\s"'`$\\]*$/;
 const SYSTEM = /^[a-z0-9_]+-[a-z0-9_]+$/;
 const VARIANT = /^[a-z0-9]([a-z0-9.-]{0,30}[a-z0-9])?$/;
@@ -176,6 +178,8 @@ export function validateConfig(raw: RawConfig, ctx: { stack: string; projectDir:
     const repository = required("repository");
     if (repository !== undefined && !REPOSITORY.test(repository)) {
         problems.push(`${key("repository")}: ${JSON.stringify(repository)} is not a repository path (lowercase components separated by '/', e.g. "owner/megapak")`);
+    } else if (repository !== undefined && registry !== undefined && `${registry}/${repository}/x`.length > NAME_TOTAL_LENGTH_MAX) {
+        problems.push(`${key("repository")}: "${registry}/${repository}" is ${registry.length + 1 + repository.length} characters, which leaves no room for a layer id: an image name may have at most ${NAME_TOTAL_LENGTH_MAX}`);
     }
 
     const system = raw.system ?? "x86_64-linux";
@@ -234,8 +238,13 @@ export function validateConfig(raw: RawConfig, ctx: { stack: string; projectDir:
     }
     const overrides = parseCheckOverrides(raw.checks, problems);
     raiseAll(problems);
-    // Graph rules (unknown parent, cycle, duplicate id) name the layer.
+    // Graph rules (unknown parent, cycle, duplicate id, an id that is no path component) name the layer.
     layers = orderLayers(layers, layersSource);
+    // Every image name must be one the registry accepts, before anything is built.
+    raiseAll(layers.flatMap((l) => {
+        const p = nameProblem(registry!, `${repository}/${l.id}`);
+        return p ? [`${layersSource}: layer "${l.id}": ${p}`] : [];
+    }));
     const checks = new Map<string, CheckSpec[]>();
     for (const id of overrides.keys()) {
         if (!layers.some((l) => l.id === id)) throw new LayerstackError(`${key("checks")}: no layer "${id}" in ${layersSource}`);

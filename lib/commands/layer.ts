@@ -10,6 +10,8 @@
  * group leaves no `nix` or `skopeo` running.
  */
 
+import { isLoopbackRegistry } from "../reference";
+
 /** Quotes a string for POSIX sh. For the rare place a value must appear in text (the docs). */
 export function shellQuote(s: string): string {
     return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
@@ -63,8 +65,7 @@ digest=$(cat "$tmp/digest")
 echo "$digest"
 exec skopeo inspect --raw --tls-verify="$LAYERSTACK_TLS_VERIFY" "docker://$LAYERSTACK_REPOSITORY@$digest"`;
 
-/** Plain HTTP for a registry on the loopback interface, as Docker does; TLS anywhere else. */
+/** Plain HTTP for a registry on the loopback interface (any case: `LOCALHOST:5000`), as Docker does; TLS anywhere else. */
 export function tlsVerify(registry: string): boolean {
-    const host = registry.replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
-    return !(host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host));
+    return !isLoopbackRegistry(registry);
 }
