@@ -9,6 +9,19 @@ import { TagPromotion } from "./components/tagPromotion";
 
 const settings = loadSettings();
 
+// Evaluation first: one `nix eval` of every layer, before any resource is declared, so a
+// flake that does not evaluate leaves nothing behind (no cache, GitHub or runner resource),
+// with or without --skip-preview.
+const image = {
+    flake: settings.flake,
+    system: settings.system,
+    layers: settings.layers,
+    layersSource: settings.layersSource,
+    registry: settings.registry,
+    repository: settings.repository,
+};
+const { evaluated } = ImagePipeline.plan(image);
+
 // The binary cache comes first: every layer's build and push substitutes from it.
 const c = settings.cache;
 const cache = c && new BinaryCache("cache", c.kind === "cachix"
@@ -30,12 +43,8 @@ const runner = settings.runner && gh && settings.cuda && new GpuRunner(`runner-$
 });
 
 const pipeline = new ImagePipeline("megapak", {
-    flake: settings.flake,
-    system: settings.system,
-    layers: settings.layers,
-    layersSource: settings.layersSource,
-    registry: settings.registry,
-    repository: settings.repository,
+    ...image,
+    evaluated,
     variant: settings.variant,
     registryAuth: settings.registryAuth,
     buildTimeoutSeconds: settings.buildTimeoutSeconds,
@@ -45,15 +54,18 @@ const pipeline = new ImagePipeline("megapak", {
     checkHost: settings.checkHost && { dockerHost: settings.checkHost.dockerHost, dependsOn: runner ? [runner.preflight] : [] },
 });
 
-export const layers = pipeline.layers;
-
 // Moving tags (`<variant>-latest`), only when the stack says so and never for a pull request.
 const promotion = settings.promoteTags ? new TagPromotion("promote", {
     layers: pipeline.layerComponents, registry: settings.registry, variant: settings.variant, registryAuth: settings.registryAuth,
 }) : undefined;
-export const latestTags = promotion?.tags;
 
 // Each layer's closure goes to the cache once it is built (`cache-push-<id>`).
 if (cache) for (const [id, l] of pipeline.layerComponents) cache.addClosure({ id, drvPath: l.drvPath, dependsOn: [l.build] });
-export const binaryCache = cache && { substituter: cache.substituter, publicKeys: cache.publicKeys };
-export const gpuRunner = runner && { name: runner.runnerName, labels: runner.labels, driverVersion: runner.driverVersion, gpu: runner.gpuName };
+
+// The stack's outputs: `layers` always, the others only when the stack has them (an absent
+// export would print "Undefined value (...) will not show as a stack output" on every run).
+const outputs: Record<string, unknown> = { layers: pipeline.layers };
+if (promotion) outputs.latestTags = promotion.tags;
+if (cache) outputs.binaryCache = { substituter: cache.substituter, publicKeys: cache.publicKeys };
+if (runner) outputs.gpuRunner = { name: runner.runnerName, labels: runner.labels, driverVersion: runner.driverVersion, gpu: runner.gpuName };
+export = outputs;

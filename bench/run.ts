@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { REPO, Run, TestProject, TestRegistry, must } from "../test/support/stack";
-import { evalExpression, evaluateAttrs, packageSet } from "../lib/nix";
+import { Evaluated, evalExpression, evaluateAttrs, packageSet } from "../lib/nix";
 import { PUSH_SCRIPT } from "../lib/commands/layer";
 import { megapakLayers } from "../layers/megapak";
 import { LayerSpec } from "../lib/graph";
@@ -228,7 +228,7 @@ function cold(): void {
         perLayer: () => {
             const id = ++tag;
             salt(p, `per-${id}-${Date.now()}`, original);
-            const drvs = [...evaluateAttrs(flake, SYSTEM, catalog.map((l) => l.attr)).values()].map((e) => e!.drvPath);
+            const drvs = [...evaluateAttrs(flake, SYSTEM, catalog.map((l) => l.attr)).values()].map((e) => (e as Evaluated).drvPath);
             const [t] = timed(() => must(sh("bash", ["-c", 'for d in "$@"; do nix-store --realise "$d" >/dev/null & done; fail=0; for j in $(jobs -p); do wait "$j" || fail=1; done; exit $fail', "_", ...drvs], { env }), "concurrent nix-store"));
             perLayer.push(t);
         },

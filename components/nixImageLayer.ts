@@ -1,11 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
-import { BUILD_SCRIPT, PUSH_SCRIPT, tlsVerify, withCacheNixConfig } from "../lib/commands";
+import { BUILD_SCRIPT, PUSH_SCRIPT, scriptStub, tlsVerify, withCacheNixConfig } from "../lib/commands";
 import { ImageFormat } from "../lib/graph";
 import { CheckSpec } from "../layers/checks";
 import { LayerChecks } from "./layerChecks";
 import { RunnerChecks } from "./runnerChecks";
+import { RegistryImage } from "./registryImage";
 
 export interface NixImageLayerArgs {
     /** Flake attribute the layer is read from (kept as an output for humans and tools). */
@@ -83,6 +84,8 @@ export function parsePushOutput(stdout: string): { digest: string; ownBlobSize: 
  * holds a child without its parent.
  */
 export class NixImageLayer extends pulumi.ComponentResource {
+    /** The layer's id (its component's name). */
+    public readonly layerName: string;
     public readonly attr: string;
     public readonly drvPath: string;
     public readonly outPath: string;
@@ -91,6 +94,11 @@ export class NixImageLayer extends pulumi.ComponentResource {
     public readonly repositoryUrl: string;
     public readonly build: command.local.Command;
     public readonly push: command.local.Command;
+    /**
+     * The pushed tag as the registry holds it, checked on every preview, up and refresh
+     * (`<name>-in-registry`); when it is gone, the push is replaced and publishes it again.
+     */
+    public readonly published: RegistryImage;
     /** `sha256:...` of the pushed manifest. */
     public readonly digest: pulumi.Output<string>;
     /** `<repositoryUrl>@sha256:...`: the immutable reference to publish and deploy. */
@@ -105,6 +113,7 @@ export class NixImageLayer extends pulumi.ComponentResource {
 
     constructor(name: string, args: NixImageLayerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("layerstack:index:NixImageLayer", name, {}, opts);
+        this.layerName = name;
         this.attr = args.attr;
         this.drvPath = args.drvPath;
         this.outPath = args.outPath;
@@ -115,14 +124,18 @@ export class NixImageLayer extends pulumi.ComponentResource {
         // Without a cache the commands are exactly as before, so existing stacks see no diff.
         const nixEnv: Record<string, pulumi.Input<string>> = args.nixConfig !== undefined ? { LAYERSTACK_NIX_CONFIG: args.nixConfig } : {};
         const withNix = (script: string) => (args.nixConfig !== undefined ? withCacheNixConfig(script) : script);
+        // Each command's text is a one-line stub; the script travels in LAYERSTACK_SCRIPT, so a
+        // failure shows the step and its last lines of output, not the script (scriptStub).
         this.build = new command.local.Command(`${name}-build`, {
-            create: withNix(BUILD_SCRIPT),
-            environment: { LAYERSTACK_DRV_PATH: args.drvPath, ...nixEnv },
+            create: scriptStub(`${name}-build`),
+            environment: { LAYERSTACK_SCRIPT: withNix(BUILD_SCRIPT), LAYERSTACK_DRV_PATH: args.drvPath, ...nixEnv },
             triggers: [args.drvPath],
             logging: "stderr",
         }, { parent: this, customTimeouts: timeout });
 
         const environment: Record<string, pulumi.Input<string>> = {
+            LAYERSTACK_SCRIPT: withNix(PUSH_SCRIPT),
+            LAYERSTACK_LAYER: name,
             LAYERSTACK_DRV_PATH: args.drvPath,
             LAYERSTACK_FORMAT: args.format ?? "oci",
             LAYERSTACK_REGISTRY: args.registry,
@@ -131,14 +144,27 @@ export class NixImageLayer extends pulumi.ComponentResource {
             LAYERSTACK_TAG: this.tag,
             ...nixEnv,
         };
+        if (args.parent) {
+            // The push checks that the parent's pushed layers start this image (PUSH_SCRIPT).
+            environment.LAYERSTACK_PARENT_LAYER = args.parent.layerName;
+            environment.LAYERSTACK_PARENT_IMAGE = `${args.parent.repositoryUrl}:${args.parent.tag}`;
+        }
         if (args.registryAuth) {
             environment.LAYERSTACK_REGISTRY_USERNAME = args.registryAuth.username;
             environment.LAYERSTACK_REGISTRY_PASSWORD = pulumi.secret(args.registryAuth.password);
         }
+        this.published = new RegistryImage(`${name}-in-registry`, {
+            registry: args.registry,
+            repository: `${args.repository}/${name}`,
+            tag: this.tag,
+            registryAuth: args.registryAuth,
+        }, { parent: this });
         this.push = new command.local.Command(`${name}-push`, {
-            create: withNix(PUSH_SCRIPT),
+            create: scriptStub(`${name}-push`),
             environment,
-            triggers: [args.drvPath, this.repositoryUrl, this.tag],
+            // The RegistryImage's id changes exactly when the registry lost the tag: then the push
+            // is replaced and publishes it again (components/registryImage.ts).
+            triggers: [args.drvPath, this.repositoryUrl, this.tag, this.published.id],
             logging: "stderr",
         }, { parent: this, dependsOn: [this.build, ...(args.parent?.gate ?? [])] });
 

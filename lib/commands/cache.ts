@@ -42,7 +42,7 @@ export function parseCachixInfo(stdout: string, cache: string): CachixInfo {
  * A failed push fails this command only: nothing is recorded, and the next `up` retries.
  */
 export const CACHIX_PUSH_SCRIPT = `set -eu
-out=$(nix-store --realise "$LAYERSTACK_DRV_PATH")
+out=$(nix-store --realise --no-gc-warning "$LAYERSTACK_DRV_PATH")
 if ! cachix push "$LAYERSTACK_CACHIX_CACHE" "$out" >&2; then
   echo "binary cache: pushing layer \${LAYERSTACK_LAYER:-?} ($out) to Cachix cache $LAYERSTACK_CACHIX_CACHE failed (is Cachix reachable, is the token valid?); nothing was recorded, run pulumi up again" >&2
   exit 1
@@ -58,7 +58,7 @@ echo "$out"`;
 export const NIX_COPY_PUSH_SCRIPT = `set -eu
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-out=$(nix-store --realise "$LAYERSTACK_DRV_PATH")
+out=$(nix-store --realise --no-gc-warning "$LAYERSTACK_DRV_PATH")
 url=$LAYERSTACK_CACHE_URL
 if [ -n "\${LAYERSTACK_CACHE_SIGNING_KEY:-}" ]; then
   (umask 077 && printf '%s' "$LAYERSTACK_CACHE_SIGNING_KEY" > "$tmp/signing-key")
