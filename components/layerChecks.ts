@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { LOCAL_CHECK_SCRIPT, tlsVerify } from "../lib/commands";
+import { LOCAL_CHECK_SCRIPT, scriptStub, tlsVerify } from "../lib/commands";
 import { CheckSpec } from "../layers/checks";
 
 export interface LayerChecksArgs {
@@ -37,6 +37,7 @@ export class LayerChecks extends pulumi.ComponentResource {
         this.skipped = args.checks.filter((c) => c.gpu && !args.gpu).map((c) => c.name);
         this.commands = runnable.map((c) => {
             const environment: Record<string, pulumi.Input<string>> = {
+                LAYERSTACK_SCRIPT: LOCAL_CHECK_SCRIPT,
                 LAYERSTACK_IMAGE_REF: args.imageRef,
                 LAYERSTACK_REGISTRY: args.registry,
                 LAYERSTACK_TLS_VERIFY: String(tlsVerify(args.registry)),
@@ -48,7 +49,8 @@ export class LayerChecks extends pulumi.ComponentResource {
                 environment.LAYERSTACK_REGISTRY_PASSWORD = pulumi.secret(args.registryAuth.password);
             }
             return new command.local.Command(`${name}-${c.name}`, {
-                create: LOCAL_CHECK_SCRIPT,
+                // A one-line stub: a failure shows the check's last lines, not the script (scriptStub).
+                create: scriptStub(`${name}-${c.name}`),
                 environment,
                 triggers: [args.imageRef, c.script],
                 logging: "stdoutAndStderr",

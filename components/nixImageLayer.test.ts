@@ -30,11 +30,18 @@ describe("NixImageLayer", () => {
         expect(build.type).toBe("command:local:Command");
         expect(push.type).toBe("command:local:Command");
         expect(build.inputs.triggers).toEqual([DRV]);
-        expect(build.inputs.create).toBe(commands.BUILD_SCRIPT);
-        expect(build.inputs.environment).toEqual({ LAYERSTACK_DRV_PATH: DRV });
-        expect(push.inputs.create).toBe(commands.PUSH_SCRIPT);
-        expect(push.inputs.triggers).toEqual([DRV, "ghcr.io/owner/megapak/layer02-python-tools", "cu130-0123456789abcdfghijklmnpqrsvwxyz"]);
+        // The command text is a one-line stub; the script travels in the environment.
+        expect(build.inputs.create).toBe('exec sh -c "$LAYERSTACK_SCRIPT" layer02-python-tools-build');
+        expect(build.inputs.environment).toEqual({ LAYERSTACK_SCRIPT: commands.BUILD_SCRIPT, LAYERSTACK_DRV_PATH: DRV });
+        expect(push.inputs.create).toBe('exec sh -c "$LAYERSTACK_SCRIPT" layer02-python-tools-push');
+        // The registry read-back's id is the push's fourth trigger (components/registryImage.ts).
+        const readBack = recorded.find((r) => r.name === "layer02-python-tools-in-registry")!;
+        expect(readBack.type).toBe("pulumi-nodejs:dynamic/layerstack:RegistryImage");
+        expect(readBack.inputs).toMatchObject({ registry: "ghcr.io", repository: "owner/megapak/layer02-python-tools", tag: "cu130-0123456789abcdfghijklmnpqrsvwxyz" });
+        expect(push.inputs.triggers).toEqual([DRV, "ghcr.io/owner/megapak/layer02-python-tools", "cu130-0123456789abcdfghijklmnpqrsvwxyz", "layer02-python-tools-in-registry-id"]);
         expect(push.inputs.environment).toEqual({
+            LAYERSTACK_SCRIPT: commands.PUSH_SCRIPT,
+            LAYERSTACK_LAYER: "layer02-python-tools",
             LAYERSTACK_DRV_PATH: DRV,
             LAYERSTACK_FORMAT: "oci",
             LAYERSTACK_REGISTRY: "ghcr.io",
@@ -70,6 +77,22 @@ describe("NixImageLayer", () => {
         expect(env.LAYERSTACK_REGISTRY_USERNAME).toBe("bot");
         expect(await valueOf(l.push.create as pulumi.Output<string>)).not.toContain(sentinel);
         expect(await isSecret(l.digest)).toBe(false);
+    });
+
+    test("a child's push names its parent's pushed image, known before anything runs, for the prefix check", async () => {
+        const parent = layer("layer-parent", { drvPath: PARENT_DRV });
+        const child = layer("layer-child", { parent });
+        await valueOf(child.imageRef);
+        const env = recorded.find((r) => r.name === "layer-child-push")!.inputs.environment as Record<string, string>;
+        expect(env.LAYERSTACK_PARENT_LAYER).toBe("layer-parent");
+        expect(env.LAYERSTACK_PARENT_IMAGE).toBe("ghcr.io/owner/megapak/layer-parent:cu130-zyxwvsrqpnmlkjihgfdcba9876543210");
+        const root = recorded.find((r) => r.name === "layer-parent-push")!.inputs.environment as Record<string, string>;
+        expect(root.LAYERSTACK_PARENT_IMAGE).toBeUndefined();
+    });
+
+    test("scriptStub takes only resource names", () => {
+        expect(commands.scriptStub("a-b.c_d-push")).toBe('exec sh -c "$LAYERSTACK_SCRIPT" a-b.c_d-push');
+        expect(() => commands.scriptStub("x; rm -rf /")).toThrow('not a step name: "x; rm -rf /"');
     });
 
     test("layerTag refuses what is not a drv path", () => {

@@ -92,6 +92,8 @@ export class NixImageLayer extends pulumi.ComponentResource {
     public readonly tag: string;
     /** `<registry>/<repository>/<name>`, without tag or digest. */
     public readonly repositoryUrl: string;
+    /** `<repository>/<name>`: the repository's path in the registry. */
+    public readonly repositoryPath: string;
     public readonly build: command.local.Command;
     public readonly push: command.local.Command;
     /**
@@ -118,7 +120,8 @@ export class NixImageLayer extends pulumi.ComponentResource {
         this.drvPath = args.drvPath;
         this.outPath = args.outPath;
         this.tag = layerTag(args.variant, args.drvPath);
-        this.repositoryUrl = `${args.registry}/${args.repository}/${name}`;
+        this.repositoryPath = `${args.repository}/${name}`;
+        this.repositoryUrl = `${args.registry}/${this.repositoryPath}`;
 
         const timeout = args.buildTimeoutSeconds ? { create: `${args.buildTimeoutSeconds}s`, update: `${args.buildTimeoutSeconds}s` } : undefined;
         // Without a cache the commands are exactly as before, so existing stacks see no diff.
@@ -155,7 +158,7 @@ export class NixImageLayer extends pulumi.ComponentResource {
         }
         this.published = new RegistryImage(`${name}-in-registry`, {
             registry: args.registry,
-            repository: `${args.repository}/${name}`,
+            repository: this.repositoryPath,
             tag: this.tag,
             registryAuth: args.registryAuth,
         }, { parent: this });

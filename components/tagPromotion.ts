@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { PROMOTE_SCRIPT, PULL_REQUEST_EVENTS, tlsVerify } from "../lib/commands";
+import { PROMOTE_SCRIPT, PULL_REQUEST_EVENTS, scriptStub, tlsVerify } from "../lib/commands";
 import { NixImageLayer } from "./nixImageLayer";
+import { RegistryImage } from "./registryImage";
 
 export interface TagPromotionArgs {
     /** The layers whose moving tag follows their pushed digest, by layer id. */
@@ -54,6 +55,7 @@ export class TagPromotion extends pulumi.ComponentResource {
         } else {
             for (const [id, layer] of args.layers) {
                 const environment: Record<string, pulumi.Input<string>> = {
+                    LAYERSTACK_SCRIPT: PROMOTE_SCRIPT,
                     LAYERSTACK_IMAGE_REF: layer.imageRef,
                     LAYERSTACK_REPOSITORY: layer.repositoryUrl,
                     LAYERSTACK_MOVING_TAG: tag,
@@ -64,10 +66,15 @@ export class TagPromotion extends pulumi.ComponentResource {
                     environment.LAYERSTACK_REGISTRY_USERNAME = args.registryAuth.username;
                     environment.LAYERSTACK_REGISTRY_PASSWORD = pulumi.secret(args.registryAuth.password);
                 }
+                // The moving tag as the registry holds it, checked on every preview, up and refresh:
+                // when it is gone, the promote is replaced and moves it again (components/registryImage.ts).
+                const published = new RegistryImage(`${id}-promote-in-registry`, {
+                    registry: args.registry, repository: layer.repositoryPath, tag, registryAuth: args.registryAuth,
+                }, { parent: this });
                 commands.set(id, new command.local.Command(`${id}-promote`, {
-                    create: PROMOTE_SCRIPT,
+                    create: scriptStub(`${id}-promote`),
                     environment,
-                    triggers: [layer.imageRef, `${layer.repositoryUrl}:${tag}`],
+                    triggers: [layer.imageRef, `${layer.repositoryUrl}:${tag}`, published.id],
                     logging: "stderr",
                 }, { parent: this, dependsOn: layer.gate }));
             }
