@@ -6,6 +6,7 @@ import { BinaryCache } from "./components/binaryCache";
 import { GithubActions } from "./components/githubActions";
 import { GpuRunner } from "./components/gpuRunner";
 import { TagPromotion } from "./components/tagPromotion";
+import { ImageRetention } from "./components/imageRetention";
 
 const settings = loadSettings();
 
@@ -58,6 +59,15 @@ const pipeline = new ImagePipeline("megapak", {
 const promotion = settings.promoteTags ? new TagPromotion("promote", {
     layers: pipeline.layerComponents, registry: settings.registry, variant: settings.variant, registryAuth: settings.registryAuth,
 }) : undefined;
+
+// Old immutable tags are retired after each layer is published, checked and promoted
+// (`<id>-retention`), and images are deleted at destroy, only when the stack asks for either.
+if (settings.keepImages !== undefined || settings.deleteImagesOnDestroy) {
+    new ImageRetention("retention", {
+        layers: pipeline.layerComponents, registry: settings.registry, variant: settings.variant, registryAuth: settings.registryAuth,
+        keep: settings.keepImages, deleteOnDestroy: settings.deleteImagesOnDestroy, promoted: promotion?.commands,
+    });
+}
 
 // Each layer's closure goes to the cache once it is built (`cache-push-<id>`).
 if (cache) for (const [id, l] of pipeline.layerComponents) cache.addClosure({ id, drvPath: l.drvPath, dependsOn: [l.build] });

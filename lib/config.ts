@@ -35,6 +35,10 @@ export interface StackSettings {
     readonly cuda?: CudaVariant;
     /** Whether `<variant>-latest` tags are moved to the pushed digests (never for a pull request). @default false */
     readonly promoteTags: boolean;
+    /** Immutable tags kept per layer (older ones are deleted after a successful up). @default all */
+    readonly keepImages?: number;
+    /** Whether deleting a layer's retention (`pulumi destroy`, a removed layer) deletes its images. @default false */
+    readonly deleteImagesOnDestroy: boolean;
     /** The Nix binary cache the layers' closures are pushed to. @default none */
     readonly cache?: CacheSettings;
     /** The GitHub repository whose Actions secrets, variables and runner are managed. @default none */
@@ -97,6 +101,8 @@ export interface RawConfig {
     pytorch?: string;
     python?: string;
     promoteTags?: string;
+    keepImages?: string;
+    deleteImagesOnDestroy?: string;
     cache?: string;
     cachixCache?: string;
     cachixApiUrl?: string;
@@ -231,6 +237,18 @@ export function validateConfig(raw: RawConfig, ctx: { stack: string; projectDir:
         const suffix = production.cuda.id;
         layers = layers.map((l) => ({ ...l, attr: `${l.attr}-${suffix}` }));
     }
+    let keepImages: number | undefined;
+    if (raw.keepImages !== undefined) {
+        keepImages = Number(raw.keepImages);
+        if (!/^\d+$/.test(raw.keepImages.trim()) || !Number.isSafeInteger(keepImages) || keepImages < 1) {
+            problems.push(`${key("keepImages")}: ${JSON.stringify(raw.keepImages)} must be a whole number, at least 1 (the images a stack output points at are always kept); leave it unset to keep every image`);
+        }
+    }
+    let deleteImagesOnDestroy = false;
+    if (raw.deleteImagesOnDestroy !== undefined) {
+        if (raw.deleteImagesOnDestroy !== "true" && raw.deleteImagesOnDestroy !== "false") problems.push(`${key("deleteImagesOnDestroy")}: ${JSON.stringify(raw.deleteImagesOnDestroy)} must be true or false`);
+        deleteImagesOnDestroy = raw.deleteImagesOnDestroy === "true";
+    }
     let runChecks = true;
     if (raw.runChecks !== undefined) {
         if (raw.runChecks !== "true" && raw.runChecks !== "false") problems.push(`${key("runChecks")}: ${JSON.stringify(raw.runChecks)} must be true or false`);
@@ -259,7 +277,8 @@ export function validateConfig(raw: RawConfig, ctx: { stack: string; projectDir:
     }
 
     return {
-        flake: flake!, layers, layersSource, registry: registry!, repository: repository!, system, variant, buildTimeoutSeconds, auth, checks, ...production,
+        flake: flake!, layers, layersSource, registry: registry!, repository: repository!, system, variant, buildTimeoutSeconds, auth, checks,
+        ...(keepImages !== undefined ? { keepImages } : {}), deleteImagesOnDestroy, ...production,
     };
 }
 
@@ -491,6 +510,8 @@ export function loadSettings(cfg = new pulumi.Config(NS), projectDir = process.c
         pytorch: cfg.get("pytorch"),
         python: cfg.get("python"),
         promoteTags: cfg.get("promoteTags"),
+        keepImages: cfg.get("keepImages"),
+        deleteImagesOnDestroy: cfg.get("deleteImagesOnDestroy"),
         cache: cfg.get("cache"),
         cachixCache: cfg.get("cachixCache"),
         cachixApiUrl: cfg.get("cachixApiUrl"),
