@@ -35,7 +35,9 @@ export interface RegistryTarget {
  * serialized `class extends Error` loses its message on the way to the engine.)
  */
 export function registryError(message: string, status?: number): Error & { status?: number } {
-    return Object.assign(new Error(message), { status });
+    // The dynamic provider prints a failing call's error as `${e}: ${e.stack}` on its stderr,
+    // which the CLI shows under the stack: one line with the message, not a stack trace.
+    return Object.assign(new Error(message), { status, stack: message, toString: () => "layerstack registry check" });
 }
 
 /** The media types a manifest HEAD accepts (without them distribution 2.8 answers 404 for OCI manifests). */
