@@ -232,3 +232,41 @@ describe("the variant selects the flake attributes and the checks' versions", ()
         expect(s.layers[0].attr).toBe("my-base");
     });
 });
+
+describe("a layer's checks follow it through a rename", () => {
+    const names = (s: ReturnType<typeof validateConfig>, id: string) => (s.checks.get(id) ?? []).map((c) => c.name);
+
+    test("a renamed layer keeps the catalog's checks of its flake attribute", () => {
+        const s = validateConfig({ ...good, layers: [{ id: "base", attr: "layer01-base-cuda" }, { id: "torch", attr: "layer04-pytorch", parent: "base" }] }, ctx);
+        expect(names(s, "base")).toEqual(["nvcc-version"]);
+        expect(names(s, "torch")).toEqual(["torch-cuda-version", "torch-sees-gpu"]);
+    });
+
+    test("another variant's attribute (<attr>-cu128) finds them too, with that variant's versions", () => {
+        const s = validateConfig({ ...good, variant: "cu128", layers: [{ id: "base", attr: "layer01-base-cuda-cu128" }] }, { ...ctx, stack: "cu128" });
+        expect(s.checks.get("base")![0].script).toContain("release 12.8,");
+    });
+
+    test("checks set on the layer replace the catalog's; overrides apply on top", () => {
+        const s = validateConfig({
+            ...good,
+            layers: [{ id: "base", attr: "layer01-base-cuda", checks: [{ name: "has-sh", script: "test -x /bin/sh" }, { name: "gpu-ok", script: "nvidia-smi", gpu: true }] }],
+            checks: { base: [{ name: "gpu-ok", skip: true }] },
+        }, ctx);
+        expect(s.checks.get("base")).toEqual([{ name: "has-sh", script: "test -x /bin/sh" }]);
+        const none = validateConfig({ ...good, layers: [{ id: "layer01-base-cuda", attr: "my-base", checks: [] }] }, ctx);
+        expect(none.checks.get("layer01-base-cuda")).toBeUndefined();
+    });
+
+    test.each([
+        ["a catalog id on another attribute, which would drop its checks", { layers: [{ id: "layer04-pytorch", attr: "my-torch" }] },
+            'layerstack:layers: layer "layer04-pytorch" has the id of a catalog layer with checks (torch-cuda-version, torch-sees-gpu), but the flake attribute "my-torch": checks follow the attribute, so these would be dropped. Set "checks" on the layer to keep them (or "checks: []" to run none)'],
+        ["overrides keyed by an old id", { layers: [{ id: "base", attr: "layer01-base-cuda" }], checks: { "layer01-base-cuda": [{ name: "nvcc-version", skip: true }] } },
+            'layerstack:checks: no layer "layer01-base-cuda" in layerstack:layers (checks are keyed by layer id: after a rename, key them by the new id)'],
+        ["checks on a layer that are not a list", { layers: [{ id: "base", attr: "a", checks: "nvcc" }] }, "layerstack:layers[0].checks: must be a list of {name, script, gpu?}"],
+        ["a check on a layer without a script", { layers: [{ id: "base", attr: "a", checks: [{ name: "x" }] }] }, "layerstack:layers[0].checks[0]: script must be a non-empty string"],
+        ["two checks of one name on a layer", { layers: [{ id: "base", attr: "a", checks: [{ name: "x", script: "true" }, { name: "x", script: "false" }] }] }, 'layerstack:layers[0].checks[1]: duplicate check name "x"'],
+    ])("%s fails, saying so", (_name, raw, expected) => {
+        expect(errorOf(raw as Partial<RawConfig>)).toBe(expected);
+    });
+});
