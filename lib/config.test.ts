@@ -57,6 +57,9 @@ describe("validateConfig", () => {
         ["duplicate id", { layers: [{ id: "a", attr: "a" }, { id: "a", attr: "b" }] }, 'layerstack:layers[1]: duplicate layer id "a"'],
         ["bad format", { layers: [{ id: "a", attr: "a", format: "tarball" }] }, 'layerstack:layers[0]: layer "a" has format "tarball"; expected one of oci, docker-archive, stream'],
         ["bad id", { layers: [{ id: "A B", attr: "a" }] }, 'layerstack:layers[0]: layer id "A B" is not a repository path component'],
+        ["keepImages zero", { keepImages: "0" }, 'layerstack:keepImages: "0" must be a whole number, at least 1 (the images a stack output points at are always kept); leave it unset to keep every image'],
+        ["keepImages not a number", { keepImages: "all" }, 'layerstack:keepImages: "all" must be a whole number, at least 1'],
+        ["deleteImagesOnDestroy not a boolean", { deleteImagesOnDestroy: "yes" }, 'layerstack:deleteImagesOnDestroy: "yes" must be true or false'],
         // The OCI distribution reference grammar (lib/reference.ts), before anything is built.
         ["id with two periods in a row", { layers: [{ id: "base..cuda", attr: "a" }] }, 'layerstack:layers[0]: layer id "base..cuda" is not a repository path component'],
         ["id ending in a separator", { layers: [{ id: "base-", attr: "a" }] }, 'layerstack:layers[0]: layer id "base-" is not a repository path component'],
@@ -68,6 +71,15 @@ describe("validateConfig", () => {
             `layerstack:layers: layer "layer01-base-cuda": "127.0.0.1:5000/${"r".repeat(230)}/layer01-base-cuda" is 263 characters; an image name may have at most 255`],
     ])("%s", (_name, raw, expected) => {
         expect(errorOf(raw)).toContain(expected);
+    });
+
+    test("retention is off unless asked: every image is kept, destroy deletes none", () => {
+        const s = validateConfig(good, ctx);
+        expect(s.keepImages).toBeUndefined();
+        expect(s.deleteImagesOnDestroy).toBe(false);
+        const t = validateConfig({ ...good, keepImages: "3", deleteImagesOnDestroy: "true" }, ctx);
+        expect(t.keepImages).toBe(3);
+        expect(t.deleteImagesOnDestroy).toBe(true);
     });
 
     test("several problems are reported together", () => {
