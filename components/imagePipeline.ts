@@ -43,6 +43,8 @@ export interface ImagePipelineArgs {
     };
     /** Nix settings every layer's build and push add to NIX_CONFIG (`BinaryCache.nixConfig`). @default none */
     readonly nixConfig?: pulumi.Input<string>;
+    /** Read every pushed tag back from the registry (NixImageLayerArgs.checkRegistry). @default true */
+    readonly checkRegistry?: boolean;
 }
 
 /** What the stack exports per layer (`pulumi stack output --json layers`). */
@@ -106,6 +108,7 @@ export class ImagePipeline extends pulumi.ComponentResource {
                 gpuChecks: args.gpuChecks,
                 checkRunner,
                 nixConfig: args.nixConfig,
+                checkRegistry: args.checkRegistry,
             }, { parent: this }));
         }
         this.layerComponents = components;

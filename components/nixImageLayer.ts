@@ -46,6 +46,12 @@ export interface NixImageLayerArgs {
      * `extra-substituters` / `extra-trusted-public-keys` (`BinaryCache.nixConfig`). @default none
      */
     readonly nixConfig?: pulumi.Input<string>;
+    /**
+     * Read the pushed tag back from the registry on every preview, up and refresh, and publish
+     * it again when it is gone (RegistryImage `<name>-in-registry`). Off only to measure what the
+     * check costs (bench/run.ts). @default true
+     */
+    readonly checkRegistry?: boolean;
 }
 
 /** Where production checks run: a Docker provider whose host is the GPU runner. */
@@ -100,7 +106,7 @@ export class NixImageLayer extends pulumi.ComponentResource {
      * The pushed tag as the registry holds it, checked on every preview, up and refresh
      * (`<name>-in-registry`); when it is gone, the push is replaced and publishes it again.
      */
-    public readonly published: RegistryImage;
+    public readonly published?: RegistryImage;
     /** `sha256:...` of the pushed manifest. */
     public readonly digest: pulumi.Output<string>;
     /** `<repositoryUrl>@sha256:...`: the immutable reference to publish and deploy. */
@@ -156,7 +162,7 @@ export class NixImageLayer extends pulumi.ComponentResource {
             environment.LAYERSTACK_REGISTRY_USERNAME = args.registryAuth.username;
             environment.LAYERSTACK_REGISTRY_PASSWORD = pulumi.secret(args.registryAuth.password);
         }
-        this.published = new RegistryImage(`${name}-in-registry`, {
+        this.published = args.checkRegistry === false ? undefined : new RegistryImage(`${name}-in-registry`, {
             registry: args.registry,
             repository: this.repositoryPath,
             tag: this.tag,
@@ -167,7 +173,7 @@ export class NixImageLayer extends pulumi.ComponentResource {
             environment,
             // The RegistryImage's id changes exactly when the registry lost the tag: then the push
             // is replaced and publishes it again (components/registryImage.ts).
-            triggers: [args.drvPath, this.repositoryUrl, this.tag, this.published.id],
+            triggers: [args.drvPath, this.repositoryUrl, this.tag, ...(this.published ? [this.published.id] : [])],
             logging: "stderr",
         }, { parent: this, dependsOn: [this.build, ...(args.parent?.gate ?? [])] });
 
