@@ -407,8 +407,11 @@ function write(totalS: number): void {
     // Rows this run did not measure (BENCH_ONLY) stay, marked with the commit they are from.
     const kept = previousRows(file, commit).filter((r) => !rows.some((x) => x.name === r.name));
     if (kept.length) {
+        // In the benchmarks' own order (1, 1b, 2, 2b, ...), measured and kept alike.
+        const order = (r: Row) => { const m = /^(\d+)([a-z]?)\./.exec(r.name); return m ? Number(m[1]) * 100 + (m[2] ? m[2].charCodeAt(0) - 96 : 0) : 1e9; };
+        const all = [...rows, ...kept].sort((a, b) => order(a) - order(b));
         const at = lines.indexOf("|---|---|---|---|---|") + 1;
-        lines.splice(at + rows.length, 0, ...kept.map((r) => `| ${r.name} | ${r.measured} | ${r.ratio} | ${r.goal} | ${r.met} |`));
+        lines.splice(at, rows.length, ...all.map((r) => `| ${r.name} | ${r.measured} | ${r.ratio} | ${r.goal} | ${r.met} |`));
     }
     fs.writeFileSync(file, lines.join("\n") + "\n");
     log(`wrote ${path.relative(REPO, file)}`);
