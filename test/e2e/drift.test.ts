@@ -53,7 +53,10 @@ function deleteManifest(id: string, digest: string): void {
 let first: Record<string, any>;
 
 test("after an up, every check finds its image: preview and up expect no changes", () => {
-    must(project.up(), "pulumi up");
+    const up = must(project.up(), "pulumi up");
+    // No noise: no GC-root warning from any realisation, no "Undefined value" output.
+    expect(up.stdout + up.stderr).not.toContain("you did not specify '--add-root'");
+    expect(up.stdout + up.stderr).not.toContain("Undefined value");
     first = expectAllResolve();
     must(project.pulumi(["preview", "--expect-no-changes"]), "preview --expect-no-changes");
     const before = project.argvCount();
