@@ -238,7 +238,9 @@ describe("an interrupted up", () => {
 });
 
 describe("a build timeout", () => {
-    const s = setup("timeout", 5306, { "layerstack:buildTimeout": "3" });
+    // 8 s: time for the layers above (their read-back, push and check) to publish before the
+    // timeout ends the run; the layer beneath builds for 120 s.
+    const s = setup("timeout", 5306, { "layerstack:buildTimeout": "8" });
     const content = nonce();
 
     test("ends up promptly, names the layer, and leaves no nix, nix-store or sleep process behind", () => {
