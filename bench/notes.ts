@@ -51,7 +51,7 @@ export const NOTES: string[] = [
     "- **4. Scaling** is met, with a caveat: \"linear at worst\" is checked as \"the per-layer cost of the last step is at most twice",
     "  the first step's\" (plus a least-squares fit); with 2\u20133 repetitions on 2 noisy cores the step costs carry \u00b120%.",
     "  One evaluation per preview at every size.",
-    "- **6. Registry read-back (goal \u2264 300 ms, measured +558 ms and +871 ms in two runs on this shared, loaded machine).** The 12",
+    "- **6. Registry read-back (goal \u2264 300 ms, the row has this run's number; earlier runs on this shared, loaded 2-core machine gave +558, +871 and +1023 ms).** The 12",
     "  HEADs themselves take 13\u201326 ms. The rest is Pulumi's dynamic provider: the engine starts `pulumi-resource-pulumi-nodejs`",
     "  (node loading @pulumi/pulumi; 0.56 s from launch to Configure in a `-v=9` trace here, of which",
     "  `require(\"@pulumi/pulumi/runtime\")` is ~0.4 s because it loads the closure serializer with TypeScript and npm's arborist)",
