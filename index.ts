@@ -6,9 +6,25 @@ import { BinaryCache } from "./components/binaryCache";
 import { GithubActions } from "./components/githubActions";
 import { GpuRunner } from "./components/gpuRunner";
 import { TagPromotion } from "./components/tagPromotion";
+import { ImageRetention } from "./components/imageRetention";
 import { dockerSshOptions } from "./lib/dockerSsh";
 
 const settings = loadSettings();
+
+// Evaluation first: one `nix eval` of every layer, before any resource is declared, so a
+// flake that does not evaluate leaves nothing behind (no cache, GitHub or runner resource),
+// with or without --skip-preview.
+const image = {
+    flake: settings.flake,
+    system: settings.system,
+    layers: settings.layers,
+    layersSource: settings.layersSource,
+    registry: settings.registry,
+    repository: settings.repository,
+    // The stack's own Nix settings (layerstack:nixConfig), for the evaluation, builds and pushes.
+    nixConfig: settings.nixConfig,
+};
+const { evaluated } = ImagePipeline.plan(image);
 
 // The binary cache comes first: every layer's build and push substitutes from it.
 const c = settings.cache;
@@ -39,18 +55,13 @@ const runner = r && settings.github && settings.cuda && new GpuRunner(`runner-${
 });
 
 const pipeline = new ImagePipeline("megapak", {
-    flake: settings.flake,
-    system: settings.system,
-    layers: settings.layers,
-    layersSource: settings.layersSource,
-    registry: settings.registry,
-    repository: settings.repository,
+    ...image,
+    evaluated,
     variant: settings.variant,
     registryAuth: settings.registryAuth,
     buildTimeoutSeconds: settings.buildTimeoutSeconds,
     checks: runnerOnly ? new Map() : settings.checks,
-    // The stack's own Nix settings (layerstack:nixConfig), then the cache's substituter.
-    nixConfig: settings.nixConfig,
+    // Then the cache's substituter.
     cacheNixConfig: cache?.nixConfig,
     // Production: every check in a container with the GPUs on the runner (Docker over SSH).
     checkHost: runnerOnly ? undefined : settings.checkHost && {
@@ -60,15 +71,27 @@ const pipeline = new ImagePipeline("megapak", {
     },
 });
 
-export const layers = pipeline.layers;
-
 // Moving tags (`<variant>-latest`), only when the stack says so and never for a pull request.
 const promotion = settings.promoteTags ? new TagPromotion("promote", {
     layers: pipeline.layerComponents, registry: settings.registry, variant: settings.variant, registryAuth: settings.registryAuth,
 }) : undefined;
-export const latestTags = promotion?.tags;
+
+// Old immutable tags are retired after each layer is published, checked and promoted
+// (`<id>-retention`), and images are deleted at destroy, only when the stack asks for either.
+if (settings.keepImages !== undefined || settings.deleteImagesOnDestroy) {
+    new ImageRetention("retention", {
+        layers: pipeline.layerComponents, registry: settings.registry, variant: settings.variant, registryAuth: settings.registryAuth,
+        keep: settings.keepImages, deleteOnDestroy: settings.deleteImagesOnDestroy, promoted: promotion?.commands,
+    });
+}
 
 // Each layer's closure goes to the cache once it is built (`cache-push-<id>`).
 if (cache) for (const [id, l] of pipeline.layerComponents) cache.addClosure({ id, drvPath: l.drvPath, dependsOn: [l.build] });
-export const binaryCache = cache && { substituter: cache.substituter, publicKeys: cache.publicKeys };
-export const gpuRunner = runner && { name: runner.runnerName, labels: runner.labels, driverVersion: runner.driverVersion, gpu: runner.gpuName };
+
+// The stack's outputs: `layers` always, the others only when the stack has them (an absent
+// export would print "Undefined value (...) will not show as a stack output" on every run).
+const outputs: Record<string, unknown> = { layers: pipeline.layers };
+if (promotion) outputs.latestTags = promotion.tags;
+if (cache) outputs.binaryCache = { substituter: cache.substituter, publicKeys: cache.publicKeys };
+if (runner) outputs.gpuRunner = { name: runner.runnerName, labels: runner.labels, driverVersion: runner.driverVersion, gpu: runner.gpuName };
+export = outputs;

@@ -3,19 +3,21 @@
 //
 // Every comparison alternates its contenders within each repetition (the order rotates) and
 // reports medians. BENCH_ONLY=noop,cold,change,scale runs a subset; BENCH_REPS scales the
-// repetition counts (e.g. BENCH_REPS=1 for a quick look).
+// repetition counts (e.g. BENCH_REPS=1 for a quick look). Rows a subset does not measure are kept
+// from the previous bench/RESULTS.md, marked with the commit they were measured at.
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { DEV_NIX_CONFIG, REPO, Run, TestProject, TestRegistry, devNixEnv, must } from "../test/support/stack";
-import { evalExpression, evaluateAttrs, packageSet } from "../lib/nix";
+import { Evaluated, evalExpression, evaluateAttrs, packageSet } from "../lib/nix";
 import { PUSH_SCRIPT } from "../lib/commands/layer";
+import { RegistryClient } from "../lib/registry";
 import { megapakLayers } from "../layers/megapak";
 import { LayerSpec } from "../lib/graph";
 import { NOTES } from "./notes";
 
-const ONLY = (process.env.BENCH_ONLY ?? "noop,change,cold,scale").split(",");
+const ONLY = (process.env.BENCH_ONLY ?? "noop,change,cold,scale,drift").split(",");
 const REPS = Number(process.env.BENCH_REPS ?? "0");
 const reps = (n: number) => (REPS > 0 ? Math.min(REPS, n) : n);
 const SYSTEM = "x86_64-linux";
@@ -228,7 +230,7 @@ function cold(): void {
         perLayer: () => {
             const id = ++tag;
             salt(p, `per-${id}-${Date.now()}`, original);
-            const drvs = [...evaluateAttrs(flake, SYSTEM, catalog.map((l) => l.attr), DEV_NIX_CONFIG).values()].map((e) => e!.drvPath);
+            const drvs = [...evaluateAttrs(flake, SYSTEM, catalog.map((l) => l.attr), DEV_NIX_CONFIG).values()].map((e) => (e as Evaluated).drvPath);
             const [t] = timed(() => must(sh("bash", ["-c", 'for d in "$@"; do nix-store --realise "$d" >/dev/null & done; fail=0; for j in $(jobs -p); do wait "$j" || fail=1; done; exit $fail', "_", ...drvs], { env: devNixEnv(env) }), "concurrent nix-store"));
             perLayer.push(t);
         },
@@ -319,11 +321,65 @@ function scale(): void {
     result({ name: "4c. Scaling: `nix eval` processes per preview", measured: sizes.map((n, i) => `${n}: ${evals[i]}`).join("; "), ratio: evals.join("/"), goal: "= 1 each", met: evals.every((e) => e === 1) ? "yes" : "NO" });
 }
 
+// ---------------------------------------------------------------- 6: the registry read-back (drift check)
+
+async function drift(): Promise<void> {
+    const N = 12;
+    const { specs, fixture } = generated(N);
+    const layers = specs.map((l) => ({ id: l.id, attr: l.attr, ...(l.parent ? { parent: l.parent } : {}) }));
+    // Two stacks of the same 12 layers: one as shipped, one whose program turns the read-back off
+    // (ImagePipelineArgs.checkRegistry), so the difference of their no-op previews is its cost.
+    const on = project("drifton", { "layerstack:repository": "bench/drift-on", "layerstack:layers": layers }, false);
+    const off = project("driftoff", { "layerstack:repository": "bench/drift-off", "layerstack:layers": layers }, false);
+    const index = path.join(off.dir, "index.ts");
+    const text = fs.readFileSync(index, "utf8");
+    const at = 'new ImagePipeline("megapak", {';
+    if (!text.includes(at)) throw new Error("drift: index.ts no longer declares the pipeline as expected");
+    fs.writeFileSync(index, text.replace(at, `${at} checkRegistry: false,`));
+    for (const p of [on, off]) {
+        setLayersJson(p, (x) => { x.buildSeconds = 0; x.layers = fixture; });
+        const [t] = timed(() => must(p.up(), `${p.stack}: cold up`));
+        log(`drift check: ${p.stack}, ${N} layers, cold up (setup) ${secs(t)}`);
+    }
+    const checks = on.resources().filter((r) => r.type === "pulumi-nodejs:dynamic/layerstack:RegistryImage").length;
+    const none = off.resources().filter((r) => r.type === "pulumi-nodejs:dynamic/layerstack:RegistryImage").length;
+    if (checks !== N || none !== 0) throw new Error(`drift: expected ${N} read-backs with the check and none without, got ${checks} and ${none}`);
+    const preview = (p: TestProject) => () => must(sh("pulumi", ["preview", "--expect-no-changes", "--stack", p.stack, "--non-interactive"], { cwd: p.dir, env: p.env }), `${p.stack}: preview`);
+    const t = alternate(reps(7), { with: preview(on), without: preview(off) });
+    // The HEADs themselves: the same 12 manifest HEADs, concurrently, from one process.
+    const tags = Object.values<any>(on.outputs().layers).map((l) => ({ repo: `bench/drift-on/${l.repository.split("/").pop()}`, tag: l.tag as string }));
+    const heads: number[] = [];
+    for (let i = 0; i < reps(7); i++) {
+        const c = new RegistryClient({ registry: registry.address });
+        const t0 = process.hrtime.bigint();
+        const found = await Promise.all(tags.map((x) => c.headManifest(x.repo, x.tag)));
+        heads.push(Number(process.hrtime.bigint() - t0) / 1e9);
+        if (found.some((d) => d === null)) throw new Error("drift: a published tag is missing");
+    }
+    const [w, wo, h] = [median(t.with), median(t.without), median(heads)];
+    const cost = (w - wo) * 1000;
+    result({ name: `6. Registry read-back (drift check): cost per no-op preview, ${N} layers`,
+        measured: `preview with it ${secs(w)}, without ${secs(wo)} (medians of ${t.with.length}); the ${N} concurrent manifest HEADs alone ${(h * 1000).toFixed(0)} ms`,
+        ratio: `+${cost.toFixed(0)} ms`, goal: "≤ 300 ms", met: cost <= 300 ? "yes" : "NO" });
+}
+
 // ---------------------------------------------------------------- main
 
 function machine(): string {
     const cpu = os.cpus()[0]?.model ?? "unknown";
     return `nproc ${os.cpus().length} (${cpu}), memory ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, ${os.type()} ${os.release()}`;
+}
+
+/** The rows of an earlier RESULTS.md, each marked with the commit it was measured at (unless it is `commit`). */
+function previousRows(file: string, commit: string): Row[] {
+    if (!fs.existsSync(file)) return [];
+    const text = fs.readFileSync(file, "utf8");
+    const from = /^- Commit: `([0-9a-f]{7,40})`/m.exec(text)?.[1];
+    return text.split("\n").filter((l) => l.startsWith("| ") && !l.startsWith("| benchmark ")).map((l) => {
+        const [name, measured, ratio, goal, met] = l.slice(2, -2).split(" | ");
+        const mark = from && from !== commit && !/\(measured at [0-9a-f]+\)$/.test(measured) ? ` (measured at ${from.slice(0, 7)})` : "";
+        return { name, measured: measured + mark, ratio, goal, met };
+    });
 }
 
 function write(totalS: number): void {
@@ -348,16 +404,26 @@ function write(totalS: number): void {
         ...notes,
     ];
     const file = process.env.BENCH_RESULTS ?? path.join(REPO, "bench/RESULTS.md");
+    // Rows this run did not measure (BENCH_ONLY) stay, marked with the commit they are from.
+    const kept = previousRows(file, commit).filter((r) => !rows.some((x) => x.name === r.name));
+    if (kept.length) {
+        // In the benchmarks' own order (1, 1b, 2, 2b, ...), measured and kept alike.
+        const order = (r: Row) => { const m = /^(\d+)([a-z]?)\./.exec(r.name); return m ? Number(m[1]) * 100 + (m[2] ? m[2].charCodeAt(0) - 96 : 0) : 1e9; };
+        const all = [...rows, ...kept].sort((a, b) => order(a) - order(b));
+        const at = lines.indexOf("|---|---|---|---|---|") + 1;
+        lines.splice(at, rows.length, ...all.map((r) => `| ${r.name} | ${r.measured} | ${r.ratio} | ${r.goal} | ${r.met} |`));
+    }
     fs.writeFileSync(file, lines.join("\n") + "\n");
     log(`wrote ${path.relative(REPO, file)}`);
 }
 
-function main(): void {
+async function main(): Promise<void> {
     registry.start();
     try {
         if (ONLY.includes("noop") || ONLY.includes("change")) noopAndChange();
         if (ONLY.includes("cold")) cold();
         if (ONLY.includes("scale")) scale();
+        if (ONLY.includes("drift")) await drift();
     } finally {
         for (const c of cleanup.reverse()) { try { c(); } catch { /* best effort */ } }
     }
@@ -366,4 +432,4 @@ function main(): void {
     write(total);
 }
 
-main();
+main().catch((e) => { console.error(e); process.exit(1); });

@@ -29,23 +29,23 @@ describe("BinaryCache: cachix", () => {
 
         const info = find("cachix-info");
         expect(info.type).toBe("command:local:Command");
-        expect(info.inputs.create).toBe(commands.bounded(commands.CACHIX_INFO_SCRIPT));
+        expect(info.inputs.create).toBe(commands.scriptStub("cachix-info"));
         expect(info.inputs.create).not.toContain(TOKEN);
         const infoCmd = cache.info!;
         expect(await isSecret(infoCmd.environment as pulumi.Output<unknown>)).toBe(true);
         expect(await valueOf(infoCmd.environment as pulumi.Output<Record<string, string>>)).toEqual({
             LAYERSTACK_CACHIX_API_URL: "http://127.0.0.1:8080/api/v1", LAYERSTACK_CACHIX_CACHE: "megapak", CACHIX_AUTH_TOKEN: TOKEN,
-            LAYERSTACK_STEP: "binary cache cachix: Cachix info", LAYERSTACK_TIMEOUT: "120",
+            LAYERSTACK_SCRIPT: commands.CACHIX_INFO_SCRIPT, LAYERSTACK_TIMEOUT: "120",
         });
 
         const push = cache.pushes.get("layer01")!;
-        expect(find("cachix-push-layer01").inputs.create).toBe(commands.bounded(commands.withNixConfig(commands.CACHIX_PUSH_SCRIPT)));
+        expect(find("cachix-push-layer01").inputs.create).toBe(commands.scriptStub("cachix-push-layer01"));
         expect(find("cachix-push-layer01").inputs.triggers).toEqual([DRV, "cachix:megapak"]);
         expect(await isSecret(push.environment as pulumi.Output<unknown>)).toBe(true);
         const env = await valueOf(push.environment as pulumi.Output<Record<string, string>>);
         expect(env).toEqual({
             LAYERSTACK_DRV_PATH: DRV, LAYERSTACK_LAYER: "layer01", LAYERSTACK_CACHIX_CACHE: "megapak", CACHIX_AUTH_TOKEN: TOKEN, CACHIX_SIGNING_KEY: SIGNING,
-            LAYERSTACK_STEP: "binary cache cachix: push layer layer01", LAYERSTACK_TIMEOUT: String(2 * 3600),
+            LAYERSTACK_SCRIPT: commands.withNixConfig(commands.CACHIX_PUSH_SCRIPT), LAYERSTACK_TIMEOUT: String(2 * 3600),
         });
         expect(await text(push)).not.toContain(TOKEN);
         expect(await text(push)).not.toContain(SIGNING);
@@ -73,12 +73,12 @@ describe("BinaryCache: nix-store", () => {
         const push = cache.pushes.get("layer01")!;
         await valueOf(push.urn);
         await valueOf(cache.pushes.get("layer02")!.urn);
-        expect(find("filecache-push-layer01").inputs.create).toBe(commands.bounded(commands.withNixConfig(commands.NIX_COPY_PUSH_SCRIPT)));
+        expect(find("filecache-push-layer01").inputs.create).toBe(commands.scriptStub("filecache-push-layer01"));
         expect(find("filecache-push-layer02").inputs.triggers).toEqual([DRV.replace("layer01", "layer02"), "file:///var/cache/nix"]);
         expect(await isSecret(push.environment as pulumi.Output<unknown>)).toBe(true);
         expect(await valueOf(push.environment as pulumi.Output<Record<string, string>>)).toEqual({
             LAYERSTACK_DRV_PATH: DRV, LAYERSTACK_LAYER: "layer01", LAYERSTACK_CACHE_URL: "file:///var/cache/nix", LAYERSTACK_CACHE_SIGNING_KEY: SIGNING,
-            LAYERSTACK_STEP: "binary cache filecache: push layer layer01", LAYERSTACK_TIMEOUT: String(2 * 3600),
+            LAYERSTACK_SCRIPT: commands.withNixConfig(commands.NIX_COPY_PUSH_SCRIPT), LAYERSTACK_TIMEOUT: String(2 * 3600),
         });
         expect(await text(push)).not.toContain(SIGNING);
     });

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { CACHIX_INFO_SCRIPT, CACHIX_PUSH_SCRIPT, NIX_COPY_PUSH_SCRIPT, bounded, boundedEnv, parseCachixInfo, withNixConfig } from "../lib/commands";
+import { CACHIX_INFO_SCRIPT, CACHIX_PUSH_SCRIPT, NIX_COPY_PUSH_SCRIPT, parseCachixInfo, scriptEnv, scriptStub, withNixConfig } from "../lib/commands";
 import { DEFAULT_TIMEOUTS } from "../lib/defaults";
 
 /** A layer closure to push: the derivation whose output (and its closure) goes to the cache. */
@@ -83,12 +83,12 @@ export class BinaryCache extends pulumi.ComponentResource {
         if (args.kind === "cachix") {
             const apiUrl = (args.apiUrl ?? "https://app.cachix.org/api/v1").replace(/\/+$/, "");
             this.info = new command.local.Command(`${name}-info`, {
-                create: bounded(CACHIX_INFO_SCRIPT),
+                create: scriptStub(`${name}-info`),
                 environment: {
                     LAYERSTACK_CACHIX_API_URL: apiUrl,
                     LAYERSTACK_CACHIX_CACHE: args.name,
                     CACHIX_AUTH_TOKEN: pulumi.secret(args.authToken),
-                    ...boundedEnv(`binary cache ${name}: Cachix info`, DEFAULT_TIMEOUTS.cacheInfo),
+                    ...scriptEnv(CACHIX_INFO_SCRIPT, DEFAULT_TIMEOUTS.cacheInfo),
                 },
                 triggers: [apiUrl, args.name],
                 logging: "stderr",
@@ -119,14 +119,15 @@ export class BinaryCache extends pulumi.ComponentResource {
         const common: Record<string, pulumi.Input<string>> = {
             LAYERSTACK_DRV_PATH: c.drvPath,
             LAYERSTACK_LAYER: c.id,
-            ...boundedEnv(`binary cache ${name}: push layer ${c.id}`, DEFAULT_TIMEOUTS.cachePush),
+
             ...(args.nixConfig !== undefined ? { LAYERSTACK_NIX_CONFIG: args.nixConfig } : {}),
         };
         if (args.kind === "cachix") {
             push = new command.local.Command(`${name}-push-${c.id}`, {
-                create: bounded(withNixConfig(CACHIX_PUSH_SCRIPT)),
+                create: scriptStub(`${name}-push-${c.id}`),
                 environment: {
                     ...common,
+                    ...scriptEnv(withNixConfig(CACHIX_PUSH_SCRIPT), DEFAULT_TIMEOUTS.cachePush),
                     LAYERSTACK_CACHIX_CACHE: args.name,
                     CACHIX_AUTH_TOKEN: pulumi.secret(args.authToken),
                     ...(args.signingKey !== undefined ? { CACHIX_SIGNING_KEY: pulumi.secret(args.signingKey) } : {}),
@@ -135,10 +136,12 @@ export class BinaryCache extends pulumi.ComponentResource {
                 logging: "stderr",
             }, { parent: this, dependsOn: c.dependsOn });
         } else {
-            const environment: Record<string, pulumi.Input<string>> = { ...common, LAYERSTACK_CACHE_URL: args.url };
+            const environment: Record<string, pulumi.Input<string>> = {
+                ...common, ...scriptEnv(withNixConfig(NIX_COPY_PUSH_SCRIPT), DEFAULT_TIMEOUTS.cachePush), LAYERSTACK_CACHE_URL: args.url,
+            };
             if (args.signingKey !== undefined) environment.LAYERSTACK_CACHE_SIGNING_KEY = pulumi.secret(args.signingKey);
             push = new command.local.Command(`${name}-push-${c.id}`, {
-                create: bounded(withNixConfig(NIX_COPY_PUSH_SCRIPT)),
+                create: scriptStub(`${name}-push-${c.id}`),
                 environment,
                 triggers: [c.drvPath, args.url],
                 logging: "stderr",

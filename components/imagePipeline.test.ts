@@ -1,6 +1,6 @@
 import * as path from "path";
 import { installMocks, valueOf, fakeManifest, Recorded } from "../test/support/mocks";
-import { evaluateAttrs } from "../lib/nix";
+import { Evaluated, evaluateAttrs } from "../lib/nix";
 import { megapakLayers } from "../layers";
 
 const recorded: Recorded[] = installMocks({
@@ -29,7 +29,7 @@ describe("ImagePipeline", () => {
             expect(names).toContain(`${id}-push`);
         }
         expect(recorded.filter((r) => r.type === "layerstack:index:NixImageLayer")).toHaveLength(11);
-        const ev = evaluateAttrs(FLAKE, "x86_64-linux", ids);
+        const ev = evaluateAttrs(FLAKE, "x86_64-linux", ids) as Map<string, Evaluated>;
         for (const id of ids) {
             expect(out[id].drvPath).toBe(ev.get(id)!.drvPath);
             expect(out[id].outPath).toBe(ev.get(id)!.outPath);

@@ -2,7 +2,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { raiseAll } from "../lib/errors";
 import { LayerSpec, orderLayers } from "../lib/graph";
-import { Evaluated, evaluateAttrs, joinNixConfig } from "../lib/nix";
+import { EvalResult, Evaluated, evaluateAttrs, isEvalFailure, joinNixConfig } from "../lib/nix";
+import { nameProblem } from "../lib/reference";
 import { CheckRunner, NixImageLayer } from "./nixImageLayer";
 import { CheckSpec } from "../layers/checks";
 
@@ -25,7 +26,7 @@ export interface ImagePipelineArgs {
      * The evaluation of the layers' attributes, if the caller already has it.
      * @default one `nix eval` of all layers' attributes, run by this constructor
      */
-    readonly evaluated?: ReadonlyMap<string, Evaluated | null>;
+    readonly evaluated?: ReadonlyMap<string, EvalResult>;
     /** Smoke checks per layer id. @default none */
     readonly checks?: ReadonlyMap<string, readonly CheckSpec[]>;
     /** Whether the check runner has a GPU. @default false */
@@ -50,6 +51,8 @@ export interface ImagePipelineArgs {
     readonly nixConfig?: string;
     /** A binary cache's substituter settings for every build and push (`BinaryCache.nixConfig`). @default none */
     readonly cacheNixConfig?: pulumi.Input<string>;
+    /** Read every pushed tag back from the registry (NixImageLayerArgs.checkRegistry). @default true */
+    readonly checkRegistry?: boolean;
 }
 
 /** What the stack exports per layer (`pulumi stack output --json layers`). */
@@ -97,7 +100,7 @@ export class ImagePipeline extends pulumi.ComponentResource {
         }
         const components = new Map<string, NixImageLayer>();
         for (const l of ordered) {
-            const ev = evaluated.get(l.attr)!;
+            const ev = evaluated.get(l.attr) as Evaluated;
             components.set(l.id, new NixImageLayer(l.id, {
                 attr: l.attr,
                 drvPath: ev.drvPath,
@@ -113,6 +116,7 @@ export class ImagePipeline extends pulumi.ComponentResource {
                 gpuChecks: args.gpuChecks,
                 checkRunner,
                 nixConfig: joinNixConfig(args.nixConfig, args.cacheNixConfig),
+                checkRegistry: args.checkRegistry,
             }, { parent: this }));
         }
         this.layerComponents = components;
@@ -129,16 +133,25 @@ export class ImagePipeline extends pulumi.ComponentResource {
 
     /**
      * Orders the layers and evaluates their attributes (one `nix eval`), failing with a
-     * message that names the layer when the graph is not a forest or an attribute is missing.
+     * message that names the layer when the graph is not a forest, an image name is not one a
+     * registry accepts, or an attribute is missing or does not evaluate. It registers nothing,
+     * so a program can call it before declaring any resource (index.ts does).
      */
-    static plan(args: ImagePipelineArgs): { ordered: LayerSpec[]; evaluated: ReadonlyMap<string, Evaluated | null> } {
+    static plan(args: ImagePipelineArgs): { ordered: LayerSpec[]; evaluated: ReadonlyMap<string, EvalResult> } {
         const source = args.layersSource ?? "layers";
         const system = args.system ?? "x86_64-linux";
         const ordered = orderLayers(args.layers, source);
+        raiseAll(ordered.flatMap((l) => {
+            const p = nameProblem(args.registry, `${args.repository}/${l.id}`);
+            return p ? [`${source}: layer "${l.id}": ${p}`] : [];
+        }));
         const evaluated = args.evaluated ?? evaluateAttrs(args.flake, system, [...new Set(ordered.map((l) => l.attr))], args.nixConfig);
-        raiseAll(ordered
-            .filter((l) => !evaluated.get(l.attr))
-            .map((l) => `${source}: layer "${l.id}": the flake has no attribute packages.${system}.${l.attr} (${args.flake})`));
+        raiseAll(ordered.flatMap((l) => {
+            const ev = evaluated.get(l.attr);
+            if (!ev) return [`${source}: layer "${l.id}": the flake has no attribute packages.${system}.${l.attr} (${args.flake})`];
+            if (isEvalFailure(ev)) return [`${source}: layer "${l.id}": packages.${system}.${l.attr} does not evaluate (${args.flake}):\n${ev.error}`];
+            return [];
+        }));
         return { ordered, evaluated };
     }
 }

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { LOCAL_CHECK_SCRIPT, bounded, boundedEnv, tlsVerify } from "../lib/commands";
+import { LOCAL_CHECK_SCRIPT, scriptEnv, scriptStub, tlsVerify } from "../lib/commands";
 import { DEFAULT_TIMEOUTS } from "../lib/defaults";
 import { CheckSpec } from "../layers/checks";
 
@@ -38,19 +38,20 @@ export class LayerChecks extends pulumi.ComponentResource {
         this.skipped = args.checks.filter((c) => c.gpu && !args.gpu).map((c) => c.name);
         this.commands = runnable.map((c) => {
             const environment: Record<string, pulumi.Input<string>> = {
+                ...scriptEnv(LOCAL_CHECK_SCRIPT, DEFAULT_TIMEOUTS.check),
                 LAYERSTACK_IMAGE_REF: args.imageRef,
                 LAYERSTACK_REGISTRY: args.registry,
                 LAYERSTACK_TLS_VERIFY: String(tlsVerify(args.registry)),
                 LAYERSTACK_CHECK_NAME: c.name,
                 LAYERSTACK_CHECK_SCRIPT: c.script,
-                ...boundedEnv(`check ${name}-${c.name}`, DEFAULT_TIMEOUTS.check),
             };
             if (args.registryAuth) {
                 environment.LAYERSTACK_REGISTRY_USERNAME = args.registryAuth.username;
                 environment.LAYERSTACK_REGISTRY_PASSWORD = pulumi.secret(args.registryAuth.password);
             }
             return new command.local.Command(`${name}-${c.name}`, {
-                create: bounded(LOCAL_CHECK_SCRIPT),
+                // A one-line stub: a failure shows the check's last lines, not the script (scriptStub).
+                create: scriptStub(`${name}-${c.name}`),
                 environment,
                 triggers: [args.imageRef, c.script],
                 logging: "stdoutAndStderr",

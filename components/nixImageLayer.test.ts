@@ -30,23 +30,31 @@ describe("NixImageLayer", () => {
         expect(build.type).toBe("command:local:Command");
         expect(push.type).toBe("command:local:Command");
         expect(build.inputs.triggers).toEqual([DRV]);
-        // Each command bounds its own run time (the official provider's timeout kills only the
-        // direct child), and runs Nix with the stack's settings.
-        expect(build.inputs.create).toBe(commands.bounded(commands.withNixConfig(commands.BUILD_SCRIPT)));
+        // The command text is a one-line stub that runs the script it carries in the environment
+        // under a time limit of its own (the official provider's timeout kills only the direct
+        // child), and the script runs Nix with the stack's settings.
+        expect(build.inputs.create).toBe(commands.scriptStub("layer02-python-tools-build"));
+        expect(build.inputs.create).toBe('setpriv --pdeathsig TERM timeout --kill-after=30 "$LAYERSTACK_TIMEOUT" sh -c "$LAYERSTACK_SCRIPT" layer02-python-tools-build; s=$?; '
+            + '[ $s -ne 124 ] || echo "layer02-python-tools-build: timed out after ${LAYERSTACK_TIMEOUT}s (its time limit); every process it started was stopped" >&2; exit $s');
         expect(build.inputs.environment).toEqual({
-            LAYERSTACK_DRV_PATH: DRV, LAYERSTACK_STEP: "layer layer02-python-tools: build", LAYERSTACK_TIMEOUT: String(6 * 3600),
+            LAYERSTACK_SCRIPT: commands.withNixConfig(commands.BUILD_SCRIPT), LAYERSTACK_TIMEOUT: String(6 * 3600), LAYERSTACK_DRV_PATH: DRV,
         });
-        expect(push.inputs.create).toBe(commands.bounded(commands.withNixConfig(commands.PUSH_SCRIPT)));
-        expect(push.inputs.triggers).toEqual([DRV, "ghcr.io/owner/megapak/layer02-python-tools", "cu130-0123456789abcdfghijklmnpqrsvwxyz"]);
+        expect(push.inputs.create).toBe(commands.scriptStub("layer02-python-tools-push"));
+        // The registry read-back's id is the push's fourth trigger (components/registryImage.ts).
+        const readBack = recorded.find((r) => r.name === "layer02-python-tools-in-registry")!;
+        expect(readBack.type).toBe("pulumi-nodejs:dynamic/layerstack:RegistryImage");
+        expect(readBack.inputs).toMatchObject({ registry: "ghcr.io", repository: "owner/megapak/layer02-python-tools", tag: "cu130-0123456789abcdfghijklmnpqrsvwxyz" });
+        expect(push.inputs.triggers).toEqual([DRV, "ghcr.io/owner/megapak/layer02-python-tools", "cu130-0123456789abcdfghijklmnpqrsvwxyz", "layer02-python-tools-in-registry-id"]);
         expect(push.inputs.environment).toEqual({
+            LAYERSTACK_SCRIPT: commands.withNixConfig(commands.PUSH_SCRIPT),
+            LAYERSTACK_TIMEOUT: String(2 * 3600),
+            LAYERSTACK_LAYER: "layer02-python-tools",
             LAYERSTACK_DRV_PATH: DRV,
             LAYERSTACK_FORMAT: "oci",
             LAYERSTACK_REGISTRY: "ghcr.io",
             LAYERSTACK_TLS_VERIFY: "true",
             LAYERSTACK_REPOSITORY: "ghcr.io/owner/megapak/layer02-python-tools",
             LAYERSTACK_TAG: "cu130-0123456789abcdfghijklmnpqrsvwxyz",
-            LAYERSTACK_STEP: "layer layer02-python-tools: push",
-            LAYERSTACK_TIMEOUT: String(2 * 3600),
         });
     });
 
@@ -76,6 +84,23 @@ describe("NixImageLayer", () => {
         expect(env.LAYERSTACK_REGISTRY_USERNAME).toBe("bot");
         expect(await valueOf(l.push.create as pulumi.Output<string>)).not.toContain(sentinel);
         expect(await isSecret(l.digest)).toBe(false);
+    });
+
+    test("a child's push names its parent's pushed image, known before anything runs, for the prefix check", async () => {
+        const parent = layer("layer-parent", { drvPath: PARENT_DRV });
+        const child = layer("layer-child", { parent });
+        await valueOf(child.imageRef);
+        const env = recorded.find((r) => r.name === "layer-child-push")!.inputs.environment as Record<string, string>;
+        expect(env.LAYERSTACK_PARENT_LAYER).toBe("layer-parent");
+        expect(env.LAYERSTACK_PARENT_IMAGE).toBe("ghcr.io/owner/megapak/layer-parent:cu130-zyxwvsrqpnmlkjihgfdcba9876543210");
+        const root = recorded.find((r) => r.name === "layer-parent-push")!.inputs.environment as Record<string, string>;
+        expect(root.LAYERSTACK_PARENT_IMAGE).toBeUndefined();
+    });
+
+    test("scriptStub takes only resource names", () => {
+        expect(commands.scriptStub("a-b.c_d-push")).toBe('setpriv --pdeathsig TERM timeout --kill-after=30 "$LAYERSTACK_TIMEOUT" sh -c "$LAYERSTACK_SCRIPT" a-b.c_d-push; s=$?; '
+            + '[ $s -ne 124 ] || echo "a-b.c_d-push: timed out after ${LAYERSTACK_TIMEOUT}s (its time limit); every process it started was stopped" >&2; exit $s');
+        expect(() => commands.scriptStub("x; rm -rf /")).toThrow('not a step name: "x; rm -rf /"');
     });
 
     test("layerTag refuses what is not a drv path", () => {

@@ -1,12 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
-import { BUILD_SCRIPT, PUSH_SCRIPT, bounded, boundedEnv, tlsVerify, withNixConfig } from "../lib/commands";
+import { BUILD_SCRIPT, PUSH_SCRIPT, scriptEnv, scriptStub, tlsVerify, withNixConfig } from "../lib/commands";
 import { DEFAULT_TIMEOUTS } from "../lib/defaults";
 import { ImageFormat } from "../lib/graph";
 import { CheckSpec } from "../layers/checks";
 import { LayerChecks } from "./layerChecks";
 import { RunnerChecks } from "./runnerChecks";
+import { RegistryImage } from "./registryImage";
 
 export interface NixImageLayerArgs {
     /** Flake attribute the layer is read from (kept as an output for humans and tools). */
@@ -50,6 +51,12 @@ export interface NixImageLayerArgs {
      * / `extra-trusted-public-keys` (`BinaryCache.nixConfig`). @default none
      */
     readonly nixConfig?: pulumi.Input<string>;
+    /**
+     * Read the pushed tag back from the registry on every preview, up and refresh, and publish
+     * it again when it is gone (RegistryImage `<name>-in-registry`). Off only to measure what the
+     * check costs (bench/run.ts). @default true
+     */
+    readonly checkRegistry?: boolean;
 }
 
 /** Where production checks run: a Docker provider whose host is the GPU runner. */
@@ -88,14 +95,23 @@ export function parsePushOutput(stdout: string): { digest: string; ownBlobSize: 
  * holds a child without its parent.
  */
 export class NixImageLayer extends pulumi.ComponentResource {
+    /** The layer's id (its component's name). */
+    public readonly layerName: string;
     public readonly attr: string;
     public readonly drvPath: string;
     public readonly outPath: string;
     public readonly tag: string;
     /** `<registry>/<repository>/<name>`, without tag or digest. */
     public readonly repositoryUrl: string;
+    /** `<repository>/<name>`: the repository's path in the registry. */
+    public readonly repositoryPath: string;
     public readonly build: command.local.Command;
     public readonly push: command.local.Command;
+    /**
+     * The pushed tag as the registry holds it, checked on every preview, up and refresh
+     * (`<name>-in-registry`); when it is gone, the push is replaced and publishes it again.
+     */
+    public readonly published?: RegistryImage;
     /** `sha256:...` of the pushed manifest. */
     public readonly digest: pulumi.Output<string>;
     /** `<repositoryUrl>@sha256:...`: the immutable reference to publish and deploy. */
@@ -110,20 +126,24 @@ export class NixImageLayer extends pulumi.ComponentResource {
 
     constructor(name: string, args: NixImageLayerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("layerstack:index:NixImageLayer", name, {}, opts);
+        this.layerName = name;
         this.attr = args.attr;
         this.drvPath = args.drvPath;
         this.outPath = args.outPath;
         this.tag = layerTag(args.variant, args.drvPath);
-        this.repositoryUrl = `${args.registry}/${args.repository}/${name}`;
+        this.repositoryPath = `${args.repository}/${name}`;
+        this.repositoryUrl = `${args.registry}/${this.repositoryPath}`;
 
         const nixEnv: Record<string, pulumi.Input<string>> = args.nixConfig !== undefined ? { LAYERSTACK_NIX_CONFIG: args.nixConfig } : {};
-        // No customTimeouts: the official provider's timeout would kill only the direct child.
-        // Each command bounds itself (bounded) and ends every process it started.
+        // Each command's text is a one-line stub (scriptStub) that runs the script it carries in
+        // LAYERSTACK_SCRIPT under a time limit of its own: a failure shows the step and its last
+        // lines, and a timeout ends every process it started. No customTimeouts: the official
+        // provider's timeout would SIGKILL the direct child only.
         this.build = new command.local.Command(`${name}-build`, {
-            create: bounded(withNixConfig(BUILD_SCRIPT)),
+            create: scriptStub(`${name}-build`),
             environment: {
+                ...scriptEnv(withNixConfig(BUILD_SCRIPT), args.buildTimeoutSeconds ?? DEFAULT_TIMEOUTS.build),
                 LAYERSTACK_DRV_PATH: args.drvPath,
-                ...boundedEnv(`layer ${name}: build`, args.buildTimeoutSeconds ?? DEFAULT_TIMEOUTS.build),
                 ...nixEnv,
             },
             triggers: [args.drvPath],
@@ -131,23 +151,37 @@ export class NixImageLayer extends pulumi.ComponentResource {
         }, { parent: this });
 
         const environment: Record<string, pulumi.Input<string>> = {
+            ...scriptEnv(withNixConfig(PUSH_SCRIPT), DEFAULT_TIMEOUTS.push),
+            LAYERSTACK_LAYER: name,
             LAYERSTACK_DRV_PATH: args.drvPath,
             LAYERSTACK_FORMAT: args.format ?? "oci",
             LAYERSTACK_REGISTRY: args.registry,
             LAYERSTACK_TLS_VERIFY: String(tlsVerify(args.registry)),
             LAYERSTACK_REPOSITORY: this.repositoryUrl,
             LAYERSTACK_TAG: this.tag,
-            ...boundedEnv(`layer ${name}: push`, DEFAULT_TIMEOUTS.push),
             ...nixEnv,
         };
+        if (args.parent) {
+            // The push checks that the parent's pushed layers start this image (PUSH_SCRIPT).
+            environment.LAYERSTACK_PARENT_LAYER = args.parent.layerName;
+            environment.LAYERSTACK_PARENT_IMAGE = `${args.parent.repositoryUrl}:${args.parent.tag}`;
+        }
         if (args.registryAuth) {
             environment.LAYERSTACK_REGISTRY_USERNAME = args.registryAuth.username;
             environment.LAYERSTACK_REGISTRY_PASSWORD = pulumi.secret(args.registryAuth.password);
         }
+        this.published = args.checkRegistry === false ? undefined : new RegistryImage(`${name}-in-registry`, {
+            registry: args.registry,
+            repository: this.repositoryPath,
+            tag: this.tag,
+            registryAuth: args.registryAuth,
+        }, { parent: this });
         this.push = new command.local.Command(`${name}-push`, {
-            create: bounded(withNixConfig(PUSH_SCRIPT)),
+            create: scriptStub(`${name}-push`),
             environment,
-            triggers: [args.drvPath, this.repositoryUrl, this.tag],
+            // The RegistryImage's id changes exactly when the registry lost the tag: then the push
+            // is replaced and publishes it again (components/registryImage.ts).
+            triggers: [args.drvPath, this.repositoryUrl, this.tag, ...(this.published ? [this.published.id] : [])],
             logging: "stderr",
         }, { parent: this, dependsOn: [this.build, ...(args.parent?.gate ?? [])] });
 

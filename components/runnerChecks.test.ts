@@ -112,7 +112,8 @@ describe("RunnerChecks (checks on the GPU runner through @pulumi/docker)", () =>
         expect(env.LAYERSTACK_CONTAINER_URN).toMatch(/::prod-torch-check-cuda-available$/);
         // Layers without checks get no containers; nothing local (skopeo/bwrap) runs a check.
         expect(recorded.some((r) => r.name.startsWith("prod-base-check") || r.name.startsWith("prod-leaf-check"))).toBe(false);
-        expect(recorded.some((r) => r.type === "command:local:Command" && r.inputs.create === commands.LOCAL_CHECK_SCRIPT)).toBe(false);
+        expect(recorded.some((r) => r.type === "command:local:Command" && r.name.includes("-check-") && !r.name.endsWith("-verdict"))).toBe(false);
+        expect(recorded.some((r) => r.type === "command:local:Command" && JSON.stringify(r.inputs).includes("umoci raw unpack"))).toBe(false);
     });
 
     test("the registry password is secret in the provider and appears in no command, container or verdict", async () => {
@@ -126,9 +127,13 @@ describe("RunnerChecks (checks on the GPU runner through @pulumi/docker)", () =>
         // Pulumi's secret envelope: the whole list reaches the provider as a secret.
         expect(auth["4dabf18193072939515e22adb298388d"]).toBe("1b47061264138c4ac30d75fd1eb44270");
         expect(JSON.parse(auth.value as string)).toEqual([{ address: "ghcr.io", username: "owner", password: PASSWORD }]);
-        for (const r of recorded.filter((x) => x.name.startsWith("sec-") && x.name !== "sec-check-host" && !x.name.endsWith("-push"))) {
+        for (const r of recorded.filter((x) => x.name.startsWith("sec-") && x.name !== "sec-check-host" && !x.name.endsWith("-push") && !x.name.endsWith("-in-registry"))) {
             expect(JSON.stringify(r.inputs)).not.toContain(PASSWORD);
         }
+        // The registry read-back (RegistryImage) gets the password as a secret input, in Pulumi's envelope.
+        const readBack = find("sec-base-in-registry").inputs;
+        expect(readBack.password).toEqual({ "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", value: PASSWORD });
+        expect(JSON.stringify({ ...readBack, password: undefined })).not.toContain(PASSWORD);
         for (const script of [commands.RUNNER_CHECK_VERDICT_SCRIPT, ...commands.RUNNER_CHECK_ENV]) expect(script).not.toContain(PASSWORD);
     });
 

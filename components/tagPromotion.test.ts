@@ -45,17 +45,21 @@ describe("TagPromotion", () => {
         });
         const a = find("p1-a-promote")!;
         expect(a.type).toBe("command:local:Command");
-        expect(a.inputs.create).toBe(commands.bounded(commands.PROMOTE_SCRIPT));
+        expect(a.inputs.create).toBe(commands.scriptStub("p1-a-promote"));
         expect(a.inputs.environment).toEqual({
+            LAYERSTACK_SCRIPT: commands.PROMOTE_SCRIPT,
             LAYERSTACK_IMAGE_REF: `ghcr.io/owner/megapak/p1-a@${DIGEST}`,
             LAYERSTACK_REPOSITORY: "ghcr.io/owner/megapak/p1-a",
             LAYERSTACK_MOVING_TAG: "cu130-latest",
             LAYERSTACK_REGISTRY: "ghcr.io",
             LAYERSTACK_TLS_VERIFY: "true",
-            LAYERSTACK_STEP: "layer p1-a: promote cu130-latest",
             LAYERSTACK_TIMEOUT: String(15 * 60),
         });
-        expect(a.inputs.triggers).toEqual([`ghcr.io/owner/megapak/p1-a@${DIGEST}`, "ghcr.io/owner/megapak/p1-a:cu130-latest"]);
+        // The moving tag is read back from the registry (RegistryImage); its id is the third trigger.
+        const readBack = find("p1-a-promote-in-registry")!;
+        expect(readBack.type).toBe("pulumi-nodejs:dynamic/layerstack:RegistryImage");
+        expect(readBack.inputs).toMatchObject({ registry: "ghcr.io", repository: "owner/megapak/p1-a", tag: "cu130-latest" });
+        expect(a.inputs.triggers).toEqual([`ghcr.io/owner/megapak/p1-a@${DIGEST}`, "ghcr.io/owner/megapak/p1-a:cu130-latest", "p1-a-promote-in-registry-id"]);
         // The root layer's gate is its push and its check (the next test checks the dependency).
         expect(ls.get("p1-a")!.gate).toHaveLength(2);
     });

@@ -1,8 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { PROMOTE_SCRIPT, PULL_REQUEST_EVENTS, bounded, boundedEnv, tlsVerify } from "../lib/commands";
+import { PROMOTE_SCRIPT, PULL_REQUEST_EVENTS, scriptEnv, scriptStub, tlsVerify } from "../lib/commands";
 import { DEFAULT_TIMEOUTS } from "../lib/defaults";
 import { NixImageLayer } from "./nixImageLayer";
+import { RegistryImage } from "./registryImage";
 
 export interface TagPromotionArgs {
     /** The layers whose moving tag follows their pushed digest, by layer id. */
@@ -55,21 +56,26 @@ export class TagPromotion extends pulumi.ComponentResource {
         } else {
             for (const [id, layer] of args.layers) {
                 const environment: Record<string, pulumi.Input<string>> = {
+                    ...scriptEnv(PROMOTE_SCRIPT, DEFAULT_TIMEOUTS.promote),
                     LAYERSTACK_IMAGE_REF: layer.imageRef,
                     LAYERSTACK_REPOSITORY: layer.repositoryUrl,
                     LAYERSTACK_MOVING_TAG: tag,
                     LAYERSTACK_REGISTRY: args.registry,
                     LAYERSTACK_TLS_VERIFY: String(tlsVerify(args.registry)),
-                    ...boundedEnv(`layer ${id}: promote ${tag}`, DEFAULT_TIMEOUTS.promote),
                 };
                 if (args.registryAuth) {
                     environment.LAYERSTACK_REGISTRY_USERNAME = args.registryAuth.username;
                     environment.LAYERSTACK_REGISTRY_PASSWORD = pulumi.secret(args.registryAuth.password);
                 }
+                // The moving tag as the registry holds it, checked on every preview, up and refresh:
+                // when it is gone, the promote is replaced and moves it again (components/registryImage.ts).
+                const published = new RegistryImage(`${id}-promote-in-registry`, {
+                    registry: args.registry, repository: layer.repositoryPath, tag, registryAuth: args.registryAuth,
+                }, { parent: this });
                 commands.set(id, new command.local.Command(`${id}-promote`, {
-                    create: bounded(PROMOTE_SCRIPT),
+                    create: scriptStub(`${id}-promote`),
                     environment,
-                    triggers: [layer.imageRef, `${layer.repositoryUrl}:${tag}`],
+                    triggers: [layer.imageRef, `${layer.repositoryUrl}:${tag}`, published.id],
                     logging: "stderr",
                 }, { parent: this, dependsOn: layer.gate }));
             }

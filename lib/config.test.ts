@@ -56,9 +56,30 @@ describe("validateConfig", () => {
         ["cycle", { layers: [{ id: "a", attr: "a", parent: "b" }, { id: "b", attr: "b", parent: "a" }] }, 'layerstack:layers: layer "a" is in a cycle: a -> b -> a'],
         ["duplicate id", { layers: [{ id: "a", attr: "a" }, { id: "a", attr: "b" }] }, 'layerstack:layers[1]: duplicate layer id "a"'],
         ["bad format", { layers: [{ id: "a", attr: "a", format: "tarball" }] }, 'layerstack:layers[0]: layer "a" has format "tarball"; expected one of oci, docker-archive, stream'],
-        ["bad id", { layers: [{ id: "A B", attr: "a" }] }, 'layerstack:layers[0]: layer id "A B" must be lowercase'],
+        ["bad id", { layers: [{ id: "A B", attr: "a" }] }, 'layerstack:layers[0]: layer id "A B" is not a repository path component'],
+        ["keepImages zero", { keepImages: "0" }, 'layerstack:keepImages: "0" must be a whole number, at least 1 (the images a stack output points at are always kept); leave it unset to keep every image'],
+        ["keepImages not a number", { keepImages: "all" }, 'layerstack:keepImages: "all" must be a whole number, at least 1'],
+        ["deleteImagesOnDestroy not a boolean", { deleteImagesOnDestroy: "yes" }, 'layerstack:deleteImagesOnDestroy: "yes" must be true or false'],
+        // The OCI distribution reference grammar (lib/reference.ts), before anything is built.
+        ["id with two periods in a row", { layers: [{ id: "base..cuda", attr: "a" }] }, 'layerstack:layers[0]: layer id "base..cuda" is not a repository path component'],
+        ["id ending in a separator", { layers: [{ id: "base-", attr: "a" }] }, 'layerstack:layers[0]: layer id "base-" is not a repository path component'],
+        ["id with three underscores", { layers: [{ id: "a___b", attr: "a" }] }, 'layerstack:layers[0]: layer id "a___b" is not a repository path component'],
+        ["uppercase id", { layers: [{ id: "Base", attr: "a" }] }, 'layerstack:layers[0]: layer id "Base" is not a repository path component'],
+        ["repository with two periods", { repository: "owner/mega..pak" }, 'layerstack:repository: "owner/mega..pak" is not a repository path'],
+        ["repository too long for any layer", { repository: "a/".repeat(127) + "b" }, `layerstack:repository: "127.0.0.1:5000/${"a/".repeat(127)}b" is 270 characters, which leaves no room for a layer id: an image name may have at most 255`],
+        ["an image name over 255 characters", { repository: "r".repeat(230), layers: [{ id: "layer01-base-cuda", attr: "a" }] },
+            `layerstack:layers: layer "layer01-base-cuda": "127.0.0.1:5000/${"r".repeat(230)}/layer01-base-cuda" is 263 characters; an image name may have at most 255`],
     ])("%s", (_name, raw, expected) => {
         expect(errorOf(raw)).toContain(expected);
+    });
+
+    test("retention is off unless asked: every image is kept, destroy deletes none", () => {
+        const s = validateConfig(good, ctx);
+        expect(s.keepImages).toBeUndefined();
+        expect(s.deleteImagesOnDestroy).toBe(false);
+        const t = validateConfig({ ...good, keepImages: "3", deleteImagesOnDestroy: "true" }, ctx);
+        expect(t.keepImages).toBe(3);
+        expect(t.deleteImagesOnDestroy).toBe(true);
     });
 
     test("several problems are reported together", () => {
@@ -260,5 +281,43 @@ describe("the variant selects the flake attributes and the checks' versions", ()
     test("layers from config keep their attributes whatever the variant", () => {
         const s = validateConfig({ ...good, variant: "cu128", layers: [{ id: "base", attr: "my-base" }] }, { ...ctx, stack: "cu128" });
         expect(s.layers[0].attr).toBe("my-base");
+    });
+});
+
+describe("a layer's checks follow it through a rename", () => {
+    const names = (s: ReturnType<typeof validateConfig>, id: string) => (s.checks.get(id) ?? []).map((c) => c.name);
+
+    test("a renamed layer keeps the catalog's checks of its flake attribute", () => {
+        const s = validateConfig({ ...good, layers: [{ id: "base", attr: "layer01-base-cuda" }, { id: "torch", attr: "layer04-pytorch", parent: "base" }] }, ctx);
+        expect(names(s, "base")).toEqual(["nvcc-version"]);
+        expect(names(s, "torch")).toEqual(["torch-cuda-version", "torch-sees-gpu"]);
+    });
+
+    test("another variant's attribute (<attr>-cu128) finds them too, with that variant's versions", () => {
+        const s = validateConfig({ ...good, variant: "cu128", layers: [{ id: "base", attr: "layer01-base-cuda-cu128" }] }, { ...ctx, stack: "cu128" });
+        expect(s.checks.get("base")![0].script).toContain("release 12.8,");
+    });
+
+    test("checks set on the layer replace the catalog's; overrides apply on top", () => {
+        const s = validateConfig({
+            ...good,
+            layers: [{ id: "base", attr: "layer01-base-cuda", checks: [{ name: "has-sh", script: "test -x /bin/sh" }, { name: "gpu-ok", script: "nvidia-smi", gpu: true }] }],
+            checks: { base: [{ name: "gpu-ok", skip: true }] },
+        }, ctx);
+        expect(s.checks.get("base")).toEqual([{ name: "has-sh", script: "test -x /bin/sh" }]);
+        const none = validateConfig({ ...good, layers: [{ id: "layer01-base-cuda", attr: "my-base", checks: [] }] }, ctx);
+        expect(none.checks.get("layer01-base-cuda")).toBeUndefined();
+    });
+
+    test.each([
+        ["a catalog id on another attribute, which would drop its checks", { layers: [{ id: "layer04-pytorch", attr: "my-torch" }] },
+            'layerstack:layers: layer "layer04-pytorch" has the id of a catalog layer with checks (torch-cuda-version, torch-sees-gpu), but the flake attribute "my-torch": checks follow the attribute, so these would be dropped. Set "checks" on the layer to keep them (or "checks: []" to run none)'],
+        ["overrides keyed by an old id", { layers: [{ id: "base", attr: "layer01-base-cuda" }], checks: { "layer01-base-cuda": [{ name: "nvcc-version", skip: true }] } },
+            'layerstack:checks: no layer "layer01-base-cuda" in layerstack:layers (checks are keyed by layer id: after a rename, key them by the new id)'],
+        ["checks on a layer that are not a list", { layers: [{ id: "base", attr: "a", checks: "nvcc" }] }, "layerstack:layers[0].checks: must be a list of {name, script, gpu?}"],
+        ["a check on a layer without a script", { layers: [{ id: "base", attr: "a", checks: [{ name: "x" }] }] }, "layerstack:layers[0].checks[0]: script must be a non-empty string"],
+        ["two checks of one name on a layer", { layers: [{ id: "base", attr: "a", checks: [{ name: "x", script: "true" }, { name: "x", script: "false" }] }] }, 'layerstack:layers[0].checks[1]: duplicate check name "x"'],
+    ])("%s fails, saying so", (_name, raw, expected) => {
+        expect(errorOf(raw as Partial<RawConfig>)).toBe(expected);
     });
 });

@@ -3,8 +3,9 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { LayerstackError, raiseAll } from "./errors";
 import { LayerSpec, orderLayers } from "./graph";
-import { megapakLayers, catalogChecks, applyOverrides, CheckContext, CheckOverride, CheckSpec } from "../layers";
+import { megapakLayers, catalogChecks, applyOverrides, CheckContext, CheckOverride, CheckSpec, MEGAPAK } from "../layers";
 import { CudaVariant, resolveVariant } from "./variants";
+import { NAME_TOTAL_LENGTH_MAX, REPOSITORY_PATH, nameProblem } from "./reference";
 
 /**
  * Everything the stack reads from config, validated. This module is the only place that
@@ -40,6 +41,10 @@ export interface StackSettings {
     readonly cuda?: CudaVariant;
     /** Whether `<variant>-latest` tags are moved to the pushed digests (never for a pull request). @default false */
     readonly promoteTags: boolean;
+    /** Immutable tags kept per layer (older ones are deleted after a successful up). @default all */
+    readonly keepImages?: number;
+    /** Whether deleting a layer's retention (`pulumi destroy`, a removed layer) deletes its images. @default false */
+    readonly deleteImagesOnDestroy: boolean;
     /** The Nix binary cache the layers' closures are pushed to. @default none */
     readonly cache?: CacheSettings;
     /** The GitHub repository whose Actions secrets, variables and runner are managed. @default none */
@@ -115,6 +120,8 @@ export interface RawConfig {
     pytorch?: string;
     python?: string;
     promoteTags?: string;
+    keepImages?: string;
+    deleteImagesOnDestroy?: string;
     cache?: string;
     cachixCache?: string;
     cachixApiUrl?: string;
@@ -155,7 +162,8 @@ export interface ProductionSettings {
 const NS = "layerstack";
 const HOST_LABEL = "[a-z0-9]([a-z0-9-]*[a-z0-9])?";
 export const REGISTRY = new RegExp(`^(localhost|\\[[0-9a-fA-F:]+\\]|${HOST_LABEL}(\\.${HOST_LABEL})*)(:(?<port>\\d{1,5}))?$`, "i");
-export const REPOSITORY = /^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$/;
+/** The OCI distribution grammar of a repository path (lib/reference.ts). */
+export const REPOSITORY = REPOSITORY_PATH;
 const FLAKE_REF = /^(path:|git\+(https|ssh|file):|github:|gitlab:|sourcehut:|tarball\+|file\+|https:|flake:|\/|\.\.?\/)[^\s"'`$\\]*$/;
 const SYSTEM = /^[a-z0-9_]+-[a-z0-9_]+$/;
 const VARIANT = /^[a-z0-9]([a-z0-9.-]{0,30}[a-z0-9])?$/;
@@ -204,6 +212,8 @@ export function validateConfig(raw: RawConfig, ctx: { stack: string; projectDir:
     const repository = required("repository");
     if (repository !== undefined && !REPOSITORY.test(repository)) {
         problems.push(`${key("repository")}: ${JSON.stringify(repository)} is not a repository path (lowercase components separated by '/', e.g. "owner/megapak")`);
+    } else if (repository !== undefined && registry !== undefined && `${registry}/${repository}/x`.length > NAME_TOTAL_LENGTH_MAX) {
+        problems.push(`${key("repository")}: "${registry}/${repository}" is ${registry.length + 1 + repository.length} characters, which leaves no room for a layer id: an image name may have at most ${NAME_TOTAL_LENGTH_MAX}`);
     }
 
     const system = raw.system ?? "x86_64-linux";
@@ -245,11 +255,13 @@ export function validateConfig(raw: RawConfig, ctx: { stack: string; projectDir:
 
     let layers: LayerSpec[] = [];
     let layersSource: StackSettings["layersSource"] = "catalog";
+    /** Checks set on a layer in layerstack:layers (`checks`), by layer id. */
+    const layerChecks = new Map<string, CheckSpec[]>();
     if (raw.layers === undefined) {
         layers = megapakLayers();
     } else {
         layersSource = "layerstack:layers";
-        const parsed = parseLayers(raw.layers, problems);
+        const parsed = parseLayers(raw.layers, problems, layerChecks);
         if (parsed) layers = parsed;
     }
     const production = validateProduction(raw, variant, problems);
@@ -263,6 +275,18 @@ export function validateConfig(raw: RawConfig, ctx: { stack: string; projectDir:
         const suffix = production.cuda.id;
         layers = layers.map((l) => ({ ...l, attr: `${l.attr}-${suffix}` }));
     }
+    let keepImages: number | undefined;
+    if (raw.keepImages !== undefined) {
+        keepImages = Number(raw.keepImages);
+        if (!/^\d+$/.test(raw.keepImages.trim()) || !Number.isSafeInteger(keepImages) || keepImages < 1) {
+            problems.push(`${key("keepImages")}: ${JSON.stringify(raw.keepImages)} must be a whole number, at least 1 (the images a stack output points at are always kept); leave it unset to keep every image`);
+        }
+    }
+    let deleteImagesOnDestroy = false;
+    if (raw.deleteImagesOnDestroy !== undefined) {
+        if (raw.deleteImagesOnDestroy !== "true" && raw.deleteImagesOnDestroy !== "false") problems.push(`${key("deleteImagesOnDestroy")}: ${JSON.stringify(raw.deleteImagesOnDestroy)} must be true or false`);
+        deleteImagesOnDestroy = raw.deleteImagesOnDestroy === "true";
+    }
     let runChecks = true;
     if (raw.runChecks !== undefined) {
         if (raw.runChecks !== "true" && raw.runChecks !== "false") problems.push(`${key("runChecks")}: ${JSON.stringify(raw.runChecks)} must be true or false`);
@@ -270,23 +294,35 @@ export function validateConfig(raw: RawConfig, ctx: { stack: string; projectDir:
     }
     const overrides = parseCheckOverrides(raw.checks, problems);
     raiseAll(problems);
-    // Graph rules (unknown parent, cycle, duplicate id) name the layer.
+    // Graph rules (unknown parent, cycle, duplicate id, an id that is no path component) name the layer.
     layers = orderLayers(layers, layersSource);
+    // Every image name must be one the registry accepts, before anything is built.
+    raiseAll(layers.flatMap((l) => {
+        const p = nameProblem(registry!, `${repository}/${l.id}`);
+        return p ? [`${layersSource}: layer "${l.id}": ${p}`] : [];
+    }));
     const checks = new Map<string, CheckSpec[]>();
     for (const id of overrides.keys()) {
-        if (!layers.some((l) => l.id === id)) throw new LayerstackError(`${key("checks")}: no layer "${id}" in ${layersSource}`);
+        if (!layers.some((l) => l.id === id)) {
+            throw new LayerstackError(`${key("checks")}: no layer "${id}" in ${layersSource} (checks are keyed by layer id: after a rename, key them by the new id)`);
+        }
     }
+    const v = production.cuda;
+    const checkCtx: CheckContext = v ? { cuda: v.cuda, python: v.python, torch: v.pytorch } : DEFAULT_CHECK_CONTEXT;
+    raiseAll(layersSource === "catalog" ? [] : layers.flatMap((l) => droppedChecks(l, layerChecks.has(l.id), v?.id, checkCtx)));
     if (runChecks) {
         for (const l of layers) {
-            const v = production.cuda;
-            const ctx: CheckContext = v ? { cuda: v.cuda, python: v.python, torch: v.pytorch } : DEFAULT_CHECK_CONTEXT;
-            const list = applyOverrides(l.id, catalogChecks(l.id, ctx), overrides.get(l.id) ?? [], key("checks"));
+            // A layer's checks: those set on it, else the catalog's for its flake attribute (so they
+            // follow a renamed id); overrides (layerstack:checks) apply on top.
+            const base = layerChecks.get(l.id) ?? (layersSource === "catalog" ? catalogChecks(l.id, checkCtx) : catalogChecks(catalogIdForAttr(l.attr, v?.id) ?? "", checkCtx));
+            const list = applyOverrides(l.id, base, overrides.get(l.id) ?? [], key("checks"));
             if (list.length) checks.set(l.id, list);
         }
     }
 
     return {
-        flake: flake!, layers, layersSource, registry: registry!, repository: repository!, system, variant, buildTimeoutSeconds, ...(nixConfig ? { nixConfig } : {}), auth, checks, ...production,
+        flake: flake!, layers, layersSource, registry: registry!, repository: repository!, system, variant, buildTimeoutSeconds, ...(nixConfig ? { nixConfig } : {}), auth, checks,
+        ...(keepImages !== undefined ? { keepImages } : {}), deleteImagesOnDestroy, ...production,
     };
 }
 
@@ -526,22 +562,68 @@ function parseCheckOverrides(value: unknown, problems: string[]): Map<string, Ch
     return out;
 }
 
-function parseLayers(value: unknown, problems: string[]): LayerSpec[] | undefined {
-    const k = `${NS}:layers`;
-    if (!Array.isArray(value) || value.length === 0) {
-        problems.push(`${k}: must be a non-empty list of {id, attr, parent?, format?}`);
+/**
+ * The catalog layer whose flake attribute this is: `<attr>` (the flake's default variant) or
+ * `<attr>-<variant>` (FLAKE_DEFAULT_VARIANT's rule). Checks follow the attribute, which names
+ * what the image is, not the id, which a rename changes.
+ */
+export function catalogIdForAttr(attr: string, variant?: string): string | undefined {
+    return MEGAPAK.find((c) => c.attr === attr || (variant !== undefined && `${c.attr}-${variant}` === attr))?.id;
+}
+
+/**
+ * A layer in layerstack:layers that carries a catalog layer's id but not its attribute would
+ * lose that layer's checks (they follow the attribute): unless it sets its own `checks`, that
+ * is refused, naming the checks it would drop.
+ */
+function droppedChecks(l: LayerSpec, hasOwn: boolean, variant: string | undefined, ctx: CheckContext): string[] {
+    if (hasOwn) return [];
+    const byId = catalogChecks(l.id, ctx);
+    if (byId.length === 0 || catalogIdForAttr(l.attr, variant) === l.id) return [];
+    return [`${NS}:layers: layer "${l.id}" has the id of a catalog layer with checks (${byId.map((c) => c.name).join(", ")}), but the flake attribute ${JSON.stringify(l.attr)}: `
+        + `checks follow the attribute, so these would be dropped. Set "checks" on the layer to keep them (or "checks: []" to run none)`];
+}
+
+/** Checks set on a layer: `[{name, script, gpu?}]`, each problem naming the layer and check. */
+function parseLayerChecks(value: unknown, where: string, problems: string[]): CheckSpec[] | undefined {
+    if (!Array.isArray(value)) {
+        problems.push(`${where}.checks: must be a list of {name, script, gpu?}`);
         return undefined;
     }
-    const allowed = new Set(["id", "attr", "parent", "format"]);
+    const out: CheckSpec[] = [];
+    value.forEach((o, i) => {
+        const at = `${where}.checks[${i}]`;
+        if (typeof o !== "object" || o === null) return void problems.push(`${at}: must be an object {name, script, gpu?}`);
+        const c = o as Record<string, unknown>;
+        if (typeof c.name !== "string" || !/^[a-z0-9][a-z0-9-]{0,40}$/.test(c.name)) return void problems.push(`${at}: name must be lowercase letters, digits and '-'`);
+        if (typeof c.script !== "string" || c.script.trim() === "") return void problems.push(`${at}: script must be a non-empty string`);
+        if (c.gpu !== undefined && typeof c.gpu !== "boolean") return void problems.push(`${at}: gpu must be true or false`);
+        if (out.some((x) => x.name === c.name)) return void problems.push(`${at}: duplicate check name "${c.name}"`);
+        out.push({ name: c.name, script: c.script, ...(c.gpu !== undefined ? { gpu: c.gpu as boolean } : {}) });
+    });
+    return out;
+}
+
+function parseLayers(value: unknown, problems: string[], checks: Map<string, CheckSpec[]>): LayerSpec[] | undefined {
+    const k = `${NS}:layers`;
+    if (!Array.isArray(value) || value.length === 0) {
+        problems.push(`${k}: must be a non-empty list of {id, attr, parent?, format?, checks?}`);
+        return undefined;
+    }
+    const allowed = new Set(["id", "attr", "parent", "format", "checks"]);
     const out: LayerSpec[] = [];
     value.forEach((v, i) => {
         if (typeof v !== "object" || v === null || Array.isArray(v)) {
-            problems.push(`${k}[${i}]: must be an object {id, attr, parent?, format?}`);
+            problems.push(`${k}[${i}]: must be an object {id, attr, parent?, format?, checks?}`);
             return;
         }
         const o = v as Record<string, unknown>;
-        for (const f of Object.keys(o)) if (!allowed.has(f)) problems.push(`${k}[${i}]: unknown field "${f}" (allowed: id, attr, parent, format)`);
+        for (const f of Object.keys(o)) if (!allowed.has(f)) problems.push(`${k}[${i}]: unknown field "${f}" (allowed: id, attr, parent, format, checks)`);
         const id = o.id;
+        if (o.checks !== undefined && typeof id === "string") {
+            const list = parseLayerChecks(o.checks, `${k}[${i}]`, problems);
+            if (list) checks.set(id, list);
+        }
         out.push({
             id: id as string,
             attr: (o.attr ?? id) as string,
@@ -598,6 +680,8 @@ export function loadSettings(cfg = new pulumi.Config(NS), projectDir = process.c
         pytorch: cfg.get("pytorch"),
         python: cfg.get("python"),
         promoteTags: cfg.get("promoteTags"),
+        keepImages: cfg.get("keepImages"),
+        deleteImagesOnDestroy: cfg.get("deleteImagesOnDestroy"),
         cache: cfg.get("cache"),
         cachixCache: cfg.get("cachixCache"),
         cachixApiUrl: cfg.get("cachixApiUrl"),

@@ -19,7 +19,11 @@ export interface LayerSpec {
     readonly format?: ImageFormat;
 }
 
-export const LAYER_ID = /^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$/;
+/**
+ * A layer id: one repository path component of the OCI distribution grammar (lib/reference.ts),
+ * since it names the layer's repository `<registry>/<repository>/<id>`, at most 64 characters.
+ */
+export const LAYER_ID = /^(?=.{1,64}$)[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 export const FLAKE_ATTR = /^[A-Za-z_][A-Za-z0-9_'+-]*$/;
 
 /**
@@ -32,7 +36,7 @@ export function orderLayers(layers: readonly LayerSpec[], source: string): Layer
     layers.forEach((l, i) => {
         const where = `${source}[${i}]`;
         if (typeof l.id !== "string" || !LAYER_ID.test(l.id)) {
-            problems.push(`${where}: layer id ${JSON.stringify(l.id)} must be lowercase letters, digits, '.', '_' or '-' (at most 64)`);
+            problems.push(`${where}: layer id ${JSON.stringify(l.id)} is not a repository path component: lowercase letters and digits, joined by one '.', one or two '_' or any '-' (at most 64 characters)`);
             return;
         }
         if (typeof l.attr !== "string" || !FLAKE_ATTR.test(l.attr)) {

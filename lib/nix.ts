@@ -9,16 +9,30 @@ export interface Evaluated {
     readonly outPath: string;
 }
 
+/** An attribute that exists but does not evaluate: Nix's own message (its last lines). */
+export interface EvalFailure {
+    readonly error: string;
+}
+
+/** One attribute's result: evaluated, failed, or null when the flake has no such attribute. */
+export type EvalResult = Evaluated | EvalFailure | null;
+
+export function isEvalFailure(r: EvalResult | undefined): r is EvalFailure {
+    return r !== null && r !== undefined && "error" in r;
+}
+
 /**
  * The Nix expression applied to the flake's package set: for each requested attribute,
- * its drvPath and outPath, or null when the flake has no such attribute. Attribute names
- * are checked against FLAKE_ATTR first, so they can be written as Nix string literals.
+ * its drvPath and outPath, `{ failed = true; }` when it throws (`builtins.tryEval`, so one
+ * broken attribute does not hide the others and the failure is named), or null when the
+ * flake has no such attribute. Attribute names are checked against FLAKE_ATTR first, so
+ * they can be written as Nix string literals.
  * (The keys are not drvPath/outPath: Nix prints any set with an `outPath` as that string.)
  */
 export function evalExpression(attrs: readonly string[]): string {
     for (const a of attrs) if (!FLAKE_ATTR.test(a)) throw new LayerstackError(`invalid flake attribute ${JSON.stringify(a)}`);
     const list = attrs.map((a) => `"${a}"`).join(" ");
-    return `ps: builtins.listToAttrs (map (n: { name = n; value = if builtins.hasAttr n ps then { drv = ps.\${n}.drvPath; out = ps.\${n}.outPath; } else null; }) [ ${list} ])`;
+    return `ps: builtins.listToAttrs (map (n: { name = n; value = if !(builtins.hasAttr n ps) then null else if !(builtins.tryEval ps.\${n}.drvPath).success then { failed = true; } else { drv = ps.\${n}.drvPath; out = ps.\${n}.outPath; }; }) [ ${list} ])`;
 }
 
 /** The installable whose attributes are evaluated: `<flake>#packages.<system>`. */
@@ -26,35 +40,73 @@ export function packageSet(flake: string, system: string): string {
     return `${flake}#packages.${system}`;
 }
 
-/**
- * Evaluates the drvPaths of all requested attributes in ONE `nix eval`. Evaluating a real
- * flake (nixpkgs with CUDA) takes seconds; one evaluation per layer would take a minute.
- * Writes .drv files to the store (Nix's own instantiation) but builds nothing.
- */
-export function evaluateAttrs(flake: string, system: string, attrs: readonly string[], nixConfig?: string): Map<string, Evaluated | null> {
-    const installable = packageSet(flake, system);
-    const env = nixConfig === undefined ? process.env : { ...process.env, NIX_CONFIG: joinNixConfigText(nixConfig, process.env.NIX_CONFIG) };
-    let stdout: string;
+const NIX_FLAGS = ["--extra-experimental-features", "nix-command flakes"];
+
+/** Runs `nix eval --json <installable> --apply <fn>`; throws a LayerstackError only when nix is missing. */
+function nixEval(installable: string, apply: string, env: NodeJS.ProcessEnv): { ok: true; stdout: string } | { ok: false; status: number | null; tail: string } {
     try {
-        stdout = execFileSync("nix", ["--extra-experimental-features", "nix-command flakes", "eval", "--json", installable, "--apply", evalExpression(attrs)], {
+        const stdout = execFileSync("nix", [...NIX_FLAGS, "eval", "--json", installable, "--apply", apply], {
             encoding: "utf8",
             stdio: ["ignore", "pipe", "pipe"],
             maxBuffer: 64 * 1024 * 1024,
             env,
         });
+        return { ok: true, stdout };
     } catch (e) {
-        const err = e as NodeJS.ErrnoException & { stderr?: string; status?: number };
+        const err = e as NodeJS.ErrnoException & { stderr?: string; status?: number | null };
         if (err.code === "ENOENT") {
             throw new LayerstackError("nix is not on PATH: install Nix (https://nixos.org/download), or for the dev stack run scripts/toolchain.sh");
         }
-        const tail = (err.stderr ?? "").trim().split("\n").slice(-15).join("\n");
-        throw new LayerstackError(`layerstack:flake: evaluating ${installable} failed (nix exited ${err.status}):\n${tail}`);
+        return { ok: false, status: err.status ?? null, tail: (err.stderr ?? "").trim().split("\n").slice(-15).join("\n") };
     }
-    const parsed = JSON.parse(stdout) as Record<string, { drv: string; out: string } | null>;
-    return new Map(attrs.map((a) => {
+}
+
+/**
+ * Evaluates the drvPaths of all requested attributes in ONE `nix eval`. Evaluating a real
+ * flake (nixpkgs with CUDA) takes seconds; one evaluation per layer would take a minute.
+ * Writes .drv files to the store (Nix's own instantiation) but builds nothing.
+ *
+ * An attribute that throws (nixpkgs' "marked as broken", an `assert`) is caught per attribute
+ * by `builtins.tryEval` inside that one evaluation; only such attributes are evaluated again,
+ * alone, to get Nix's message. An error tryEval cannot catch fails the whole evaluation; then,
+ * and only then, each attribute is evaluated alone to name the ones that fail. When the
+ * package set itself does not evaluate, the error names the flake.
+ */
+export function evaluateAttrs(flake: string, system: string, attrs: readonly string[], nixConfig?: string): Map<string, EvalResult> {
+    const installable = packageSet(flake, system);
+    // The stack's own Nix settings (layerstack:nixConfig) in front of the caller's NIX_CONFIG.
+    const env = nixConfig === undefined ? process.env : { ...process.env, NIX_CONFIG: joinNixConfigText(nixConfig, process.env.NIX_CONFIG) };
+    const all = nixEval(installable, evalExpression(attrs), env);
+    let parsed: Record<string, { drv: string; out: string } | { failed: true } | null>;
+    if (all.ok) {
+        parsed = JSON.parse(all.stdout);
+    } else {
+        // Which part fails: the package set itself, or some attributes?
+        const names = nixEval(installable, "ps: builtins.attrNames ps", env);
+        if (!names.ok) {
+            throw new LayerstackError(`layerstack:flake: evaluating ${installable} failed (nix exited ${names.status}):\n${names.tail}`);
+        }
+        const present = new Set(JSON.parse(names.stdout) as string[]);
+        parsed = Object.fromEntries(attrs.map((a) => [a, present.has(a) ? { failed: true as const } : null]));
+    }
+    const out = new Map<string, EvalResult>();
+    for (const a of attrs) {
         const v = parsed[a];
-        return [a, v ? { drvPath: v.drv, outPath: v.out } : null];
-    }));
+        if (v && "failed" in v) {
+            // FLAKE_ATTR admits no '"', '\\' or '$': the name is safe in a Nix string literal.
+            const alone = nixEval(installable, `ps: { drv = ps."${a}".drvPath; out = ps."${a}".outPath; }`, env);
+            const r = alone.ok ? (JSON.parse(alone.stdout) as { drv: string; out: string }) : undefined;
+            out.set(a, r ? { drvPath: r.drv, outPath: r.out } : { error: (alone as { tail: string }).tail });
+        } else {
+            out.set(a, v ? { drvPath: v.drv, outPath: v.out } : null);
+        }
+    }
+    const failed = [...out.values()].filter(isEvalFailure);
+    if (!all.ok && failed.length === 0) {
+        // Every attribute evaluates alone, yet not together: report Nix's error as it was.
+        throw new LayerstackError(`layerstack:flake: evaluating ${installable} failed (nix exited ${all.status}):\n${all.tail}`);
+    }
+    return out;
 }
 
 /**

@@ -15,7 +15,8 @@ ref=$(pulumi stack output --json layers --stack "$stack" | node -e '
   if (!l) { console.error("no published layer " + process.argv[1]); process.exit(2); }
   console.log(l.imageRef);' "$id")
 tls=true
-case $ref in 127.*|localhost*|\[::1\]*) tls=false ;; esac
+# Loopback (host names in any case, as lib/reference.ts isLoopbackRegistry) is plain HTTP.
+case $(printf '%s' "$ref" | tr '[:upper:]' '[:lower:]') in 127.*|localhost[:/]*|\[::1\]*) tls=false ;; esac
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 skopeo copy --quiet --src-tls-verify="$tls" "docker://$ref" "oci:$tmp/oci:shell"

@@ -33,8 +33,8 @@
 #     back, so a refresh cannot learn anything the checkpoint does not already say (and the
 #     registry is checked by the pushes themselves).
 #
-# The checkpoint as it was is kept in ./.pulumi-recover-<stack>-<time>.json (secrets in it
-# stay encrypted).
+# The checkpoint as it was is kept in ./.layerstack/recover/<stack>-<time>.json, inside the
+# project's ignored .layerstack/ folder (secrets in it stay encrypted; the folder is 0700).
 set -euo pipefail
 
 stack=()
@@ -75,7 +75,8 @@ pulumi cancel "${stack[@]}" --yes --non-interactive >&2
 
 # 2. The pending operations.
 pulumi stack export "${stack[@]}" --non-interactive --file "$tmp/state.json"
-backup="$PWD/.pulumi-recover-$name-$(date -u +%Y%m%dT%H%M%SZ).json"
+(umask 077; mkdir -p "$PWD/.layerstack/recover")
+backup="$PWD/.layerstack/recover/$name-$(date -u +%Y%m%dT%H%M%SZ).json"
 cp "$tmp/state.json" "$backup"
 n=$(node -e '
   const fs = require("fs");

@@ -67,7 +67,7 @@ if ! command -v cachix >/dev/null 2>&1; then
   exit 127
 fi
 [ -n "\${CACHIX_SIGNING_KEY:-}" ] || unset CACHIX_SIGNING_KEY
-out=$(nix-store --realise "$LAYERSTACK_DRV_PATH")
+out=$(nix-store --realise --no-gc-warning "$LAYERSTACK_DRV_PATH")
 if ! cachix push "$LAYERSTACK_CACHIX_CACHE" "$out" >&2; then
   echo "binary cache: pushing layer \${LAYERSTACK_LAYER:-?} ($out) to Cachix cache $LAYERSTACK_CACHIX_CACHE failed (is Cachix reachable, is the token valid?); nothing was recorded, run pulumi up again" >&2
   exit 1
@@ -83,7 +83,7 @@ echo "$out"`;
 export const NIX_COPY_PUSH_SCRIPT = `set -eu
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-out=$(nix-store --realise "$LAYERSTACK_DRV_PATH")
+out=$(nix-store --realise --no-gc-warning "$LAYERSTACK_DRV_PATH")
 url=$LAYERSTACK_CACHE_URL
 if [ -n "\${LAYERSTACK_CACHE_SIGNING_KEY:-}" ]; then
   (umask 077 && printf '%s' "$LAYERSTACK_CACHE_SIGNING_KEY" > "$tmp/signing-key")

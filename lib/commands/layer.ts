@@ -10,6 +10,8 @@
  * group leaves no `nix` or `skopeo` running.
  */
 
+import { isLoopbackRegistry } from "../reference";
+
 /** Quotes a string for POSIX sh. For the rare place a value must appear in text (the docs). */
 export function shellQuote(s: string): string {
     return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
@@ -20,9 +22,17 @@ export function shellQuote(s: string): string {
  * The derivation was instantiated by the program's single `nix eval`; building it by
  * drvPath means no second evaluation. Concurrent builds of layers that share work are
  * coordinated by Nix's own store locks.
+ * `--no-build-output` (-Q): the builders' output goes to Nix's log only (`nix log <drv>`), and a
+ * failed build prints Nix's own "last 10 log lines" (the `log-lines` setting) and where the
+ * full log is, so a failure message holds the last lines of output, not hours of compiler
+ * output; the progress lines (`building '...'`) still show.
+ * `--no-gc-warning` (a common flag of Nix's legacy commands, NixOS/nix src/libmain/shared.cc
+ * LegacyArgs): the build needs no GC root of its own, since the push realises the drvPath
+ * again under a root for as long as it reads the image (PUSH_SCRIPT). Without it, every
+ * realisation prints "you did not specify '--add-root'".
  */
 export const BUILD_SCRIPT = `set -eu
-exec nix-store --realise "$LAYERSTACK_DRV_PATH"`;
+exec nix-store --realise --no-gc-warning --no-build-output "$LAYERSTACK_DRV_PATH"`;
 
 /**
  * Logs in to the registry when a password is set, inside the command: the password goes to
@@ -38,18 +48,52 @@ fi
 unset LAYERSTACK_REGISTRY_PASSWORD`;
 
 /**
+ * After the copy: the parent image's layers must be the first layers of this image. A layer's
+ * `parent` in config says what it builds on, but the image is what the flake built; a parent
+ * set in config only (the flake unchanged) would export a chain the image does not hold.
+ * Compares the layer digests as the registry holds them (skopeo inspect's `.Layers`, the
+ * parent's by its immutable tag, which its push wrote before this one started), so it works
+ * for every image kind. The parent's tag is known before anything runs, so a republished
+ * parent does not make the child's push look changed in a preview (its digest would).
+ * A mismatch fails the push naming both layers; nothing is recorded, the next up checks again.
+ */
+const PARENT_PREFIX_CHECK = `if [ -n "\${LAYERSTACK_PARENT_IMAGE:-}" ]; then
+  layers='{{range .Layers}}{{.}} {{end}}'
+  parent=$(skopeo inspect --tls-verify="$LAYERSTACK_TLS_VERIFY" --format "$layers" "docker://$LAYERSTACK_PARENT_IMAGE")
+  blobs=$(skopeo inspect --tls-verify="$LAYERSTACK_TLS_VERIFY" --format "$layers" "docker://$LAYERSTACK_REPOSITORY@$digest")
+  case "$blobs" in
+    "$parent"*) ;;
+    *)
+      echo "layer $LAYERSTACK_LAYER: its image does not build on its parent, layer $LAYERSTACK_PARENT_LAYER: the parent's layers are not the first layers of $LAYERSTACK_REPOSITORY@$digest." >&2
+      echo "  parent $LAYERSTACK_PARENT_LAYER ($LAYERSTACK_PARENT_IMAGE): $parent" >&2
+      echo "  layer $LAYERSTACK_LAYER: $blobs" >&2
+      echo "Set the parent in layerstack:layers to the layer whose image the flake attribute builds on (fromImage)." >&2
+      exit 1 ;;
+  esac
+fi`;
+
+/**
  * Pushes one built layer. Inputs:
- *   LAYERSTACK_DRV_PATH        realised again first (a no-op unless garbage-collected)
+ *   LAYERSTACK_DRV_PATH        realised again first (a no-op unless garbage-collected), under
+ *                              a GC root in the private $tmp (an indirect root: nix-store
+ *                              --add-root, NixOS/nix doc/manual nix-store.md), so a garbage
+ *                              collection cannot remove the image while skopeo reads it; when
+ *                              the trap removes $tmp the root dangles and the next GC drops it
+ *                              (src/libstore/gc.cc: "removing stale link")
  *   LAYERSTACK_FORMAT          oci | docker-archive | stream
  *   LAYERSTACK_REGISTRY        host[:port]; LAYERSTACK_TLS_VERIFY true|false
  *   LAYERSTACK_REPOSITORY      <registry>/<path>; LAYERSTACK_TAG the immutable tag
  *   LAYERSTACK_REGISTRY_USERNAME, LAYERSTACK_REGISTRY_PASSWORD (secret)  optional
+ *   LAYERSTACK_LAYER           the layer's id (for messages)
+ *   LAYERSTACK_PARENT_LAYER, LAYERSTACK_PARENT_IMAGE  the parent's id and its pushed image,
+ *                              `<registry>/<path>:<tag>` (PARENT_PREFIX_CHECK); unset for a root
  * Prints the pushed manifest digest on the first line, then the manifest as pushed.
  */
 export const PUSH_SCRIPT = `set -eu
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-out=$(nix-store --realise "$LAYERSTACK_DRV_PATH")
+nix-store --realise --add-root "$tmp/image" "$LAYERSTACK_DRV_PATH" >/dev/null
+out=$(readlink "$tmp/image")
 ${REGISTRY_LOGIN}
 case "$LAYERSTACK_FORMAT" in
   oci) src="oci:$out" ;;
@@ -60,11 +104,12 @@ esac
 skopeo copy --quiet --retry-times 2 --dest-tls-verify="$LAYERSTACK_TLS_VERIFY" --digestfile "$tmp/digest" \\
   "$src" "docker://$LAYERSTACK_REPOSITORY:$LAYERSTACK_TAG" >&2
 digest=$(cat "$tmp/digest")
-echo "$digest"
-exec skopeo inspect --raw --tls-verify="$LAYERSTACK_TLS_VERIFY" "docker://$LAYERSTACK_REPOSITORY@$digest"`;
+manifest=$(skopeo inspect --raw --tls-verify="$LAYERSTACK_TLS_VERIFY" "docker://$LAYERSTACK_REPOSITORY@$digest")
+${PARENT_PREFIX_CHECK}
+# No exec here: the EXIT trap must run, to remove $tmp (the auth file); printf is the end.
+printf '%s\n%s\n' "$digest" "$manifest"`;
 
-/** Plain HTTP for a registry on the loopback interface, as Docker does; TLS anywhere else. */
+/** Plain HTTP for a registry on the loopback interface (any case: `LOCALHOST:5000`), as Docker does; TLS anywhere else. */
 export function tlsVerify(registry: string): boolean {
-    const host = registry.replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
-    return !(host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host));
+    return !isLoopbackRegistry(registry);
 }

@@ -5,6 +5,9 @@
 #   The dev stack (and the project's tests) -> the offline dev toolchain: the Pulumi CLI built
 #   from Go modules (<repo>/.layerstack/libexec/pulumi) with the stand-in plugins, in a
 #   project-local PULUMI_HOME, with automatic plugin downloads off and plugins on PATH ignored.
+#   A failed layer stops only the layers beneath it (PULUMI_CONTINUE_ON_ERROR=true, unless you
+#   set it), and an `up` ends with a table of the layers published, failed and skipped
+#   (scripts/run-table.ts; LAYERSTACK_RUN_TABLE=0 leaves it out).
 #   For the `dev` stack only, also its file backend and public passphrase:
 #     PULUMI_BACKEND_URL=file://<repo>/.layerstack/state   PULUMI_CONFIG_PASSPHRASE=layerstack-dev
 #   (each only if you have not set it).
@@ -80,6 +83,8 @@ export PULUMI_IGNORE_AMBIENT_PLUGINS=true
 # start the 12 layers' builds in waves; they are processes that mostly wait for Nix, which
 # bounds the real work itself (max-jobs, cores). The CI workflow sets the same.
 export PULUMI_PARALLEL="${PULUMI_PARALLEL:-64}"
+# Failures stay local: a failed layer stops its subtree only, the other branches publish.
+export PULUMI_CONTINUE_ON_ERROR="${PULUMI_CONTINUE_ON_ERROR:-true}"
 if [ "$is_dev" = 1 ]; then
   if [ -z "${PULUMI_BACKEND_URL:-}" ]; then
     mkdir -p "$repo/.layerstack/state"
@@ -92,4 +97,18 @@ fi
 if [ -n "${LAYERSTACK_PULUMI_DEBUG:-}" ]; then
   echo "pulumi wrapper: stack '${stack:-<none>}' -> dev toolchain (dev=$is_dev) PULUMI_BACKEND_URL=${PULUMI_BACKEND_URL:-<unset>}" >&2
 fi
-exec "$real" "$@"
+case "${1:-}" in up|update) ;; *) exec "$real" "$@" ;; esac
+case " $* " in *" --json "*|*" --event-log"*) exec "$real" "$@" ;; esac
+[ "${LAYERSTACK_RUN_TABLE:-1}" != 0 ] || exec "$real" "$@"
+# An up: its engine events go to a private file (--event-log exists with PULUMI_DEBUG_COMMANDS in
+# CLI 3.248), then the table of the layers is printed from them and the stack's config.
+d=$(mktemp -d)
+trap 'rm -rf "$d"' EXIT
+status=0
+PULUMI_DEBUG_COMMANDS=true "$real" "$@" --event-log "$d/events.jsonl" || status=$?
+stack_args=()
+[ "$has_stack" = 0 ] || stack_args=(--stack "$stack")
+if [ -s "$d/events.jsonl" ] && "$real" config --json "${stack_args[@]}" >"$d/config.json" 2>/dev/null; then
+  (cd "$repo" && TS_NODE_TRANSPILE_ONLY=true node -r ts-node/register scripts/run-table.ts --events "$d/events.jsonl" --config "$d/config.json") >&2 || true
+fi
+exit "$status"

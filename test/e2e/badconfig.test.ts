@@ -40,6 +40,8 @@ const cases: Case[] = [
     ["an unsupported PyTorch", { "layerstack:variant": "cu130", "layerstack:pytorch": "1.0" }, "layerstack:pytorch: cu130 with pytorch 1.0 is not a supported combination"],
     ["an unsupported Python", { "layerstack:variant": "cu130", "layerstack:python": "2.7" }, "layerstack:python: cu130 with python 2.7 is not a supported combination"],
     ["promoteTags not a boolean", { "layerstack:promoteTags": "yes" }, 'layerstack:promoteTags: "yes" must be true or false'],
+    ["keepImages zero", { "layerstack:keepImages": "0" }, 'layerstack:keepImages: "0" must be a whole number, at least 1'],
+    ["deleteImagesOnDestroy not a boolean", { "layerstack:deleteImagesOnDestroy": "yes" }, 'layerstack:deleteImagesOnDestroy: "yes" must be true or false'],
     ["an unknown cache kind", { "layerstack:cache": "redis" }, 'layerstack:cache: "redis" must be cachix or nix-store'],
     ["a malformed Cachix cache name", { "layerstack:cache": "cachix", "layerstack:cachixCache": "Bad Name" }, 'layerstack:cachixCache: "Bad Name" is not a Cachix cache name', { "layerstack:cachixAuthToken": SENTINEL }],
     ["a malformed Cachix API URL", { "layerstack:cache": "cachix", "layerstack:cachixCache": "megapak", "layerstack:cachixApiUrl": "ftp://x" }, 'layerstack:cachixApiUrl: "ftp://x" is not an http(s) URL', { "layerstack:cachixAuthToken": SENTINEL }],

@@ -73,7 +73,8 @@ test("after one layer's content changes, preview names exactly it and its descen
     // Each rebuilt layer's build and push, and its checks (they run against the new digest).
     const checked = ["layer05-pak3-check-pak3-installed", "layer07-pak5-check-pak5-installed", "layer08-pak7-check-pak7-installed",
         "layer10-performance-check-perf-libs-import", "layer12-comfyui-check-comfyui-answers"];
-    const expected = [...BENEATH.flatMap((id) => [`replace ${id}-build`, `replace ${id}-push`]), ...checked.map((c) => `replace ${c}`)];
+    // Each rebuilt layer's registry read-back (RegistryImage) stands for its new tag, so it is replaced too.
+    const expected = [...BENEATH.flatMap((id) => [`replace ${id}-build`, `replace ${id}-push`, `replace ${id}-in-registry`]), ...checked.map((c) => `replace ${c}`)];
     expect(changed.filter((c) => !c.startsWith("create-replacement") && !c.startsWith("delete-replaced")).sort()).toEqual(expected.sort());
     // The picture drawn from this preview marks exactly those layers.
     const file = require("path").join(project.dir, "preview.json");

@@ -220,6 +220,9 @@ describe("an interrupted up", () => {
         const rec = execFileSync("bash", [path.join(REPO, "scripts/recover.sh"), "--stack", project.stack], { cwd: project.dir, env: project.env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
         expect(rec).toBe("");
         expect(project.deployment().pending_operations ?? []).toEqual([]);
+        // The checkpoint as it was is kept under the project's ignored .layerstack/, nowhere else.
+        expect(fs.readdirSync(project.dir).filter((f) => f.startsWith(".pulumi-recover"))).toEqual([]);
+        expect(fs.readdirSync(path.join(project.dir, ".layerstack/recover"))).toEqual([expect.stringMatching(new RegExp(`^${project.stack}-\\d{8}T\\d{6}Z\\.json$`))]);
 
         const before = project.argvCount();
         const logFrom = registry.accessLogLines();
@@ -235,6 +238,8 @@ describe("an interrupted up", () => {
 });
 
 describe("a build timeout", () => {
+    // The layer beneath builds for 120 s; the layers above publish although the run has failed:
+    // the dev toolchain runs up with --continue-on-error (scripts/lib/pulumi-wrapper.sh).
     const s = setup("timeout", 5306, { "layerstack:buildTimeout": "3" });
     const content = nonce();
 

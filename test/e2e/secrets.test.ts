@@ -96,7 +96,7 @@ test("a passing up publishes every layer through the password-protected registry
     expect(registry.manifestPuts().length).toBeGreaterThanOrEqual(11);
 });
 
-test("a failing up (a wrong registry password, after a layer change) fails at the registry login, and pushes nothing", async () => {
+test("a failing up (a wrong registry password, after a layer change) fails at the registry read-back, naming the registry, and pushes nothing", async () => {
     must(project.pulumi(["config", "set", "--secret", "layerstack:registryPassword"], { input: WRONG }), "config set --secret (wrong)");
     project.editFixtureLayer("layer11-app", { content: `app scripts, changed ${crypto.randomBytes(4).toString("hex")}` });
     const eventLog = path.join(project.dir, "events-fail.jsonl");
@@ -106,10 +106,11 @@ test("a failing up (a wrong registry password, after a layer change) fails at th
     runs.push({ name: "failing up", run, eventLog, sampler });
     expect(run.code).not.toBe(0);
     const out = run.stdout + run.stderr;
-    // A new password is a change to every push's (secret) environment, so the pushes re-run
-    // from the root: the first one fails at the login, naming the registry.
-    expect(out).toContain("layer01-base-cuda-push **updating failed**");
-    expect(out).toContain(`logging into \\"${registry.address}\\": invalid username/password`);
+    // Every layer's published tag is read back with the stack's credentials before any push
+    // (components/registryImage.ts): the registry refuses the wrong password, and the run fails there.
+    expect(out).toMatch(/layer[0-9a-z-]+-in-registry \*\*failed\*\*/);
+    expect(out).toMatch(new RegExp(`registry ${registry.address.replace(/\./g, "\\.")} refused the stack's credentials for ${REPO_PATH}/layer[0-9a-z-]+ \\(HTTP 401\\)`));
+    expect(out).not.toMatch(/-push \*\*(creating|updating) failed\*\*/);
     expect(registry.manifestPuts().length).toBe(pushesBefore);
     // Put the right password back for the rest of the file.
     must(project.pulumi(["config", "set", "--secret", "layerstack:registryPassword"], { input: SENTINEL }), "config set --secret");

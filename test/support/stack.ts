@@ -67,6 +67,8 @@ export class TestProject {
             LAYERSTACK_ARGV_LOG: this.argvLog,
             // The offline dev toolchain (scripts/lib/pulumi-wrapper.sh) for these throwaway stacks.
             LAYERSTACK_DEV_TOOLCHAIN: "1",
+            // The end-of-run table costs a second per up; test/e2e/branches.test.ts checks it.
+            LAYERSTACK_RUN_TABLE: "0",
         };
         delete this.env.PULUMI_CONFIG_PASSPHRASE_FILE;
     }

@@ -1,0 +1,141 @@
+// The end-of-run table: which layers were published, failed (at which step, with the last
+// lines of its output) or skipped (and why), from the engine's events of one `pulumi up`.
+//
+//   TS_NODE_TRANSPILE_ONLY=true node -r ts-node/register scripts/run-table.ts \
+//       --events EVENTS.jsonl --config CONFIG.json [--markdown]
+//
+// EVENTS.jsonl: the engine events of the run, one JSON object a line, as `pulumi up --json`
+//   prints them, or as `pulumi up --event-log FILE` writes them (the same apitype.EngineEvent
+//   stream; in CLI 3.248 --event-log is shown only with PULUMI_DEBUG_COMMANDS=true).
+// CONFIG.json: `pulumi config --json --stack <stack>`, for the layer tree (layerstack:layers or
+//   the megapak catalog), so a layer that never started can say which ancestor stopped it.
+// Prints the table on stdout; exits 0 whatever the run did (the run's own exit code is the verdict).
+import * as fs from "fs";
+import { LayerSpec, orderLayers } from "../lib/graph";
+import { megapakLayers } from "../layers";
+
+export type LayerStatus = "published" | "unchanged" | "failed" | "skipped";
+
+export interface LayerRow {
+    id: string;
+    status: LayerStatus;
+    /** The step that failed (build, push, in-registry, check-<name>, promote, retention, cache-push). */
+    step?: string;
+    /** The last lines of the failing step's output, or why the layer was skipped. */
+    detail?: string;
+}
+
+interface EngineEvent {
+    resOutputsEvent?: { metadata: { op: string; urn: string } };
+    resOpFailedEvent?: { metadata: { op: string; urn: string } };
+    diagnosticEvent?: { urn?: string; message: string; severity: string };
+}
+
+/** The steps a layer's resources are named by: `<id>-<step>`, or `cache-push-<id>`. */
+const STEP = /^(build|push|in-registry|promote|promote-in-registry|retention|check-[a-z0-9-]+)$/;
+
+/** Which layer and step a resource name belongs to (the longest matching id wins). */
+export function stepOf(name: string, ids: readonly string[]): { id: string; step: string } | undefined {
+    for (const id of [...ids].sort((a, b) => b.length - a.length)) {
+        if (name === `cache-push-${id}`) return { id, step: "cache-push" };
+        if (name.startsWith(`${id}-`) && STEP.test(name.slice(id.length + 1))) return { id, step: name.slice(id.length + 1) };
+    }
+    return undefined;
+}
+
+/** The last `n` lines of a failure's output, without the provider's `running "<command>":` line. */
+export function lastLines(message: string, n = 6): string {
+    const lines = message.replace(/\r/g, "").split("\n");
+    const start = /: running ".*":$/.test(lines[0]) ? 1 : 0;
+    return lines.slice(start).map((l) => l.trimEnd()).filter((l) => l.trim() !== "").slice(-n).join("\n");
+}
+
+/** The rows of the table, parents first. */
+export function runTable(layers: readonly LayerSpec[], events: readonly EngineEvent[]): LayerRow[] {
+    const ids = layers.map((l) => l.id);
+    const nameOf = (urn: string) => urn.split("::").pop()!;
+    const pushOp = new Map<string, string>();
+    const failed = new Map<string, { step: string; urn: string }>();
+    const errors = new Map<string, string>();
+    for (const e of events) {
+        if (e.resOutputsEvent) {
+            const s = stepOf(nameOf(e.resOutputsEvent.metadata.urn), ids);
+            if (s?.step === "push") pushOp.set(s.id, e.resOutputsEvent.metadata.op);
+        } else if (e.resOpFailedEvent) {
+            const urn = e.resOpFailedEvent.metadata.urn;
+            const s = stepOf(nameOf(urn), ids);
+            if (s && !failed.has(s.id)) failed.set(s.id, { step: s.step, urn });
+        } else if (e.diagnosticEvent?.severity === "error" && e.diagnosticEvent.urn) {
+            errors.set(e.diagnosticEvent.urn, (errors.get(e.diagnosticEvent.urn) ?? "") + e.diagnosticEvent.message);
+        }
+    }
+    const byId = new Map(layers.map((l) => [l.id, l]));
+    const rows = new Map<string, LayerRow>();
+    for (const l of layers) {
+        // The nearest ancestor that failed: a layer beneath it is skipped, even where its own
+        // build ran and failed for want of the ancestor's (Nix builds the image on its parent's).
+        let a = l.parent ? byId.get(l.parent) : undefined;
+        while (a && rows.get(a.id)?.status !== "failed") a = a.parent ? byId.get(a.parent) : undefined;
+        const failedAncestor = a && rows.get(a.id)?.status === "failed" ? a.id : undefined;
+        const f = failed.get(l.id);
+        if (f && !failedAncestor) {
+            rows.set(l.id, { id: l.id, status: "failed", step: f.step, detail: lastLines(errors.get(f.urn) ?? "") });
+            continue;
+        }
+        const op = pushOp.get(l.id);
+        if (op !== undefined && !f) {
+            rows.set(l.id, { id: l.id, status: op === "same" ? "unchanged" : "published" });
+            continue;
+        }
+        rows.set(l.id, {
+            id: l.id, status: "skipped", ...(f ? { step: f.step } : {}),
+            detail: failedAncestor ? `its ancestor ${failedAncestor} failed` : "not reached (the run stopped before it)",
+        });
+    }
+    return layers.map((l) => rows.get(l.id)!);
+}
+
+/** The table as aligned text, or as Markdown (for a CI job summary). */
+export function renderTable(rows: readonly LayerRow[], markdown = false): string {
+    const count = (s: LayerStatus) => rows.filter((r) => r.status === s).length;
+    const summary = `${count("published")} published, ${count("unchanged")} unchanged, ${count("failed")} failed, ${count("skipped")} skipped`;
+    if (markdown) {
+        const cell = (s?: string) => (s ?? "").replace(/\|/g, "\\|").replace(/\n/g, "<br>");
+        return ["| layer | status | step | detail |", "|---|---|---|---|",
+            ...rows.map((r) => `| ${r.id} | ${r.status} | ${cell(r.step)} | ${cell(r.detail)} |`), "", summary, ""].join("\n");
+    }
+    const w = Math.max(5, ...rows.map((r) => r.id.length));
+    const sw = Math.max(4, ...rows.map((r) => (r.step ?? "").length));
+    const out = [`${"layer".padEnd(w)}  ${"status".padEnd(9)}  ${"step".padEnd(sw)}  detail`];
+    for (const r of rows) {
+        const [first, ...more] = (r.detail ?? "").split("\n");
+        out.push(`${r.id.padEnd(w)}  ${r.status.padEnd(9)}  ${(r.step ?? "").padEnd(sw)}  ${first}`.trimEnd());
+        for (const m of more) out.push(`${"".padEnd(w + 9 + sw + 6)}${m}`);
+    }
+    out.push(summary);
+    return out.join("\n") + "\n";
+}
+
+/** The stack's layer tree, from `pulumi config --json` (as scripts/layer-chain.ts reads it). */
+export function layersFromConfig(config: Record<string, { value?: string; objectValue?: unknown }>): LayerSpec[] {
+    const raw = config["layerstack:layers"];
+    return raw
+        ? orderLayers(((raw.objectValue ?? JSON.parse(raw.value ?? "[]")) as LayerSpec[]).map((l) => ({ id: l.id, attr: l.attr ?? l.id, parent: l.parent ?? undefined })), "layerstack:layers")
+        : megapakLayers();
+}
+
+function main(argv: string[]): void {
+    const arg = (name: string) => { const i = argv.indexOf(name); return i >= 0 ? argv[i + 1] : undefined; };
+    const eventsFile = arg("--events");
+    const configFile = arg("--config");
+    if (!eventsFile || !configFile) {
+        console.error("usage: run-table.ts --events EVENTS.jsonl --config CONFIG.json [--markdown]");
+        process.exit(2);
+    }
+    const text = fs.readFileSync(eventsFile === "-" ? 0 : eventsFile, "utf8");
+    const events = text.split("\n").filter((l) => l.trim().startsWith("{")).map((l) => JSON.parse(l) as EngineEvent);
+    const layers = layersFromConfig(JSON.parse(fs.readFileSync(configFile, "utf8")));
+    process.stdout.write(renderTable(runTable(layers, events), argv.includes("--markdown")));
+}
+
+if (require.main === module) main(process.argv.slice(2));
