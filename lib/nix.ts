@@ -6,6 +6,17 @@ import { FLAKE_ATTR } from "./graph";
 export interface Evaluated {
     readonly drvPath: string;
     readonly outPath: string;
+    /**
+     * The attribute's `copyTo` passthru, when it has one (nix2container images): the program
+     * that publishes the image, found in the same single evaluation. @default none
+     */
+    readonly copyTo?: CopyTo;
+}
+
+/** A `copyTo` program: its derivation and, when declared, `meta.mainProgram`. */
+export interface CopyTo {
+    readonly drvPath: string;
+    readonly mainProgram?: string;
 }
 
 /**
@@ -13,11 +24,15 @@ export interface Evaluated {
  * its drvPath and outPath, or null when the flake has no such attribute. Attribute names
  * are checked against FLAKE_ATTR first, so they can be written as Nix string literals.
  * (The keys are not drvPath/outPath: Nix prints any set with an `outPath` as that string.)
+ * An attribute with a `copyTo` passthru (nix2container's buildImage: nlewo/nix2container
+ * default.nix, `passthru.copyTo = copyTo image`) also gives copyTo's drvPath and
+ * meta.mainProgram, in this same evaluation.
  */
 export function evalExpression(attrs: readonly string[]): string {
     for (const a of attrs) if (!FLAKE_ATTR.test(a)) throw new LayerstackError(`invalid flake attribute ${JSON.stringify(a)}`);
     const list = attrs.map((a) => `"${a}"`).join(" ");
-    return `ps: builtins.listToAttrs (map (n: { name = n; value = if builtins.hasAttr n ps then { drv = ps.\${n}.drvPath; out = ps.\${n}.outPath; } else null; }) [ ${list} ])`;
+    const one = "p: { drv = p.drvPath; out = p.outPath; } // (if p ? copyTo then { copyTo = p.copyTo.drvPath; copyToMain = p.copyTo.meta.mainProgram or null; } else { })";
+    return `ps: builtins.listToAttrs (map (n: { name = n; value = if builtins.hasAttr n ps then (${one}) ps.\${n} else null; }) [ ${list} ])`;
 }
 
 /** The installable whose attributes are evaluated: `<flake>#packages.<system>`. */
@@ -47,9 +62,16 @@ export function evaluateAttrs(flake: string, system: string, attrs: readonly str
         const tail = (err.stderr ?? "").trim().split("\n").slice(-15).join("\n");
         throw new LayerstackError(`layerstack:flake: evaluating ${installable} failed (nix exited ${err.status}):\n${tail}`);
     }
-    const parsed = JSON.parse(stdout) as Record<string, { drv: string; out: string } | null>;
+    return parseEvaluation(stdout, attrs);
+}
+
+/** Reads the JSON printed by `nix eval --apply evalExpression(attrs)`. */
+export function parseEvaluation(stdout: string, attrs: readonly string[]): Map<string, Evaluated | null> {
+    const parsed = JSON.parse(stdout) as Record<string, { drv: string; out: string; copyTo?: string; copyToMain?: string | null } | null>;
     return new Map(attrs.map((a) => {
         const v = parsed[a];
-        return [a, v ? { drvPath: v.drv, outPath: v.out } : null];
+        if (!v) return [a, null];
+        const copyTo = v.copyTo ? { copyTo: { drvPath: v.copyTo, ...(v.copyToMain ? { mainProgram: v.copyToMain } : {}) } } : {};
+        return [a, { drvPath: v.drv, outPath: v.out, ...copyTo }];
     }));
 }

@@ -10,6 +10,8 @@
  * group leaves no `nix` or `skopeo` running.
  */
 
+import { COPY_TO_PUSH, IMAGE_KIND, IMAGE_SOURCE } from "./image";
+
 /** Quotes a string for POSIX sh. For the rare place a value must appear in text (the docs). */
 export function shellQuote(s: string): string {
     return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
@@ -40,25 +42,30 @@ unset LAYERSTACK_REGISTRY_PASSWORD`;
 /**
  * Pushes one built layer. Inputs:
  *   LAYERSTACK_DRV_PATH        realised again first (a no-op unless garbage-collected)
- *   LAYERSTACK_FORMAT          oci | docker-archive | stream
+ *   LAYERSTACK_LAYER           the layer id, for messages
+ *   LAYERSTACK_FORMAT          optional override of the detected kind: oci | docker-archive | stream
+ *   LAYERSTACK_COPY_TO_DRV, LAYERSTACK_COPY_TO_MAIN  optional: the attribute's copyTo (nix2container)
  *   LAYERSTACK_REGISTRY        host[:port]; LAYERSTACK_TLS_VERIFY true|false
  *   LAYERSTACK_REPOSITORY      <registry>/<path>; LAYERSTACK_TAG the immutable tag
  *   LAYERSTACK_REGISTRY_USERNAME, LAYERSTACK_REGISTRY_PASSWORD (secret)  optional
+ * The image's kind is detected from the output (lib/commands/image.ts) and an unknown kind
+ * fails before the login and the push.
  * Prints the pushed manifest digest on the first line, then the manifest as pushed.
  */
 export const PUSH_SCRIPT = `set -eu
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 out=$(nix-store --realise "$LAYERSTACK_DRV_PATH")
+${IMAGE_KIND}
 ${REGISTRY_LOGIN}
-case "$LAYERSTACK_FORMAT" in
-  oci) src="oci:$out" ;;
-  docker-archive) src="docker-archive:$out" ;;
-  stream) "$out" > "$tmp/image.tar"; src="docker-archive:$tmp/image.tar" ;;
-  *) echo "unknown image format: $LAYERSTACK_FORMAT" >&2; exit 2 ;;
-esac
+${IMAGE_SOURCE}
+if [ -n "$copy_to" ]; then
+  ${COPY_TO_PUSH}
+else
 skopeo copy --quiet --retry-times 2 --dest-tls-verify="$LAYERSTACK_TLS_VERIFY" --digestfile "$tmp/digest" \\
   "$src" "docker://$LAYERSTACK_REPOSITORY:$LAYERSTACK_TAG" >&2
+fi
+exec 3>&-
 digest=$(cat "$tmp/digest")
 echo "$digest"
 exec skopeo inspect --raw --tls-verify="$LAYERSTACK_TLS_VERIFY" "docker://$LAYERSTACK_REPOSITORY@$digest"`;
