@@ -68,6 +68,10 @@ fi
 exec 3>&-
 digest=$(cat "$tmp/digest")
 echo "$digest"
+# exec drops the EXIT trap: remove the private directory (auth file included) first; the last
+# skopeo reads the auth file through fd 4, which dies with it.
+if [ -n "\${REGISTRY_AUTH_FILE:-}" ]; then exec 4<"$REGISTRY_AUTH_FILE"; export REGISTRY_AUTH_FILE=/dev/fd/4; fi
+rm -rf "$tmp"
 exec skopeo inspect --raw --tls-verify="$LAYERSTACK_TLS_VERIFY" "docker://$LAYERSTACK_REPOSITORY@$digest"`;
 
 /** Plain HTTP for a registry on the loopback interface, as Docker does; TLS anywhere else. */

@@ -14,9 +14,14 @@ afterAll(() => {
     for (const p of projects) p.dispose();
 });
 
+/** Each project's commands make their temporary directories here (TMPDIR), so a test can see what is left. */
+const tmpdirOf = (p: TestProject) => path.join(p.dir, "tmp");
+
 function project(stack: string, repository: string, edit?: (layers: any[]) => void): TestProject {
     const p = new TestProject(stack, { shims: true });
     projects.push(p);
+    fs.mkdirSync(tmpdirOf(p));
+    p.env.TMPDIR = tmpdirOf(p);
     if (edit) {
         const file = path.join(p.flakeDir, "layers.json");
         const spec = JSON.parse(fs.readFileSync(file, "utf8"));
@@ -71,6 +76,10 @@ describe("gzipped dockerTools-style archives with one stream among them", () => 
             expect(fs.readFileSync(l.outPath).subarray(0, 2).toString("hex")).toBe(id === "layer12-comfyui" ? "2321" : "1f8b");
         }
         expectPublished(p, first, repo);
+    });
+
+    test("the pushes left no temporary directory behind (no decompressed copy, no auth file)", () => {
+        expect(fs.readdirSync(tmpdirOf(p)).filter((n) => n.startsWith("tmp."))).toEqual([]);
     });
 
     test("a second up changes nothing", () => {
