@@ -402,8 +402,8 @@ const BARE: Record<string, string> = {
     "docker-archive": 'exec skopeo copy --quiet --dest-tls-verify=false "docker-archive:$out" "$dest"',
     // skopeo 1.9.3 cannot read it (see lib/commands/image.ts): gunzip once, then copy.
     "docker-archive-gz": 'set -e; t=$(mktemp -d); gzip -dc "$out" > "$t/image.tar"; skopeo copy --quiet --dest-tls-verify=false "docker-archive:$t/image.tar" "$dest"; rm -rf "$t"',
-    // skopeo reads zstd itself, decompressing into a file under $TMPDIR.
-    "docker-archive-zst": 'exec skopeo copy --quiet --dest-tls-verify=false "docker-archive:$out" "$dest"',
+    // skopeo reads zstd itself, decompressing into a file of its own (--tmpdir: its default is /var/tmp, not $TMPDIR).
+    "docker-archive-zst": 'exec skopeo --tmpdir "$TMPDIR" copy --quiet --dest-tls-verify=false "docker-archive:$out" "$dest"',
     "stream": 'set -e; t=$(mktemp -d); "$out" > "$t/image.tar"; skopeo copy --quiet --dest-tls-verify=false "docker-archive:$t/image.tar" "$dest"; rm -rf "$t"',
     "nix2container": 'exec "$copy_to/bin/copy-to" --quiet --dest-tls-verify=false "$dest" >/dev/null',
 };

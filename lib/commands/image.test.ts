@@ -86,9 +86,9 @@ describe("layerstack_image_kind: the kind is read from the content, never the na
         expect(kindOf(tarOf("image.tar.gz.not", archive, "zstd"))).toBe("docker-archive+zstd");
     });
 
-    test("an OCI archive (a tar of an OCI layout)", () => {
+    test("an OCI archive (a tar of an OCI layout) is refused with a hint: skopeo would unpack all of it", () => {
         const oci = tree("oci-for-archive", { "oci-layout": "{}", "index.json": "{}", "blobs/sha256/y": "" });
-        expect(kindOf(tarOf("oci.tar", oci))).toBe("oci-archive");
+        expect(kindOf(tarOf("oci.tar", oci))).toBe("unknown: a tar of an OCI layout (an oci-archive, which skopeo would unpack in full; make the output the layout directory itself)");
     });
 
     test("an executable script is a stream; nix2container's JSON is recognised", () => {

@@ -5,7 +5,6 @@
  *   oci                  an OCI image layout directory (oci-layout + index.json)
  *   docker-archive       a `docker save` tar (dockerTools.buildImage/buildLayeredImage with
  *                        `compressor = "none"`)
- *   oci-archive          a tar of an OCI layout (`skopeo copy ... oci-archive:$out`)
  *   docker-archive+gzip  the same, gzipped (1f 8b): buildImage and buildLayeredImage by default
  *   docker-archive+zstd  the same, zstd-compressed (28 b5 2f fd): `compressor = "zstd"`
  *   stream               an executable script that writes a docker-archive to stdout
@@ -18,16 +17,18 @@
  * skopeo builds layer tars on the fly from store paths, nlewo/nix2container README). One
  * uncompressed copy of the whole archive for gzip, zstd and stream: skopeo needs random
  * access, and any skopeo given a compressed file or a pipe copies it, decompressed, into a
- * temporary file itself (reader.go NewReaderFromStream, tmpdir.CreateBigFileTemp), so a newer
+ * temporary file itself (reader.go NewReaderFromStream, tmpdir.CreateBigFileTemp: under
+ * /var/tmp, or `skopeo --tmpdir`, never $TMPDIR: internal/tmpdir/tmpdir.go), so a newer
  * skopeo would not save that copy. Debian bookworm's skopeo 1.9.3 cannot even read a gzipped
  * archive (`loading tar component manifest.json: unexpected EOF`): it is built with pgzip
  * 1.2.5 (its Built-Using), whose Reader.WriteTo drops data after a Read (klauspost/pgzip#50,
  * containers/podman#15944); upstream skopeo pins the fixed pgzip from v1.10.0 on
  * (containers/skopeo go.mod). So layerstack decompresses (or runs the stream) once itself,
  * into a file it unlinks at once and hands to skopeo as /dev/fd/3: the kernel frees the copy
- * when the last process holding it exits, on success, failure, timeout or SIGKILL alike.
- * For oci-archive skopeo unpacks the whole archive under $TMPDIR (oci/archive), which the
- * push points at its private directory.
+ * when the last process holding it exits, on success, failure, timeout or SIGKILL alike. It
+ * lies under $TMPDIR (mktemp -d), which the user can point at a large disk.
+ * A tar of an OCI layout (oci-archive) is refused with a hint: skopeo would unpack all of it
+ * (oci/archive), while the layout directory itself is read in place.
  */
 
 /**
@@ -70,7 +71,7 @@ layerstack_image_kind() {
   if layerstack_is_tar cat "$1"; then
     lik_names=$(tar -tf "$1" 2>/dev/null | sed 's#^\\./##' || true)
     if printf '%s\\n' "$lik_names" | grep -qx 'manifest.json'; then echo docker-archive; return 0; fi
-    if printf '%s\\n' "$lik_names" | grep -qx 'oci-layout' && printf '%s\\n' "$lik_names" | grep -qx 'index.json'; then echo oci-archive; return 0; fi
+    if printf '%s\\n' "$lik_names" | grep -qx 'oci-layout'; then echo "unknown: a tar of an OCI layout (an oci-archive, which skopeo would unpack in full; make the output the layout directory itself)"; return 0; fi
     echo "unknown: a tar archive with neither manifest.json nor oci-layout (entries: $(printf '%s\\n' "$lik_names" | layerstack_first_entries))"
     return 0
   fi
@@ -127,7 +128,6 @@ export const IMAGE_SOURCE = `src= copy_to=
 case $kind in
   oci) src="oci:$out" ;;
   docker-archive) src="docker-archive:$out" ;;
-  oci-archive) src="oci-archive:$out"; export TMPDIR="$tmp" ;;
   docker-archive+gzip|docker-archive+zstd|stream)
     exec 3>"$tmp/image.tar"
     rm "$tmp/image.tar"
