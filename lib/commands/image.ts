@@ -21,9 +21,9 @@
  * /var/tmp, or `skopeo --tmpdir`, never $TMPDIR: internal/tmpdir/tmpdir.go), so a newer
  * skopeo would not save that copy. Debian bookworm's skopeo 1.9.3 cannot even read a gzipped
  * archive (`loading tar component manifest.json: unexpected EOF`): it is built with pgzip
- * 1.2.5 (its Built-Using), whose Reader.WriteTo drops data after a Read (klauspost/pgzip#50,
- * containers/podman#15944); upstream skopeo pins the fixed pgzip from v1.10.0 on
- * (containers/skopeo go.mod). So layerstack decompresses (or runs the stream) once itself,
+ * 1.2.5 (its Built-Using), whose Reader.WriteTo drops data after a Read (klauspost/pgzip#50;
+ * containers/podman#16015 took that fix "to fix reads of compressed data by docker-archive",
+ * podman#15944); upstream skopeo pins the fixed pgzip from v1.10.0 on (containers/skopeo go.mod). So layerstack decompresses (or runs the stream) once itself,
  * into a file it unlinks at once and hands to skopeo as /dev/fd/3: the kernel frees the copy
  * when the last process holding it exits, on success, failure, timeout or SIGKILL alike. It
  * lies under $TMPDIR (mktemp -d), which the user can point at a large disk.
