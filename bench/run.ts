@@ -437,7 +437,7 @@ async function large(): Promise<void> {
         const sizeOf = k === "nix2container" ? "echo 0" : k === "stream" ? '"$0" | wc -c' : k.endsWith("-gz") ? 'gzip -dc "$0" | wc -c' : k.endsWith("-zst") ? 'zstd -dcq "$0" | wc -c' : 'du -sbL "$0" | cut -f1';
         const archiveBytes = Number(must(sh("sh", ["-c", sizeOf, out], { env }), "size").stdout.trim());
         // The two kinds with a time goal get more repetitions: two shared cores are noisy.
-        const n = reps(k === "oci" || k === "docker-archive" ? 5 : 3);
+        const n = reps(k === "oci" || k === "docker-archive" ? 7 : 3);
         const times: Record<string, number[]> = { publish: [], bare: [] };
         const peaks: Record<string, number[]> = { publish: [], bare: [] };
         for (let r = 0; r < n; r++) {
@@ -452,14 +452,16 @@ async function large(): Promise<void> {
         }
         const [tp, tb] = [median(times.publish), median(times.bare)];
         const [pp, pb] = [Math.max(...peaks.publish), Math.max(...peaks.bare)];
-        const ratio = tp / tb;
+        // Each repetition runs the two back to back, under about the same load from the machine's
+        // other users: the ratio is the median of the per-repetition ratios.
+        const ratio = median(times.publish.map((t, i) => t / times.bare[i]));
         const inPlace = k === "oci" || k === "docker-archive" || k === "nix2container";
         // In place: no extra full copy (under 1% of the layer). Otherwise: one uncompressed copy at most.
         const diskOk = inPlace ? pp < 0.01 * mib * 2 ** 20 : pp <= archiveBytes * 1.01 + 2 ** 20;
         const timeOk = k === "oci" || k === "docker-archive" ? ratio <= 1.1 : true;
         result({
             name: `6. Large layer (${mib} MiB, incompressible): ${k}`,
-            measured: `publish ${secs(tp)}, bare ${secs(tb)} (medians of ${n}); peak extra disk: publish ${mibOf(pp).toFixed(1)} MiB, bare ${mibOf(pb).toFixed(1)} MiB`
+            measured: `publish ${secs(tp)}, bare ${secs(tb)} (medians of ${n}; per-repetition ratios ${times.publish.map((t, i) => f2(t / times.bare[i])).join(", ")}); peak extra disk: publish ${mibOf(pp).toFixed(1)} MiB, bare ${mibOf(pb).toFixed(1)} MiB`
                 + (inPlace ? "" : `; one uncompressed copy of the archive: ${mibOf(archiveBytes).toFixed(1)} MiB`),
             ratio: f2(ratio),
             goal: k === "oci" || k === "docker-archive" ? "time ≤ 1.1, no extra copy" : inPlace ? "no extra copy" : "at most one uncompressed copy",
