@@ -488,10 +488,16 @@ function carriedOver(file: string): { rows: string[]; from?: string } {
     if (ALL.every((k) => ONLY.includes(k)) || !fs.existsSync(file)) return { rows: [] };
     const measured = new Set(ONLY.flatMap((k) => GROUPS[k] ?? []));
     const old = fs.readFileSync(file, "utf8").split("\n");
-    const rows = old.filter((l) => /^\| \d/.test(l) && !measured.has(/^\| (\d+)/.exec(l)![1]));
+    const group = (l: string) => /^\| (\d+)/.exec(l)![1];
+    const rows = old.filter((l) => /^\| \d/.test(l) && !measured.has(group(l)));
+    if (!rows.length) return { rows };
+    // Where each kept row comes from: the old file's own run, or the run it carried it over from.
     const commit = old.find((l) => l.startsWith("- Commit:"))?.replace("- Commit: ", "");
     const date = old.find((l) => l.startsWith("- Date:"))?.replace("- Date: ", "");
-    return { rows, from: rows.length ? `${commit}, ${date}` : undefined };
+    const carried = /^- This run measured (.*) only; the other rows are carried over from the run of (.*)$/.exec(old.find((l) => l.startsWith("- This run measured")) ?? "");
+    const oldMeasured = carried ? new Set(carried[1].split(", ").flatMap((k) => GROUPS[k] ?? [])) : undefined;
+    const sources = new Set(rows.map((l) => (oldMeasured && !oldMeasured.has(group(l)) ? carried![2] : `${commit}, ${date}`)));
+    return { rows, from: [...sources].join("; and from the run of ") };
 }
 
 function write(totalS: number): void {
