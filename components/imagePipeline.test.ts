@@ -53,16 +53,16 @@ describe("ImagePipeline", () => {
     });
 
     test("the one evaluation finds a nix2container copyTo; the push gets it unless a format overrides", async () => {
-        const ev = evaluateAttrs(FLAKE, "x86_64-linux", ["layer10-performance", "layer08-pak7"]);
-        const copyTo = ev.get("layer10-performance")!.copyTo!;
+        const ev = evaluateAttrs(FLAKE, "x86_64-linux", ["layer09-sam", "layer08-pak7"]);
+        const copyTo = ev.get("layer09-sam")!.copyTo!;
         expect(copyTo.drvPath).toMatch(/^\/nix\/store\/[0-9a-z]{32}-copy-to\.drv$/);
         expect(copyTo.mainProgram).toBeUndefined();
         expect(ev.get("layer08-pak7")!.copyTo).toBeUndefined();
         const p = new mod.ImagePipeline("n2c", {
             ...base, layers: [
                 { id: "n-base", attr: "layer08-pak7" },
-                { id: "n-perf", attr: "layer10-performance", parent: "n-base" },
-                { id: "n-forced", attr: "layer10-performance", parent: "n-base", format: "oci" },
+                { id: "n-perf", attr: "layer09-sam", parent: "n-base" },
+                { id: "n-forced", attr: "layer09-sam", parent: "n-base", format: "oci" },
             ],
         });
         await valueOf(p.layers);

@@ -1,10 +1,12 @@
 // Issue 9: flakes as people write them. No layer declares a format; the push finds each
 // image's kind in the built output (real Nix, skopeo, registry and Pulumi engine).
 import { execFileSync } from "child_process";
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { TestProject, TestRegistry, inspect, must } from "../support/stack";
 import { DETECT_IMAGE_KIND_SCRIPT, UNKNOWN_KIND_HINT } from "../../lib/commands/image";
+import { megapakLayers } from "../../layers/megapak";
 
 const registry = new TestRegistry(5600);
 const projects: TestProject[] = [];
@@ -17,7 +19,8 @@ afterAll(() => {
 /** Each project's commands make their temporary directories here (TMPDIR), so a test can see what is left. */
 const tmpdirOf = (p: TestProject) => path.join(p.dir, "tmp");
 
-function project(stack: string, repository: string, edit?: (layers: any[]) => void): TestProject {
+function project(stack: string, repository: string, edit?: (layers: any[]) => void,
+    opts: { registry?: TestRegistry; config?: Record<string, string | object>; secrets?: Record<string, string> } = {}): TestProject {
     const p = new TestProject(stack, { shims: true });
     projects.push(p);
     fs.mkdirSync(tmpdirOf(p));
@@ -28,7 +31,7 @@ function project(stack: string, repository: string, edit?: (layers: any[]) => vo
         edit(spec.layers);
         fs.writeFileSync(file, JSON.stringify(spec, null, 2));
     }
-    p.init({ "layerstack:flake": `path:${p.flakeDir}`, "layerstack:registry": registry.address, "layerstack:repository": repository });
+    p.init({ "layerstack:flake": `path:${p.flakeDir}`, "layerstack:registry": (opts.registry ?? registry).address, "layerstack:repository": repository, ...opts.config }, opts.secrets);
     return p;
 }
 
@@ -111,19 +114,25 @@ describe("the dev fixture: every kind in one chain", () => {
         "layer01-base-cuda": "docker-archive+gzip",
         "layer02-python-tools": "docker-archive+gzip",
         "layer03-gcc15": "docker-archive",
-        "layer04-pytorch": "nix2container",
+        "layer04-pytorch": "oci",
         "layer05-pak3": "docker-archive+gzip",
         "layer06-cupy": "docker-archive+zstd",
         "layer07-pak5": "docker-archive+gzip",
         "layer08-pak7": "docker-archive+gzip",
-        "layer10-performance": "oci",
+        "layer09-sam": "nix2container",
+        "layer10-performance": "docker-archive+gzip",
         "layer11-app": "docker-archive+gzip",
         "layer12-comfyui": "stream",
     };
-    const N2C = "layer04-pytorch";
+    // The catalog's 11 layers, plus the fixture's nix2container layer: layer09 (disabled in the
+    // catalog), a branch off layer08. No format anywhere.
+    const N2C = "layer09-sam";
     let p: TestProject;
     let first: Record<string, any>;
-    beforeAll(() => { p = project("kinds", repo); });
+    beforeAll(() => {
+        p = project("kinds", repo);
+        p.setConfig("layerstack:layers", [...megapakLayers(), { id: N2C, attr: N2C, parent: "layer08-pak7" }].map((l) => ({ id: l.id, attr: l.attr, ...(l.parent ? { parent: l.parent } : {}) })));
+    });
 
     test("each layer publishes from its own kind, the nix2container one through its own copyTo", () => {
         const before = p.argvCount();
@@ -180,5 +189,49 @@ describe("the dev fixture: every kind in one chain", () => {
             // Every image but the root kept its own blob: only the root's changed beneath it.
             if (id !== "layer01-base-cuda") expect(inspect(l.imageRef).Layers.slice(1)).toEqual(inspect(first[id].imageRef).Layers.slice(1));
         }
+    });
+});
+
+describe("a nix2container image through a password-protected registry", () => {
+    const USER = "layerstack-ci";
+    const PASSWORD = `n2c-${crypto.randomBytes(12).toString("hex")}`;
+    const authDir = fs.mkdtempSync("/tmp/layerstack-htpasswd-");
+    const authRegistry = new TestRegistry(5601, { htpasswd: path.join(authDir, "htpasswd") });
+    const repo = "layerstack/auth";
+    let p: TestProject;
+    beforeAll(() => {
+        // -i: the password on stdin, not in htpasswd's argv.
+        fs.writeFileSync(path.join(authDir, "htpasswd"), execFileSync("htpasswd", ["-iBn", USER], { input: PASSWORD, encoding: "utf8" }));
+        authRegistry.start();
+        p = project("n2cauth", repo, undefined, {
+            registry: authRegistry,
+            config: { "layerstack:registryUsername": USER, "layerstack:layers": [{ id: "base", attr: "layer08-pak7" }, { id: "sam", attr: "layer09-sam", parent: "base" }] },
+            secrets: { "layerstack:registryPassword": PASSWORD },
+        });
+    });
+    afterAll(() => {
+        authRegistry.dispose();
+        fs.rmSync(authDir, { recursive: true, force: true });
+    });
+
+    test("its copyTo gets the credentials only as REGISTRY_AUTH_FILE, publishes, and the digest is the registry's", () => {
+        must(p.up(), "pulumi up");
+        const layers = p.outputs().layers;
+        const dest = `docker://${authRegistry.address}/${repo}/sam:${layers.sam.tag}`;
+        const skopeo = p.argv(0).filter((a) => a[0] === "skopeo");
+        // The copyTo program's skopeo ran, for this layer only, with no credentials in its argv.
+        expect(skopeo.filter((a) => a[1] === "--insecure-policy").map((a) => a[a.length - 1])).toEqual([dest]);
+        for (const a of skopeo) {
+            expect(a.join(" ")).not.toContain(PASSWORD);
+            expect(a.filter((x) => /creds|password|authfile/.test(x) && x !== "--password-stdin" && x !== "--authfile")).toEqual([]);
+        }
+        // The registry's own storage: the tag points at the digest the stack exports.
+        const tagLink = path.join(authRegistry.dataDir(), "docker/registry/v2/repositories", repo, "sam/_manifests/tags", layers.sam.tag, "current/link");
+        expect(fs.readFileSync(tagLink, "utf8")).toBe(layers.sam.digest);
+        expect(layers.sam.imageRef).toBe(`${authRegistry.address}/${repo}/sam@${layers.sam.digest}`);
+        // No private directory (and no auth file) is left behind.
+        expect(fs.readdirSync(tmpdirOf(p)).filter((n) => n.startsWith("tmp."))).toEqual([]);
+        expect(p.filesContaining(PASSWORD, tmpdirOf(p))).toEqual([]);
+        expect(p.filesContaining(Buffer.from(`${USER}:${PASSWORD}`).toString("base64"), tmpdirOf(p))).toEqual([]);
     });
 });
