@@ -2,10 +2,10 @@
 // measured side by side in one run (issue 5, "Benchmarks"). Writes bench/RESULTS.md.
 //
 // Every comparison alternates its contenders within each repetition (the order rotates) and
-// reports medians. BENCH_ONLY=noop,cold,change,scale runs a subset; BENCH_REPS scales the
-// repetition counts (e.g. BENCH_REPS=1 for a quick look). Rows a subset does not measure are kept
-// from the previous bench/RESULTS.md, marked with the commit they were measured at.
-import { spawnSync } from "child_process";
+// reports medians. BENCH_ONLY=noop,cold,change,scale,large,drift runs a subset (the rows of the
+// others are carried over from the results file); BENCH_REPS scales the repetition counts
+// (e.g. BENCH_REPS=1 for a quick look).
+import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -17,7 +17,8 @@ import { megapakLayers } from "../layers/megapak";
 import { LayerSpec } from "../lib/graph";
 import { NOTES } from "./notes";
 
-const ONLY = (process.env.BENCH_ONLY ?? "noop,change,cold,scale,drift").split(",");
+const ALL = ["noop", "change", "cold", "scale", "large", "drift"];
+const ONLY = (process.env.BENCH_ONLY ?? ALL.join(",")).split(",");
 const REPS = Number(process.env.BENCH_REPS ?? "0");
 const reps = (n: number) => (REPS > 0 ? Math.min(REPS, n) : n);
 const SYSTEM = "x86_64-linux";
@@ -66,6 +67,20 @@ function setLayersJson(p: TestProject, edit: (spec: any) => void): void {
     const spec = JSON.parse(fs.readFileSync(file, "utf8"));
     edit(spec);
     fs.writeFileSync(file, JSON.stringify(spec, null, 2));
+}
+
+/** The kind a fixture layer is built as (fixtures/megapak/layers.json): what a hand-written script would know. */
+function fixtureKind(p: TestProject, attr: string): string {
+    const spec = JSON.parse(fs.readFileSync(path.join(p.flakeDir, "layers.json"), "utf8"));
+    return spec.layers.find((l: any) => l.attr === attr)?.kind ?? "oci";
+}
+
+/** The environment of lib/commands/layer.ts's PUSH_SCRIPT for one layer (no format: it detects the kind). */
+function pushEnv(layer: string, drvPath: string, copyToDrv?: string): Record<string, string> {
+    return {
+        LAYERSTACK_DRV_PATH: drvPath, LAYERSTACK_LAYER: layer, LAYERSTACK_REGISTRY: registry.address, LAYERSTACK_TLS_VERIFY: "false",
+        ...(copyToDrv ? { LAYERSTACK_COPY_TO_DRV: copyToDrv } : {}),
+    };
 }
 
 /** A fresh salt in every layer's content: every derivation (pkg, blob, image) is new to the store. */
@@ -215,12 +230,13 @@ function cold(): void {
             const id = ++tag;
             salt(p, `nix-${id}-${Date.now()}`, original);
             // Nix's own critical path: every layer at once, in one process.
+            // The copyTo programs (nix2container), as the up's single evaluation finds them (untimed).
+            const ev = evaluateAttrs(flake, SYSTEM, catalog.map((l) => l.attr), DEV_NIX_CONFIG);
             const [tb, r] = timed(() => must(sh("nix", ["build", "--no-link", "--json", ...installables], { env: devNixEnv(env) }), "nix build all"));
             const built: { drvPath: string }[] = JSON.parse(r.stdout);
             // The push tail: the same push command the up runs, layer by layer, parents first.
             const [tp] = timed(() => catalog.forEach((l, i) => must(sh("sh", ["-c", PUSH_SCRIPT], {
-                env: { ...devNixEnv(env), LAYERSTACK_DRV_PATH: built[i].drvPath, LAYERSTACK_FORMAT: l.format ?? "oci", LAYERSTACK_REGISTRY: registry.address, LAYERSTACK_TLS_VERIFY: "false",
-                    LAYERSTACK_REPOSITORY: `${registry.address}/bench/cold-nix/${l.id}`, LAYERSTACK_TAG: `n${id}` },
+                env: { ...devNixEnv(env), ...pushEnv(l.id, built[i].drvPath, (ev.get(l.attr) as Evaluated).copyTo?.drvPath), LAYERSTACK_REPOSITORY: `${registry.address}/bench/cold-nix/${l.id}`, LAYERSTACK_TAG: `n${id}` },
             }), `push ${l.id}`)));
             nixAll.push(tb); pushTail.push(tp);
         },
@@ -237,7 +253,7 @@ function cold(): void {
         script: () => {
             const id = ++tag;
             salt(p, `seq-${id}-${Date.now()}`, original);
-            const r = must(sh("bash", [path.join(REPO, "bench/sequential.sh"), flake, registry.address, "bench/cold-seq", `s${id}`, ...catalog.map((l) => `${l.attr}:${l.format ?? "oci"}`)], { env: devNixEnv(env) }), "sequential script");
+            const r = must(sh("bash", [path.join(REPO, "bench/sequential.sh"), flake, registry.address, "bench/cold-seq", `s${id}`, ...catalog.map((l) => `${l.attr}:${fixtureKind(p, l.attr)}`)], { env: devNixEnv(env) }), "sequential script");
             const m = /build_s=([\d.]+) total_s=([\d.]+)/.exec(r.stdout)!;
             seqBuild.push(Number(m[1])); seqTotal.push(Number(m[2]));
         },
@@ -265,7 +281,7 @@ function generated(n: number): { specs: LayerSpec[]; fixture: any[] } {
     for (let i = 0; i < n; i++) {
         const parent = i === 0 ? undefined : id(Math.floor((i - 1) / 4));
         specs.push({ id: id(i), attr: id(i), ...(parent ? { parent } : {}) } as LayerSpec);
-        fixture.push({ attr: id(i), parent: parent ?? null, format: "oci", content: `generated layer ${i}` });
+        fixture.push({ attr: id(i), parent: parent ?? null, kind: "oci", content: `generated layer ${i}` });
     }
     return { specs, fixture };
 }
@@ -358,9 +374,142 @@ async function drift(): Promise<void> {
     }
     const [w, wo, h] = [median(t.with), median(t.without), median(heads)];
     const cost = (w - wo) * 1000;
-    result({ name: `6. Registry read-back (drift check): cost per no-op preview, ${N} layers`,
+    result({ name: `7. Registry read-back (drift check): cost per no-op preview, ${N} layers`,
         measured: `preview with it ${secs(w)}, without ${secs(wo)} (medians of ${t.with.length}); the ${N} concurrent manifest HEADs alone ${(h * 1000).toFixed(0)} ms`,
         ratio: `+${cost.toFixed(0)} ms`, goal: "≤ 300 ms", met: cost <= 300 ? "yes" : "NO" });
+
+// ---------------------------------------------------------------- 6: large layers, every kind
+
+/**
+ * Disk in use for temporary data under `root`: the files there, plus files under it that are
+ * already unlinked but still open (the push's decompressed copy is one: /proc/<pid>/fd).
+ * Allocated blocks, each inode once.
+ */
+function tmpDiskUsage(root: string): number {
+    const seen = new Set<string>();
+    let bytes = 0;
+    const add = (st: fs.Stats) => {
+        const k = `${st.dev}:${st.ino}`;
+        if (st.isFile() && !seen.has(k)) { seen.add(k); bytes += st.blocks * 512; }
+    };
+    const walk = (d: string) => {
+        let entries: fs.Dirent[];
+        try { entries = fs.readdirSync(d, { withFileTypes: true }); } catch { return; }
+        for (const e of entries) {
+            const p = path.join(d, e.name);
+            if (e.isDirectory()) walk(p);
+            else if (e.isFile()) { try { add(fs.lstatSync(p)); } catch { /* gone */ } }
+        }
+    };
+    walk(root);
+    for (const pid of fs.readdirSync("/proc").filter((n) => /^\d+$/.test(n))) {
+        let fds: string[];
+        try { fds = fs.readdirSync(`/proc/${pid}/fd`); } catch { continue; }
+        for (const fd of fds) {
+            try {
+                if (fs.readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith(root + "/")) add(fs.statSync(`/proc/${pid}/fd/${fd}`));
+            } catch { /* closed meanwhile */ }
+        }
+    }
+    return bytes;
+}
+
+/** Runs a shell script with TMPDIR at a fresh directory; returns its wall time and the peak of tmpDiskUsage, sampled every 50 ms. */
+async function measuredScript(script: string, env: NodeJS.ProcessEnv): Promise<{ t: number; peak: number }> {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "layerstack-bench-tmp-"));
+    let peak = 0;
+    const sample = () => { peak = Math.max(peak, tmpDiskUsage(root)); };
+    const t0 = process.hrtime.bigint();
+    const child = spawn("sh", ["-c", script], { env: { ...env, TMPDIR: root }, stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    const timer = setInterval(sample, 50);
+    const code: number = await new Promise((resolve) => child.on("close", (c) => resolve(c ?? -1)));
+    clearInterval(timer);
+    const t = Number(process.hrtime.bigint() - t0) / 1e9;
+    sample();
+    const left = fs.readdirSync(root);
+    fs.rmSync(root, { recursive: true, force: true });
+    if (code !== 0) throw new Error(`large: script failed (${code}):\n${stderr.slice(-3000)}`);
+    if (left.length) throw new Error(`large: left behind in TMPDIR: ${left.join(", ")}`);
+    return { t, peak };
+}
+
+/**
+ * The least a hand-written script does with this skopeo to publish each kind: what the
+ * push is compared with. Inputs: $out, $dest, $copy_to.
+ */
+const BARE: Record<string, string> = {
+    "oci": 'exec skopeo copy --quiet --dest-tls-verify=false "oci:$out" "$dest"',
+    "docker-archive": 'exec skopeo copy --quiet --dest-tls-verify=false "docker-archive:$out" "$dest"',
+    // skopeo 1.9.3 cannot read it (see lib/commands/image.ts): gunzip once, then copy.
+    "docker-archive-gz": 'set -e; t=$(mktemp -d); gzip -dc "$out" > "$t/image.tar"; skopeo copy --quiet --dest-tls-verify=false "docker-archive:$t/image.tar" "$dest"; rm -rf "$t"',
+    // skopeo reads zstd itself, decompressing into a file of its own (--tmpdir: its default is /var/tmp, not $TMPDIR).
+    "docker-archive-zst": 'exec skopeo --tmpdir "$TMPDIR" copy --quiet --dest-tls-verify=false "docker-archive:$out" "$dest"',
+    "stream": 'set -e; t=$(mktemp -d); "$out" > "$t/image.tar"; skopeo copy --quiet --dest-tls-verify=false "docker-archive:$t/image.tar" "$dest"; rm -rf "$t"',
+    "nix2container": 'exec "$copy_to/bin/copy-to" --quiet --dest-tls-verify=false "$dest" >/dev/null',
+};
+
+async function large(): Promise<void> {
+    const kinds = (process.env.BENCH_LARGE_KINDS ?? Object.keys(BARE).join(",")).split(",");
+    const mib = Number(process.env.BENCH_LARGE_MIB ?? "1024");
+    const p = new TestProject("large", { shims: false, passphrase: "layerstack-bench" });
+    cleanup.push(() => p.dispose());
+    setLayersJson(p, (s) => { s.large = { mib }; });
+    const flake = `path:${p.flakeDir}`;
+    const env = devNixEnv({ ...p.env, PATH: withoutShims(p) });
+    const ev = evaluateAttrs(flake, SYSTEM, kinds.map((k) => `large-${k}`), DEV_NIX_CONFIG);
+    const drv = (k: string) => (ev.get(`large-${k}`) as Evaluated).drvPath;
+    const copyToDrv = (k: string) => (ev.get(`large-${k}`) as Evaluated).copyTo?.drvPath;
+    log(`large layer: building the ${mib} MiB layer in ${kinds.length} kinds (setup, untimed)`);
+    const drvs = kinds.flatMap((k) => [drv(k), ...(copyToDrv(k) ? [copyToDrv(k)!] : [])]);
+    must(sh("nix-store", ["--realise", ...drvs], { env }), "build the large images");
+    const outOf = new Map(drvs.map((d) => [d, must(sh("nix-store", ["-q", "--outputs", d], { env }), "outputs").stdout.trim()]));
+    // Every push uploads the whole layer: the registry is emptied before each (untimed).
+    const reg = new TestRegistry(5602);
+    cleanup.push(() => reg.dispose());
+    const fresh = () => { reg.stop(); fs.rmSync(reg.dataDir(), { recursive: true, force: true }); reg.start(); };
+    fresh();
+    const mibOf = (b: number) => b / 2 ** 20;
+    for (const k of kinds) {
+        const out = outOf.get(drv(k))!;
+        const dest = `docker://${reg.address}/bench/large/${k}:b`;
+        const copyTo = copyToDrv(k) ? outOf.get(copyToDrv(k)!) : undefined;
+        // The archive skopeo reads, uncompressed: what a copy of it takes on disk.
+        const sizeOf = k === "nix2container" ? "echo 0" : k === "stream" ? '"$0" | wc -c' : k.endsWith("-gz") ? 'gzip -dc "$0" | wc -c' : k.endsWith("-zst") ? 'zstd -dcq "$0" | wc -c' : 'du -sbL "$0" | cut -f1';
+        const archiveBytes = Number(must(sh("sh", ["-c", sizeOf, out], { env }), "size").stdout.trim());
+        // The two kinds with a time goal get more repetitions: two shared cores are noisy.
+        const n = reps(k === "oci" || k === "docker-archive" ? 7 : 3);
+        const times: Record<string, number[]> = { publish: [], bare: [] };
+        const peaks: Record<string, number[]> = { publish: [], bare: [] };
+        for (let r = 0; r < n; r++) {
+            for (const who of r % 2 ? ["bare", "publish"] : ["publish", "bare"]) {
+                fresh();
+                const m = who === "publish"
+                    ? await measuredScript(PUSH_SCRIPT, { ...env, ...pushEnv(`large-${k}`, drv(k), copyToDrv(k)), LAYERSTACK_REGISTRY: reg.address, LAYERSTACK_REPOSITORY: `${reg.address}/bench/large/${k}`, LAYERSTACK_TAG: `p${r}` })
+                    : await measuredScript(BARE[k], { ...env, out, dest, copy_to: copyTo ?? "" });
+                times[who].push(m.t); peaks[who].push(m.peak);
+                log(`  ${k} rep ${r + 1}/${n} ${who}: ${secs(m.t)}, peak extra disk ${mibOf(m.peak).toFixed(1)} MiB`);
+            }
+        }
+        const [tp, tb] = [median(times.publish), median(times.bare)];
+        const [pp, pb] = [Math.max(...peaks.publish), Math.max(...peaks.bare)];
+        // Each repetition runs the two back to back, under about the same load from the machine's
+        // other users: the ratio is the median of the per-repetition ratios.
+        const ratio = median(times.publish.map((t, i) => t / times.bare[i]));
+        const inPlace = k === "oci" || k === "docker-archive" || k === "nix2container";
+        // In place: no extra full copy (under 1% of the layer). Otherwise: one uncompressed copy at most.
+        const diskOk = inPlace ? pp < 0.01 * mib * 2 ** 20 : pp <= archiveBytes * 1.01 + 2 ** 20;
+        const timeOk = k === "oci" || k === "docker-archive" ? ratio <= 1.1 : true;
+        result({
+            name: `6. Large layer (${mib} MiB, incompressible): ${k}`,
+            measured: `publish ${secs(tp)}, bare ${secs(tb)} (medians of ${n}; per-repetition ratios ${times.publish.map((t, i) => f2(t / times.bare[i])).join(", ")}); peak extra disk: publish ${mibOf(pp).toFixed(1)} MiB, bare ${mibOf(pb).toFixed(1)} MiB`
+                + (inPlace ? "" : `; one uncompressed copy of the archive: ${mibOf(archiveBytes).toFixed(1)} MiB`),
+            ratio: f2(ratio),
+            goal: k === "oci" || k === "docker-archive" ? "time ≤ 1.1, no extra copy" : inPlace ? "no extra copy" : "at most one uncompressed copy",
+            met: timeOk && diskOk ? "yes" : "NO",
+        });
+    }
 }
 
 // ---------------------------------------------------------------- main
@@ -370,22 +519,39 @@ function machine(): string {
     return `nproc ${os.cpus().length} (${cpu}), memory ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, ${os.type()} ${os.release()}`;
 }
 
-/** The rows of an earlier RESULTS.md, each marked with the commit it was measured at (unless it is `commit`). */
-function previousRows(file: string, commit: string): Row[] {
-    if (!fs.existsSync(file)) return [];
-    const text = fs.readFileSync(file, "utf8");
-    const from = /^- Commit: `([0-9a-f]{7,40})`/m.exec(text)?.[1];
-    return text.split("\n").filter((l) => l.startsWith("| ") && !l.startsWith("| benchmark ")).map((l) => {
-        const [name, measured, ratio, goal, met] = l.slice(2, -2).split(" | ");
-        const mark = from && from !== commit && !/\(measured at [0-9a-f]+\)$/.test(measured) ? ` (measured at ${from.slice(0, 7)})` : "";
-        return { name, measured: measured + mark, ratio, goal, met };
-    });
+/** The rows (benchmark numbers) each BENCH_ONLY part measures. */
+const GROUPS: Record<string, string[]> = { noop: ["1"], change: ["3"], cold: ["2", "5"], scale: ["4"], large: ["6"], drift: ["7"] };
+
+/**
+ * A partial run (BENCH_ONLY) keeps the rows it did not measure from the results file, and
+ * says from which run they come.
+ */
+function carriedOver(file: string): { rows: string[]; from?: string } {
+    if (ALL.every((k) => ONLY.includes(k)) || !fs.existsSync(file)) return { rows: [] };
+    const measured = new Set(ONLY.flatMap((k) => GROUPS[k] ?? []));
+    const old = fs.readFileSync(file, "utf8").split("\n");
+    const group = (l: string) => /^\| (\d+)/.exec(l)![1];
+    const rows = old.filter((l) => /^\| \d/.test(l) && !measured.has(group(l)));
+    if (!rows.length) return { rows };
+    // Where each kept row comes from: the old file's own run, or the run it carried it over from.
+    const commit = old.find((l) => l.startsWith("- Commit:"))?.replace("- Commit: ", "");
+    const date = old.find((l) => l.startsWith("- Date:"))?.replace("- Date: ", "");
+    const carried = /^- This run measured (.*) only; the other rows are carried over from the run of (.*)$/.exec(old.find((l) => l.startsWith("- This run measured")) ?? "");
+    const oldMeasured = carried ? new Set(carried[1].split(", ").flatMap((k) => GROUPS[k] ?? [])) : undefined;
+    const sources = new Set(rows.map((l) => (oldMeasured && !oldMeasured.has(group(l)) ? carried![2] : `${commit}, ${date}`)));
+    return { rows, from: [...sources].join("; and from the run of ") };
 }
 
 function write(totalS: number): void {
     const git = (a: string[]) => sh("git", a, { cwd: REPO }).stdout.trim();
     const commit = git(["rev-parse", "HEAD"]);
     const dirty = git(["status", "--porcelain", "--", ".", ":!bench"]) ? " (with uncommitted changes outside bench/)" : "";
+    const file = process.env.BENCH_RESULTS ?? path.join(REPO, "bench/RESULTS.md");
+    const kept = carriedOver(file);
+    const table = [...kept.rows, ...rows.map((r) => `| ${r.name} | ${r.measured} | ${r.ratio} | ${r.goal} | ${r.met} |`)]
+        .map((l, i) => ({ l, i, n: Number(/^\| (\d+)/.exec(l)![1]) }))
+        .sort((a, b) => a.n - b.n || a.i - b.i)
+        .map((x) => x.l);
     const lines = [
         "# Benchmarks",
         "",
@@ -396,23 +562,14 @@ function write(totalS: number): void {
         `- Machine: ${machine()}`,
         `- Date: ${new Date().toISOString()}; whole run ${(totalS / 60).toFixed(1)} min`,
         `- Tools: ${sh("pulumi", ["version"]).stdout.trim()}, ${sh("nix", ["--version"]).stdout.trim()}, ${sh("skopeo", ["--version"]).stdout.trim()}`,
+        ...(kept.from ? [`- This run measured ${ONLY.join(", ")} only; the other rows are carried over from the run of ${kept.from}`] : []),
         "",
         "| benchmark | measured | ratio | goal | met? |",
         "|---|---|---|---|---|",
-        ...rows.map((r) => `| ${r.name} | ${r.measured} | ${r.ratio} | ${r.goal} | ${r.met} |`),
+        ...table,
         "",
         ...notes,
     ];
-    const file = process.env.BENCH_RESULTS ?? path.join(REPO, "bench/RESULTS.md");
-    // Rows this run did not measure (BENCH_ONLY) stay, marked with the commit they are from.
-    const kept = previousRows(file, commit).filter((r) => !rows.some((x) => x.name === r.name));
-    if (kept.length) {
-        // In the benchmarks' own order (1, 1b, 2, 2b, ...), measured and kept alike.
-        const order = (r: Row) => { const m = /^(\d+)([a-z]?)\./.exec(r.name); return m ? Number(m[1]) * 100 + (m[2] ? m[2].charCodeAt(0) - 96 : 0) : 1e9; };
-        const all = [...rows, ...kept].sort((a, b) => order(a) - order(b));
-        const at = lines.indexOf("|---|---|---|---|---|") + 1;
-        lines.splice(at, rows.length, ...all.map((r) => `| ${r.name} | ${r.measured} | ${r.ratio} | ${r.goal} | ${r.met} |`));
-    }
     fs.writeFileSync(file, lines.join("\n") + "\n");
     log(`wrote ${path.relative(REPO, file)}`);
 }
@@ -424,6 +581,7 @@ async function main(): Promise<void> {
         if (ONLY.includes("cold")) cold();
         if (ONLY.includes("scale")) scale();
         if (ONLY.includes("drift")) await drift();
+        if (ONLY.includes("large")) await large();
     } finally {
         for (const c of cleanup.reverse()) { try { c(); } catch { /* best effort */ } }
     }

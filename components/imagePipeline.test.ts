@@ -52,6 +52,28 @@ describe("ImagePipeline", () => {
             .toThrow(/layerstack:flake: evaluating path:\/nonexistent-flake-dir#packages.x86_64-linux failed/);
     });
 
+    test("the one evaluation finds a nix2container copyTo; the push gets it unless a format overrides", async () => {
+        const ev = evaluateAttrs(FLAKE, "x86_64-linux", ["layer09-sam", "layer08-pak7"]);
+        const copyTo = ev.get("layer09-sam")!.copyTo!;
+        expect(copyTo.drvPath).toMatch(/^\/nix\/store\/[0-9a-z]{32}-copy-to\.drv$/);
+        expect(copyTo.mainProgram).toBeUndefined();
+        expect(ev.get("layer08-pak7")!.copyTo).toBeUndefined();
+        const p = new mod.ImagePipeline("n2c", {
+            ...base, layers: [
+                { id: "n-base", attr: "layer08-pak7" },
+                { id: "n-perf", attr: "layer09-sam", parent: "n-base" },
+                { id: "n-forced", attr: "layer09-sam", parent: "n-base", format: "oci" },
+            ],
+        });
+        await valueOf(p.layers);
+        const env = (n: string) => recorded.find((r) => r.name === `${n}-push`)!.inputs.environment as Record<string, string>;
+        expect(env("n-perf").LAYERSTACK_COPY_TO_DRV).toBe(copyTo.drvPath);
+        expect(env("n-perf").LAYERSTACK_FORMAT).toBeUndefined();
+        expect(env("n-forced").LAYERSTACK_COPY_TO_DRV).toBeUndefined();
+        expect(env("n-forced").LAYERSTACK_FORMAT).toBe("oci");
+        expect(env("n-base").LAYERSTACK_COPY_TO_DRV).toBeUndefined();
+    });
+
     test("a tree: two children of one base share it", async () => {
         const p = new mod.ImagePipeline("tree", {
             ...base, layers: [

@@ -106,6 +106,8 @@ export class ImagePipeline extends pulumi.ComponentResource {
                 drvPath: ev.drvPath,
                 outPath: ev.outPath,
                 format: l.format,
+                // A declared format overrides the detection, copyTo included.
+                copyTo: l.format ? undefined : ev.copyTo,
                 registry: args.registry,
                 repository: args.repository,
                 variant: args.variant ?? pulumi.getStack(),

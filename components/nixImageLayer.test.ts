@@ -45,12 +45,12 @@ describe("NixImageLayer", () => {
         expect(readBack.type).toBe("pulumi-nodejs:dynamic/layerstack:RegistryImage");
         expect(readBack.inputs).toMatchObject({ registry: "ghcr.io", repository: "owner/megapak/layer02-python-tools", tag: "cu130-0123456789abcdfghijklmnpqrsvwxyz" });
         expect(push.inputs.triggers).toEqual([DRV, "ghcr.io/owner/megapak/layer02-python-tools", "cu130-0123456789abcdfghijklmnpqrsvwxyz", "layer02-python-tools-in-registry-id"]);
+        // No format: the push detects the image's kind from the built output.
         expect(push.inputs.environment).toEqual({
             LAYERSTACK_SCRIPT: commands.withNixConfig(commands.PUSH_SCRIPT),
             LAYERSTACK_TIMEOUT: String(2 * 3600),
             LAYERSTACK_LAYER: "layer02-python-tools",
             LAYERSTACK_DRV_PATH: DRV,
-            LAYERSTACK_FORMAT: "oci",
             LAYERSTACK_REGISTRY: "ghcr.io",
             LAYERSTACK_TLS_VERIFY: "true",
             LAYERSTACK_REPOSITORY: "ghcr.io/owner/megapak/layer02-python-tools",
@@ -73,6 +73,18 @@ describe("NixImageLayer", () => {
         const env = recorded.find((r) => r.name === "layer-local-push")!.inputs.environment as Record<string, string>;
         expect(env.LAYERSTACK_TLS_VERIFY).toBe("false");
         expect(env.LAYERSTACK_FORMAT).toBe("stream");
+    });
+
+    test("a copyTo program (nix2container) reaches the push as its drvPath and main program", async () => {
+        const copyTo = { drvPath: "/nix/store/0123456789abcdfghijklmnpqrsvwxyz-copy-to.drv", mainProgram: "copy-to" };
+        const l = layer("layer-n2c", { copyTo });
+        await valueOf(l.imageRef);
+        const env = recorded.find((r) => r.name === "layer-n2c-push")!.inputs.environment as Record<string, string>;
+        expect(env.LAYERSTACK_COPY_TO_DRV).toBe(copyTo.drvPath);
+        expect(env.LAYERSTACK_COPY_TO_MAIN).toBe("copy-to");
+        expect(env.LAYERSTACK_FORMAT).toBeUndefined();
+        // Only the push changes: the build still realises the image's own derivation.
+        expect(recorded.find((r) => r.name === "layer-n2c-build")!.inputs.environment).toEqual({ LAYERSTACK_DRV_PATH: DRV });
     });
 
     test("the registry password is a secret env var, never in the command text", async () => {

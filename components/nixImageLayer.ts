@@ -4,6 +4,7 @@ import * as docker from "@pulumi/docker";
 import { BUILD_SCRIPT, PUSH_SCRIPT, scriptEnv, scriptStub, tlsVerify, withNixConfig } from "../lib/commands";
 import { DEFAULT_TIMEOUTS } from "../lib/defaults";
 import { ImageFormat } from "../lib/graph";
+import { CopyTo } from "../lib/nix";
 import { CheckSpec } from "../layers/checks";
 import { LayerChecks } from "./layerChecks";
 import { RunnerChecks } from "./runnerChecks";
@@ -16,8 +17,13 @@ export interface NixImageLayerArgs {
     readonly drvPath: string;
     /** Where Nix will put the image (input-addressed, so known before the build). */
     readonly outPath: string;
-    /** @default "oci" */
+    /** Forces how the output is read. @default detected from the output's content */
     readonly format?: ImageFormat;
+    /**
+     * The attribute's `copyTo` program (nix2container), which then publishes the image
+     * (`ImagePipeline` passes it from its evaluation). @default none
+     */
+    readonly copyTo?: CopyTo;
     /** Registry host[:port]. Loopback registries are reached over plain HTTP, others over TLS. */
     readonly registry: string;
     /** Repository path prefix; the image goes to `<registry>/<repository>/<layer name>`. */
@@ -154,7 +160,9 @@ export class NixImageLayer extends pulumi.ComponentResource {
             ...scriptEnv(withNixConfig(PUSH_SCRIPT), DEFAULT_TIMEOUTS.push),
             LAYERSTACK_LAYER: name,
             LAYERSTACK_DRV_PATH: args.drvPath,
-            LAYERSTACK_FORMAT: args.format ?? "oci",
+            ...(args.format ? { LAYERSTACK_FORMAT: args.format } : {}),
+            ...(args.copyTo ? { LAYERSTACK_COPY_TO_DRV: args.copyTo.drvPath } : {}),
+            ...(args.copyTo?.mainProgram ? { LAYERSTACK_COPY_TO_MAIN: args.copyTo.mainProgram } : {}),
             LAYERSTACK_REGISTRY: args.registry,
             LAYERSTACK_TLS_VERIFY: String(tlsVerify(args.registry)),
             LAYERSTACK_REPOSITORY: this.repositoryUrl,

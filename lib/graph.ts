@@ -1,6 +1,9 @@
 import { LayerstackError, raiseAll } from "./errors";
 
-/** The image formats a flake attribute can hand out (the flake contract). */
+/**
+ * The formats a layer can force (`format` in `layerstack:layers`). Without one the push
+ * detects the kind from the output itself (lib/commands/image.ts), nix2container included.
+ */
 export const IMAGE_FORMATS = ["oci", "docker-archive", "stream"] as const;
 export type ImageFormat = (typeof IMAGE_FORMATS)[number];
 
@@ -13,8 +16,8 @@ export interface LayerSpec {
     /** The id of the layer this one builds on; absent for a root layer. */
     readonly parent?: string;
     /**
-     * How the attribute hands out its image.
-     * @default "oci"
+     * Forces how the attribute's output is read, instead of detecting it by content.
+     * @default detected: OCI layout, docker-archive (tar, gzip, zstd), stream script or nix2container copyTo
      */
     readonly format?: ImageFormat;
 }

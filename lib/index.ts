@@ -6,6 +6,6 @@ export type { LayerSpec, ImageFormat } from "./graph";
 export { IMAGE_FORMATS, orderLayers, chainOf, descendantsOf } from "./graph";
 export type { StackSettings } from "./config";
 export { loadSettings, validateConfig } from "./config";
-export type { Evaluated, EvalFailure, EvalResult } from "./nix";
+export type { CopyTo, Evaluated, EvalFailure, EvalResult } from "./nix";
 export { evaluateAttrs } from "./nix";
 export { LayerstackError } from "./errors";

@@ -7,6 +7,17 @@ import { FLAKE_ATTR } from "./graph";
 export interface Evaluated {
     readonly drvPath: string;
     readonly outPath: string;
+    /**
+     * The attribute's `copyTo` passthru, when it has one (nix2container images): the program
+     * that publishes the image, found in the same single evaluation. @default none
+     */
+    readonly copyTo?: CopyTo;
+}
+
+/** A `copyTo` program: its derivation and, when declared, `meta.mainProgram`. */
+export interface CopyTo {
+    readonly drvPath: string;
+    readonly mainProgram?: string;
 }
 
 /** An attribute that exists but does not evaluate: Nix's own message (its last lines). */
@@ -28,11 +39,15 @@ export function isEvalFailure(r: EvalResult | undefined): r is EvalFailure {
  * flake has no such attribute. Attribute names are checked against FLAKE_ATTR first, so
  * they can be written as Nix string literals.
  * (The keys are not drvPath/outPath: Nix prints any set with an `outPath` as that string.)
+ * An attribute with a `copyTo` passthru (nix2container's buildImage: nlewo/nix2container
+ * default.nix, `passthru.copyTo = copyTo image`) also gives copyTo's drvPath and
+ * meta.mainProgram, in this same evaluation.
  */
 export function evalExpression(attrs: readonly string[]): string {
     for (const a of attrs) if (!FLAKE_ATTR.test(a)) throw new LayerstackError(`invalid flake attribute ${JSON.stringify(a)}`);
     const list = attrs.map((a) => `"${a}"`).join(" ");
-    return `ps: builtins.listToAttrs (map (n: { name = n; value = if !(builtins.hasAttr n ps) then null else if !(builtins.tryEval ps.\${n}.drvPath).success then { failed = true; } else { drv = ps.\${n}.drvPath; out = ps.\${n}.outPath; }; }) [ ${list} ])`;
+    const one = "p: { drv = p.drvPath; out = p.outPath; } // (if p ? copyTo then { copyTo = p.copyTo.drvPath; copyToMain = p.copyTo.meta.mainProgram or null; } else { })";
+    return `ps: builtins.listToAttrs (map (n: { name = n; value = if !(builtins.hasAttr n ps) then null else if !(builtins.tryEval ps.\${n}.drvPath).success then { failed = true; } else (${one}) ps.\${n}; }) [ ${list} ])`;
 }
 
 /** The installable whose attributes are evaluated: `<flake>#packages.<system>`. */
@@ -77,7 +92,7 @@ export function evaluateAttrs(flake: string, system: string, attrs: readonly str
     // The stack's own Nix settings (layerstack:nixConfig) in front of the caller's NIX_CONFIG.
     const env = nixConfig === undefined ? process.env : { ...process.env, NIX_CONFIG: joinNixConfigText(nixConfig, process.env.NIX_CONFIG) };
     const all = nixEval(installable, evalExpression(attrs), env);
-    let parsed: Record<string, { drv: string; out: string } | { failed: true } | null>;
+    let parsed: Record<string, RawEvaluated | { failed: true } | null>;
     if (all.ok) {
         parsed = JSON.parse(all.stdout);
     } else {
@@ -95,10 +110,10 @@ export function evaluateAttrs(flake: string, system: string, attrs: readonly str
         if (v && "failed" in v) {
             // FLAKE_ATTR admits no '"', '\\' or '$': the name is safe in a Nix string literal.
             const alone = nixEval(installable, `ps: { drv = ps."${a}".drvPath; out = ps."${a}".outPath; }`, env);
-            const r = alone.ok ? (JSON.parse(alone.stdout) as { drv: string; out: string }) : undefined;
-            out.set(a, r ? { drvPath: r.drv, outPath: r.out } : { error: (alone as { tail: string }).tail });
+            const r = alone.ok ? (JSON.parse(alone.stdout) as RawEvaluated) : undefined;
+            out.set(a, r ? toEvaluated(r) : { error: (alone as { tail: string }).tail });
         } else {
-            out.set(a, v ? { drvPath: v.drv, outPath: v.out } : null);
+            out.set(a, v ? toEvaluated(v) : null);
         }
     }
     const failed = [...out.values()].filter(isEvalFailure);
@@ -107,6 +122,15 @@ export function evaluateAttrs(flake: string, system: string, attrs: readonly str
         throw new LayerstackError(`layerstack:flake: evaluating ${installable} failed (nix exited ${all.status}):\n${all.tail}`);
     }
     return out;
+}
+
+/** One attribute as evalExpression prints it. */
+interface RawEvaluated { drv: string; out: string; copyTo?: string; copyToMain?: string | null }
+
+/** An evaluated attribute, with its nix2container copyTo when it has one. */
+function toEvaluated(v: RawEvaluated): Evaluated {
+    const copyTo = v.copyTo ? { copyTo: { drvPath: v.copyTo, ...(v.copyToMain ? { mainProgram: v.copyToMain } : {}) } } : {};
+    return { drvPath: v.drv, outPath: v.out, ...copyTo };
 }
 
 /**

@@ -11,6 +11,7 @@
  */
 
 import { isLoopbackRegistry } from "../reference";
+import { COPY_TO_PUSH, IMAGE_KIND, IMAGE_SOURCE } from "./image";
 
 /** Quotes a string for POSIX sh. For the rare place a value must appear in text (the docs). */
 export function shellQuote(s: string): string {
@@ -80,29 +81,33 @@ fi`;
  *                              collection cannot remove the image while skopeo reads it; when
  *                              the trap removes $tmp the root dangles and the next GC drops it
  *                              (src/libstore/gc.cc: "removing stale link")
- *   LAYERSTACK_FORMAT          oci | docker-archive | stream
+ *   LAYERSTACK_LAYER           the layer's id (for messages)
+ *   LAYERSTACK_FORMAT          optional override of the detected kind: oci | docker-archive | stream
+ *   LAYERSTACK_COPY_TO_DRV, LAYERSTACK_COPY_TO_MAIN  optional: the attribute's copyTo (nix2container)
  *   LAYERSTACK_REGISTRY        host[:port]; LAYERSTACK_TLS_VERIFY true|false
  *   LAYERSTACK_REPOSITORY      <registry>/<path>; LAYERSTACK_TAG the immutable tag
  *   LAYERSTACK_REGISTRY_USERNAME, LAYERSTACK_REGISTRY_PASSWORD (secret)  optional
- *   LAYERSTACK_LAYER           the layer's id (for messages)
  *   LAYERSTACK_PARENT_LAYER, LAYERSTACK_PARENT_IMAGE  the parent's id and its pushed image,
  *                              `<registry>/<path>:<tag>` (PARENT_PREFIX_CHECK); unset for a root
+ * The image's kind is detected from the output (lib/commands/image.ts) and an unknown kind
+ * fails before the login and the push.
  * Prints the pushed manifest digest on the first line, then the manifest as pushed.
  */
 export const PUSH_SCRIPT = `set -eu
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-nix-store --realise --add-root "$tmp/image" "$LAYERSTACK_DRV_PATH" >/dev/null
+nix-store --realise --no-gc-warning --add-root "$tmp/image" "$LAYERSTACK_DRV_PATH" >/dev/null
 out=$(readlink "$tmp/image")
+${IMAGE_KIND}
 ${REGISTRY_LOGIN}
-case "$LAYERSTACK_FORMAT" in
-  oci) src="oci:$out" ;;
-  docker-archive) src="docker-archive:$out" ;;
-  stream) "$out" > "$tmp/image.tar"; src="docker-archive:$tmp/image.tar" ;;
-  *) echo "unknown image format: $LAYERSTACK_FORMAT" >&2; exit 2 ;;
-esac
+${IMAGE_SOURCE}
+if [ -n "$copy_to" ]; then
+  ${COPY_TO_PUSH}
+else
 skopeo copy --quiet --retry-times 2 --dest-tls-verify="$LAYERSTACK_TLS_VERIFY" --digestfile "$tmp/digest" \\
   "$src" "docker://$LAYERSTACK_REPOSITORY:$LAYERSTACK_TAG" >&2
+fi
+exec 3>&-
 digest=$(cat "$tmp/digest")
 manifest=$(skopeo inspect --raw --tls-verify="$LAYERSTACK_TLS_VERIFY" "docker://$LAYERSTACK_REPOSITORY@$digest")
 ${PARENT_PREFIX_CHECK}

@@ -17,6 +17,10 @@ const registry = new TestRegistry(5301, { htpasswd: path.join(fs.mkdtempSync("/t
 const project = new TestProject("secrets", { shims: true });
 // `--event-log` exists only with PULUMI_DEBUG_COMMANDS set (pkg/cmd/pulumi/operations/up.go).
 project.env.PULUMI_DEBUG_COMMANDS = "true";
+// The commands make their private directories (the registry auth file's) here, so a test can see what is left.
+const TMPDIR = path.join(project.dir, "tmp");
+fs.mkdirSync(TMPDIR);
+project.env.TMPDIR = TMPDIR;
 const forms = (s: string) => [s, Buffer.from(s).toString("base64"), Buffer.from(s).toString("hex")];
 
 /** Samples every process's argv (/proc/<pid>/cmdline) every `ms` while running. */
@@ -123,6 +127,11 @@ test("neither password is in stdout or stderr of either run", () => {
             expect({ name, leaked: (run.stdout + run.stderr).includes(s) }).toEqual({ name, leaked: false });
         }
     }
+});
+
+test("no command left its private directory behind: no auth file survives either run", () => {
+    expect(fs.readdirSync(TMPDIR).filter((n) => n.startsWith("tmp."))).toEqual([]);
+    for (const s of [...forms(SENTINEL), ...forms(WRONG)]) expect(project.filesContaining(s, TMPDIR)).toEqual([]);
 });
 
 test("neither password is in the event logs", () => {
