@@ -84,7 +84,9 @@ describe("NixImageLayer", () => {
         expect(env.LAYERSTACK_COPY_TO_MAIN).toBe("copy-to");
         expect(env.LAYERSTACK_FORMAT).toBeUndefined();
         // Only the push changes: the build still realises the image's own derivation.
-        expect(recorded.find((r) => r.name === "layer-n2c-build")!.inputs.environment).toEqual({ LAYERSTACK_DRV_PATH: DRV });
+        expect(recorded.find((r) => r.name === "layer-n2c-build")!.inputs.environment).toEqual({
+            ...commands.scriptEnv(commands.withNixConfig(commands.BUILD_SCRIPT), 6 * 3600), LAYERSTACK_DRV_PATH: DRV,
+        });
     });
 
     test("the registry password is a secret env var, never in the command text", async () => {
