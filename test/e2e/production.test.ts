@@ -26,7 +26,7 @@ const MARKER = `prod-${crypto.randomBytes(6).toString("hex")}`;
 const LAYERS = [
     { id: "layer01-base-cuda" },
     { id: "layer02-python-tools", parent: "layer01-base-cuda" },
-    { id: "layer03-gcc15", parent: "layer02-python-tools", format: "docker-archive" },
+    { id: "layer03-gcc15", parent: "layer02-python-tools" },
 ];
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "layerstack-prod-"));
 const certsDir = `/etc/containers/certs.d/${ADDRESS}`;
