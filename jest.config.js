@@ -8,7 +8,7 @@ module.exports = {
       displayName: "unit",
       testEnvironment: "node",
       transform: tsJest,
-      testMatch: ["<rootDir>/{lib,components,layers}/**/*.test.ts"],
+      testMatch: ["<rootDir>/{config,lib,components,layers}/**/*.test.ts", "<rootDir>/test/*.test.ts"],
     },
     {
       displayName: "e2e",

@@ -1,12 +1,14 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { CACHIX_INFO_SCRIPT, CACHIX_PUSH_SCRIPT, NIX_COPY_PUSH_SCRIPT, parseCachixInfo, scriptEnv, scriptStub, withNixConfig } from "../lib/commands";
-import { DEFAULT_TIMEOUTS } from "../lib/defaults";
+import { cachixInfoEnv, cachixPushEnv, nixCopyPushEnv, parseCachixInfo, scriptStub } from "../lib/commands";
+import { DEFAULT_CACHIX_API_URL, trimUrl } from "../lib/defaults";
+import { cachePushName } from "../lib/naming";
 
 /** A layer closure to push: the derivation whose output (and its closure) goes to the cache. */
 export interface CacheClosure {
     /** Names the push child: `<cache name>-push-<id>`. */
     readonly id: string;
+    /** The derivation whose output's closure is pushed. */
     readonly drvPath: string;
     /** What must finish first, typically the layer's build. @default none */
     readonly dependsOn?: pulumi.Resource[];
@@ -25,7 +27,7 @@ interface CommonArgs {
 /** An existing Cachix cache, adopted by name (Cachix has no public API to create caches or tokens). */
 export interface CachixCacheArgs extends CommonArgs {
     readonly kind: "cachix";
-    /** The cache's name on app.cachix.org. */
+    /** The cache's name on app.cachix.org. @example "megapak" */
     readonly name: string;
     /** Auth token for `cachix push` and for reading a private cache's info; must be a secret. */
     readonly authToken: pulumi.Input<string>;
@@ -34,13 +36,14 @@ export interface CachixCacheArgs extends CommonArgs {
      * signs with it locally. Must be a secret. @default none (Cachix signs)
      */
     readonly signingKey?: pulumi.Input<string>;
-    /** Cachix API base, e.g. a local server in a test. @default "https://app.cachix.org/api/v1" */
+    /** Cachix API base, e.g. a local server in a test. @default DEFAULT_CACHIX_API_URL ("https://app.cachix.org/api/v1") */
     readonly apiUrl?: string;
 }
 
 /** Any Nix store URL (`file://`, `s3://`, `ssh-ng://`, ...), pushed to with `nix copy --to`. */
 export interface NixStoreCacheArgs extends CommonArgs {
     readonly kind: "nix-store";
+    /** The store URL. @example "file:///var/cache/nix", "s3://bucket?region=eu-west-1", "ssh-ng://cache.example.com" */
     readonly url: string;
     /** `name:base64` public key builds trust for this cache. @default none (unsigned) */
     readonly publicKey?: string;
@@ -71,25 +74,18 @@ export class BinaryCache extends pulumi.ComponentResource {
     public readonly nixConfig: pulumi.Output<string>;
     /** The Cachix info read (cachix only). */
     public readonly info?: command.local.Command;
-    /** One push per closure, keyed by closure id. */
-    public readonly pushes: ReadonlyMap<string, command.local.Command>;
     private readonly name: string;
     private readonly args: BinaryCacheArgs;
+    private readonly pushMap = new Map<string, command.local.Command>();
 
     constructor(name: string, args: BinaryCacheArgs, opts?: pulumi.ComponentResourceOptions) {
         super("layerstack:index:BinaryCache", name, {}, opts);
         this.kind = args.kind;
-        const pushes = new Map<string, command.local.Command>();
         if (args.kind === "cachix") {
-            const apiUrl = (args.apiUrl ?? "https://app.cachix.org/api/v1").replace(/\/+$/, "");
+            const apiUrl = trimUrl(args.apiUrl ?? DEFAULT_CACHIX_API_URL);
             this.info = new command.local.Command(`${name}-info`, {
                 create: scriptStub(`${name}-info`),
-                environment: {
-                    LAYERSTACK_CACHIX_API_URL: apiUrl,
-                    LAYERSTACK_CACHIX_CACHE: args.name,
-                    CACHIX_AUTH_TOKEN: pulumi.secret(args.authToken),
-                    ...scriptEnv(CACHIX_INFO_SCRIPT, DEFAULT_TIMEOUTS.cacheInfo),
-                },
+                environment: cachixInfoEnv({ apiUrl, cache: args.name, authToken: args.authToken }),
                 triggers: [apiUrl, args.name],
                 logging: "stderr",
             }, { parent: this });
@@ -102,10 +98,14 @@ export class BinaryCache extends pulumi.ComponentResource {
         }
         this.name = name;
         this.args = args;
-        this.pushes = pushes;
         for (const c of args.closures ?? []) this.addClosure(c);
         this.nixConfig = pulumi.all([this.substituter, this.publicKeys]).apply(([s, k]) => substituterConfig(s, k));
         this.registerOutputs({ substituter: this.substituter, publicKeys: this.publicKeys, nixConfig: this.nixConfig });
+    }
+
+    /** One push per closure, keyed by closure id. */
+    get pushes(): ReadonlyMap<string, command.local.Command> {
+        return this.pushMap;
     }
 
     /**
@@ -113,41 +113,17 @@ export class BinaryCache extends pulumi.ComponentResource {
      * the cache because its build substitutes from it (`nixConfig`).
      */
     addClosure(c: CacheClosure): command.local.Command {
-        const name = this.name, args = this.args;
-        if (this.pushes.has(c.id)) throw new Error(`binary cache ${name}: closure ${c.id} is pushed twice`);
-        let push: command.local.Command;
-        const common: Record<string, pulumi.Input<string>> = {
-            LAYERSTACK_DRV_PATH: c.drvPath,
-            LAYERSTACK_LAYER: c.id,
-
-            ...(args.nixConfig !== undefined ? { LAYERSTACK_NIX_CONFIG: args.nixConfig } : {}),
-        };
-        if (args.kind === "cachix") {
-            push = new command.local.Command(`${name}-push-${c.id}`, {
-                create: scriptStub(`${name}-push-${c.id}`),
-                environment: {
-                    ...common,
-                    ...scriptEnv(withNixConfig(CACHIX_PUSH_SCRIPT), DEFAULT_TIMEOUTS.cachePush),
-                    LAYERSTACK_CACHIX_CACHE: args.name,
-                    CACHIX_AUTH_TOKEN: pulumi.secret(args.authToken),
-                    ...(args.signingKey !== undefined ? { CACHIX_SIGNING_KEY: pulumi.secret(args.signingKey) } : {}),
-                },
-                triggers: [c.drvPath, `cachix:${args.name}`],
-                logging: "stderr",
-            }, { parent: this, dependsOn: c.dependsOn });
-        } else {
-            const environment: Record<string, pulumi.Input<string>> = {
-                ...common, ...scriptEnv(withNixConfig(NIX_COPY_PUSH_SCRIPT), DEFAULT_TIMEOUTS.cachePush), LAYERSTACK_CACHE_URL: args.url,
-            };
-            if (args.signingKey !== undefined) environment.LAYERSTACK_CACHE_SIGNING_KEY = pulumi.secret(args.signingKey);
-            push = new command.local.Command(`${name}-push-${c.id}`, {
-                create: scriptStub(`${name}-push-${c.id}`),
-                environment,
-                triggers: [c.drvPath, args.url],
-                logging: "stderr",
-            }, { parent: this, dependsOn: c.dependsOn });
-        }
-        (this.pushes as Map<string, command.local.Command>).set(c.id, push);
+        const args = this.args;
+        const name = cachePushName(this.name, c.id);
+        if (this.pushMap.has(c.id)) throw new Error(`binary cache ${this.name}: closure ${c.id} is pushed twice`);
+        const closure = { id: c.id, drvPath: c.drvPath, nixConfig: args.nixConfig, signingKey: args.signingKey };
+        const push = new command.local.Command(name, {
+            create: scriptStub(name),
+            environment: args.kind === "cachix" ? cachixPushEnv({ ...closure, cache: args.name, authToken: args.authToken }) : nixCopyPushEnv({ ...closure, url: args.url }),
+            triggers: [c.drvPath, args.kind === "cachix" ? `cachix:${args.name}` : args.url],
+            logging: "stderr",
+        }, { parent: this, dependsOn: c.dependsOn });
+        this.pushMap.set(c.id, push);
         return push;
     }
 }

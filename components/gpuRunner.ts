@@ -1,31 +1,24 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import {
-    DEREGISTER_SCRIPT, INSTALL_SCRIPT, PREFLIGHT_SCRIPT, REGISTER_SCRIPT, RUNNER_RELEASE_URL, RUNNER_SHA256, RUNNER_VERSION, UNREGISTER_SCRIPT, runnerStdin,
+    DEREGISTER_SCRIPT, INSTALL_SCRIPT, PREFLIGHT_SCRIPT, REGISTER_SCRIPT, RUNNER_RELEASE_URL, RUNNER_SHA256, RUNNER_VERSION, UNREGISTER_SCRIPT,
+    SshConnection, deregisterEnv, githubEnv, registerEnv, runnerStdin, sshEnv,
 } from "../lib/commands";
+import { DEFAULT_GITHUB_API_URL, DEFAULT_RUNNER_MIN_FREE_DISK_GB, RUNNER_DEFAULT_LABELS, RUNNER_FIXED_LABELS, trimUrl } from "../lib/defaults";
 import { LayerstackError } from "../lib/errors";
 import { githubWebUrl, repositoryVisibility } from "../lib/github";
 import { CudaVariant, cudaLabel } from "../lib/variants";
 
 export interface GpuRunnerArgs {
-    /** The GPU host, reached with OpenSSH. */
-    readonly connection: {
-        readonly host: string;
-        readonly user: string;
-        /** @default 22 */
-        readonly port?: number;
-        /** The host's public key, `<type> <base64>` as `ssh-keyscan` prints it: SSH refuses any other. */
-        readonly hostKey: string;
-        /** Private key; must be a secret. Exactly one of `privateKey` and `agent`. */
-        readonly privateKey?: pulumi.Input<string>;
-        /** Authenticate with the SSH agent at SSH_AUTH_SOCK of the machine running `up`. @default false */
-        readonly agent?: boolean;
-    };
+    /** The GPU host, reached with OpenSSH. @example { host: "gpu1.example.com", user: "ci", hostKey: "ssh-ed25519 AAAA...", privateKey: key } */
+    readonly connection: SshConnection;
+    /** The repository's owner (user or organization). */
     readonly owner: string;
+    /** The repository the runner registers with, without the owner. */
     readonly repository: string;
     /** GitHub token with admin on the repository: visibility, registration tokens, deregistration. Must be a secret. */
     readonly githubToken: pulumi.Input<string>;
-    /** GitHub's REST API. @default "https://api.github.com" */
+    /** GitHub's REST API. @default DEFAULT_GITHUB_API_URL ("https://api.github.com") */
     readonly githubApiUrl?: string;
     /** The stack's CUDA variant: its driver minimum gates the preflight, its version names a label. */
     readonly variant: CudaVariant;
@@ -37,7 +30,7 @@ export interface GpuRunnerArgs {
      * @default false: one persistent runner registered by `config.sh`, run by its service
      */
     readonly ephemeral?: boolean;
-    /** The token the host's unit mints JIT configurations with (Administration: write on the repository only). Required when `ephemeral`; must be a secret. */
+    /** The token the host's unit mints JIT configurations with (Administration: write on the repository only). Required when `ephemeral`; must be a secret. @default none */
     readonly jitToken?: pulumi.Input<string>;
     /**
      * Allow a public repository. GitHub's "Security hardening for GitHub Actions" advises that
@@ -53,7 +46,7 @@ export interface GpuRunnerArgs {
      * because the layers' smoke checks run there in containers (RunnerChecks). @default false
      */
     readonly requireDockerGpu?: boolean;
-    /** Free disk the preflight requires under `runnerDir`, in GB. @default 100 */
+    /** Free disk the preflight requires under `runnerDir`, in GB. @default DEFAULT_RUNNER_MIN_FREE_DISK_GB (100) */
     readonly minFreeDiskGb?: number;
     /**
      * The runner release: its version, the tarball's sha256, and where `v<version>/actions-runner-linux-x64-<version>.tar.gz` is.
@@ -76,7 +69,7 @@ export function checkRepositoryVisibility(fullName: string, visibility: string, 
 
 /** The labels a runner gets: the fixed ones, the CUDA version's, then the extra ones. */
 export function runnerLabels(variant: CudaVariant, extra: readonly string[] = []): string[] {
-    return [...new Set(["self-hosted", "linux", "x64", "gpu", cudaLabel(variant), ...extra])];
+    return [...new Set([...RUNNER_FIXED_LABELS, cudaLabel(variant), ...extra])];
 }
 
 export { RUNNER_URN_GLOB } from "../lib/commands";
@@ -119,6 +112,8 @@ export class GpuRunner extends pulumi.ComponentResource {
     /** The driver version the preflight found. */
     public readonly driverVersion: pulumi.Output<string>;
     public readonly gpuName: pulumi.Output<string>;
+    /** What the stack exports about the runner (`gpuRunner`). */
+    public readonly summary: { name: string; labels: string[]; driverVersion: pulumi.Output<string>; gpu: pulumi.Output<string> };
 
     constructor(name: string, args: GpuRunnerArgs, opts?: pulumi.ComponentResourceOptions) {
         const v = args.variant;
@@ -130,21 +125,9 @@ export class GpuRunner extends pulumi.ComponentResource {
         const runnerDir = args.runnerDir ?? `~/actions-runner-${this.runnerName}`;
         const release = { version: RUNNER_VERSION, sha256: RUNNER_SHA256, url: RUNNER_RELEASE_URL, ...args.release };
         const fullName = `${args.owner}/${args.repository}`;
-        const apiUrl = (args.githubApiUrl ?? "https://api.github.com").replace(/\/+$/, "");
-        const c = args.connection;
-        const ssh: Record<string, pulumi.Input<string>> = {
-            LAYERSTACK_SSH_HOST: c.host,
-            LAYERSTACK_SSH_PORT: String(c.port ?? 22),
-            LAYERSTACK_SSH_USER: c.user,
-            LAYERSTACK_SSH_HOST_KEY: c.hostKey,
-            ...(c.privateKey !== undefined ? { LAYERSTACK_SSH_KEY: pulumi.secret(c.privateKey) } : { LAYERSTACK_SSH_AGENT: "true" }),
-        };
-        const github = {
-            LAYERSTACK_GITHUB_API: apiUrl,
-            LAYERSTACK_GITHUB_OWNER: args.owner,
-            LAYERSTACK_GITHUB_REPOSITORY: args.repository,
-            LAYERSTACK_GITHUB_TOKEN: pulumi.secret(args.githubToken),
-        };
+        const apiUrl = trimUrl(args.githubApiUrl ?? DEFAULT_GITHUB_API_URL);
+        const ssh = sshEnv(args.connection);
+        const github = githubEnv({ apiUrl, owner: args.owner, repository: args.repository, token: args.githubToken });
         // A public repository is refused before anything touches the host: the preflight's
         // stdin waits for the visibility, and every later step waits for the preflight.
         const allowed = pulumi.unsecret(pulumi.output(args.githubToken).apply(async (token) => {
@@ -153,7 +136,7 @@ export class GpuRunner extends pulumi.ComponentResource {
             return visibility;
         }));
         const preflightParams = runnerStdin({
-            RUNNER_DIR: runnerDir, MIN_DRIVER: v.minDriver, CUDA_VERSION: v.cuda, MIN_FREE_GB: String(args.minFreeDiskGb ?? 100),
+            RUNNER_DIR: runnerDir, MIN_DRIVER: v.minDriver, CUDA_VERSION: v.cuda, MIN_FREE_GB: String(args.minFreeDiskGb ?? DEFAULT_RUNNER_MIN_FREE_DISK_GB),
             ...(args.requireDockerGpu ? { CHECK_DOCKER_GPU: "true" } : {}),
         });
 
@@ -179,7 +162,7 @@ export class GpuRunner extends pulumi.ComponentResource {
         this.deregistration = new command.local.Command(`${name}-deregister`, {
             update: "true",
             delete: DEREGISTER_SCRIPT,
-            environment: { ...github, LAYERSTACK_RUNNER_NAME: this.runnerName },
+            environment: deregisterEnv(github, this.runnerName),
             triggers: [fullName, this.runnerName],
             logging: "stderr",
         }, { parent: this, replaceOnChanges: ["triggers"], deleteBeforeReplace: true });
@@ -188,7 +171,7 @@ export class GpuRunner extends pulumi.ComponentResource {
             RUNNER_DIR: runnerDir,
             RUNNER_URL: githubWebUrl(apiUrl, fullName),
             RUNNER_NAME: this.runnerName,
-            RUNNER_LABELS: this.labels.filter((l) => !["self-hosted", "linux", "x64"].includes(l)).join(","),
+            RUNNER_LABELS: this.labels.filter((l) => !RUNNER_DEFAULT_LABELS.includes(l)).join(","),
             RUNNER_EPHEMERAL: String(args.ephemeral ?? false),
             RUNNER_VERSION: release.version,
             GITHUB_API: apiUrl,
@@ -202,12 +185,13 @@ export class GpuRunner extends pulumi.ComponentResource {
             create: REGISTER_SCRIPT,
             update: REGISTER_SCRIPT,
             delete: UNREGISTER_SCRIPT,
-            environment: { ...ssh, ...github, ...(args.jitToken !== undefined ? { LAYERSTACK_RUNNER_JIT_TOKEN: pulumi.secret(args.jitToken) } : {}) },
+            environment: registerEnv(ssh, github, args.jitToken),
             stdin: registerParams,
             triggers: [runnerDir, this.runnerName],
             logging: "stdoutAndStderr",
         }, { parent: this, dependsOn: [this.install, this.deregistration], deleteBeforeReplace: true });
 
+        this.summary = { name: this.runnerName, labels: this.labels, driverVersion: this.driverVersion, gpu: this.gpuName };
         this.registerOutputs({ runnerName: this.runnerName, labels: this.labels, driverVersion: this.driverVersion, gpuName: this.gpuName });
     }
 }

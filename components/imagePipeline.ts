@@ -1,58 +1,99 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
+import { CheckSpec } from "../lib/checks";
+import { DEFAULT_SYSTEM } from "../lib/defaults";
+import { DockerSshAccess, dockerSshOptions } from "../lib/dockerSsh";
 import { raiseAll } from "../lib/errors";
 import { LayerSpec, orderLayers } from "../lib/graph";
 import { EvalResult, Evaluated, evaluateAttrs, isEvalFailure, joinNixConfig } from "../lib/nix";
 import { nameProblem } from "../lib/reference";
+import { RegistryAuth } from "../lib/registry";
+import { BinaryCache } from "./binaryCache";
 import { CheckRunner, NixImageLayer } from "./nixImageLayer";
-import { CheckSpec } from "../layers/checks";
 
 export interface ImagePipelineArgs {
-    /** Flake reference, e.g. `path:/abs/dir` or `github:owner/repo`. */
+    /**
+     * Flake reference the layers are read from.
+     * @example "path:/abs/dir", "github:owner/repo", "git+https://example.com/repo"
+     */
     readonly flake: string;
-    /** Nix system whose `packages.<system>` the layers are read from. @default "x86_64-linux" */
+    /** Nix system whose `packages.<system>` the layers are read from. @default DEFAULT_SYSTEM ("x86_64-linux") */
     readonly system?: string;
-    /** The layer tree; each layer has at most one parent. */
+    /** The layer tree; each layer has at most one parent. In any order: the pipeline orders them, parents first. */
     readonly layers: readonly LayerSpec[];
     /** Names the layer list in error messages. @default "layers" */
     readonly layersSource?: string;
+    /** Registry `host[:port]`; loopback registries are reached over plain HTTP, others over TLS. @example "ghcr.io" */
     readonly registry: string;
+    /** Repository path prefix; layer `<id>` goes to `<registry>/<repository>/<id>`. @example "owner/megapak" */
     readonly repository: string;
-    /** Starts every tag. @default the stack name */
+    /** Starts every tag (`<variant>-<drv hash>`). @default the stack name */
     readonly variant?: string;
-    readonly registryAuth?: { username: string; password: pulumi.Output<string> };
+    /** Registry credentials; the password must be a secret Output. @default anonymous */
+    readonly registryAuth?: RegistryAuth;
+    /** Seconds each layer's build may take (NixImageLayerArgs.buildTimeoutSeconds). @default DEFAULT_TIMEOUTS.build (6 hours) */
     readonly buildTimeoutSeconds?: number;
     /**
-     * The evaluation of the layers' attributes, if the caller already has it.
+     * The evaluation of the layers' attributes, if the caller already has it (`ImagePipeline.plan`).
      * @default one `nix eval` of all layers' attributes, run by this constructor
      */
     readonly evaluated?: ReadonlyMap<string, EvalResult>;
     /** Smoke checks per layer id. @default none */
     readonly checks?: ReadonlyMap<string, readonly CheckSpec[]>;
-    /** Whether the check runner has a GPU. @default false */
-    readonly gpuChecks?: boolean;
     /**
-     * Run the checks on the GPU runner: a Docker provider (`<name>-check-host`) on this host
-     * (`ssh://user@host[:port]`, or `unix:///var/run/docker.sock` when `up` runs on the runner),
+     * Run the checks on the GPU runner: a Docker provider (`<name>-check-host`) on this host,
      * pulling with the registry credentials. @default the checks run on this machine
      */
-    readonly checkHost?: {
-        readonly dockerHost: string;
-        /** What every image pull waits for, e.g. the runner's preflight. @default none */
-        readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
-        /** ssh options for an `ssh://` host (the runner's key and pinned host key: lib/dockerSsh.ts). @default BatchMode and a timeout only */
-        readonly sshOpts?: pulumi.Input<string[]>;
-    };
+    readonly checkHost?: CheckHostArgs;
     /**
      * nix.conf lines every Nix command of the pipeline runs with, its evaluation included, in
      * front of the caller's own NIX_CONFIG (`layerstack:nixConfig`). @default none (the
      * system's Nix as it is)
      */
     readonly nixConfig?: string;
-    /** A binary cache's substituter settings for every build and push (`BinaryCache.nixConfig`). @default none */
-    readonly cacheNixConfig?: pulumi.Input<string>;
+    /**
+     * A binary cache: every build and push substitutes from it (its `nixConfig`, after the
+     * pipeline's own), and each layer's closure is pushed to it once built (`<cache>-push-<id>`).
+     * @default none
+     */
+    readonly cache?: BinaryCache;
     /** Read every pushed tag back from the registry (NixImageLayerArgs.checkRegistry). @default true */
     readonly checkRegistry?: boolean;
+}
+
+/** Where the checks run when they run on the GPU runner. */
+export interface CheckHostArgs {
+    /**
+     * The Docker host. @example "ssh://ci@gpu1.example.com:2222", "unix:///var/run/docker.sock"
+     * (when `up` runs on the runner), "tcp://gpu2:2376"
+     */
+    readonly dockerHost: string;
+    /** What every image pull waits for, e.g. the runner's preflight. @default none */
+    readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
+    /**
+     * For an `ssh://` host: the runner's pinned host key and its key (or agent), as the runner's
+     * own steps use them (lib/dockerSsh.ts). @default BatchMode and a connection timeout only
+     */
+    readonly ssh?: DockerSshAccess;
+}
+
+/** The ssh options of an `ssh://` Docker host without a pinned key: never prompt, fail fast. */
+const DEFAULT_DOCKER_SSH_OPTS = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=30"];
+
+/**
+ * An ImagePipeline's own rules, checked before anything is evaluated or declared (a library
+ * user gets them too; the stack's config runs them as well, naming `layersSource`): the
+ * layers form a forest and every image name is one a registry accepts. Returns the layers
+ * parents first: the one place the layer order is worked out.
+ */
+export function validateImagePipelineArgs(args: Pick<ImagePipelineArgs, "layers" | "layersSource" | "registry" | "repository">): LayerSpec[] {
+    const source = args.layersSource ?? "layers";
+    const ordered = orderLayers(args.layers, source);
+    raiseAll(ordered.flatMap((l) => {
+        const p = nameProblem(args.registry, `${args.repository}/${l.id}`);
+        return p ? [`${source}: layer "${l.id}": ${p}`] : [];
+    }));
+    return ordered;
 }
 
 /** What the stack exports per layer (`pulumi stack output --json layers`). */
@@ -83,25 +124,12 @@ export class ImagePipeline extends pulumi.ComponentResource {
         const { ordered, evaluated } = ImagePipeline.plan(args);
         super("layerstack:index:ImagePipeline", name, {}, opts);
 
-        let checkRunner: CheckRunner | undefined;
-        if (args.checkHost) {
-            const host = args.checkHost.dockerHost;
-            checkRunner = {
-                provider: new docker.Provider(`${name}-check-host`, {
-                    host,
-                    // Over SSH: never prompt, fail fast when the host is unreachable.
-                    ...(host.startsWith("ssh://") ? { sshOpts: args.checkHost.sshOpts ?? ["-o", "BatchMode=yes", "-o", "ConnectTimeout=30"] } : {}),
-                    ...(args.registryAuth ? {
-                        registryAuth: [{ address: args.registry, username: args.registryAuth.username, password: pulumi.secret(args.registryAuth.password) }],
-                    } : {}),
-                }, { parent: this }),
-                dependsOn: args.checkHost.dependsOn,
-            };
-        }
+        const checkRunner = args.checkHost && this.checkRunner(name, args.checkHost, args);
+        const nixConfig = joinNixConfig(args.nixConfig, args.cache?.nixConfig);
         const components = new Map<string, NixImageLayer>();
         for (const l of ordered) {
             const ev = evaluated.get(l.attr) as Evaluated;
-            components.set(l.id, new NixImageLayer(l.id, {
+            const layer = new NixImageLayer(l.id, {
                 attr: l.attr,
                 drvPath: ev.drvPath,
                 outPath: ev.outPath,
@@ -115,21 +143,25 @@ export class ImagePipeline extends pulumi.ComponentResource {
                 registryAuth: args.registryAuth,
                 buildTimeoutSeconds: args.buildTimeoutSeconds,
                 checks: args.checks?.get(l.id),
-                gpuChecks: args.gpuChecks,
                 checkRunner,
-                nixConfig: joinNixConfig(args.nixConfig, args.cacheNixConfig),
+                nixConfig,
                 checkRegistry: args.checkRegistry,
-            }, { parent: this }));
+            }, { parent: this });
+            components.set(l.id, layer);
+            // Each layer's closure goes to the cache once it is built (`<cache>-push-<id>`).
+            args.cache?.addClosure({ id: l.id, drvPath: layer.drvPath, dependsOn: [layer.build] });
         }
         this.layerComponents = components;
         const entries = ordered.map((l) => {
             const c = components.get(l.id)!;
-            return pulumi.all([c.digest, c.imageRef, c.ownBlobSize]).apply(([digest, imageRef, ownBlobSize]): [string, LayerOutputs] => [l.id, {
-                attr: c.attr, ...(l.parent ? { parent: l.parent } : {}), drvPath: c.drvPath, outPath: c.outPath, tag: c.tag,
-                repository: c.repositoryUrl, digest, imageRef, ownBlobSize,
-            }]);
+            // A layer never pushed (outside `--target`) is left out.
+            return pulumi.all([c.digest, c.imageRef, c.ownBlobSize]).apply(([digest, imageRef, ownBlobSize]): [string, LayerOutputs] | undefined =>
+                digest === undefined || imageRef === undefined || ownBlobSize === undefined ? undefined : [l.id, {
+                    attr: c.attr, ...(l.parent ? { parent: l.parent } : {}), drvPath: c.drvPath, outPath: c.outPath, tag: c.tag,
+                    repository: c.repositoryUrl, digest, imageRef, ownBlobSize,
+                }]);
         });
-        this.layers = pulumi.all(entries).apply((es) => Object.fromEntries(es.filter(([, l]) => l.digest !== undefined)));
+        this.layers = pulumi.all(entries).apply((es) => Object.fromEntries(es.filter((e): e is [string, LayerOutputs] => e !== undefined)));
         this.registerOutputs({ layers: this.layers });
     }
 
@@ -141,12 +173,8 @@ export class ImagePipeline extends pulumi.ComponentResource {
      */
     static plan(args: ImagePipelineArgs): { ordered: LayerSpec[]; evaluated: ReadonlyMap<string, EvalResult> } {
         const source = args.layersSource ?? "layers";
-        const system = args.system ?? "x86_64-linux";
-        const ordered = orderLayers(args.layers, source);
-        raiseAll(ordered.flatMap((l) => {
-            const p = nameProblem(args.registry, `${args.repository}/${l.id}`);
-            return p ? [`${source}: layer "${l.id}": ${p}`] : [];
-        }));
+        const system = args.system ?? DEFAULT_SYSTEM;
+        const ordered = validateImagePipelineArgs(args);
         const evaluated = args.evaluated ?? evaluateAttrs(args.flake, system, [...new Set(ordered.map((l) => l.attr))], args.nixConfig);
         raiseAll(ordered.flatMap((l) => {
             const ev = evaluated.get(l.attr);
@@ -155,5 +183,21 @@ export class ImagePipeline extends pulumi.ComponentResource {
             return [];
         }));
         return { ordered, evaluated };
+    }
+
+    /** The Docker provider of the GPU runner's checks (`<name>-check-host`), pulling with the registry credentials. */
+    private checkRunner(name: string, host: CheckHostArgs, args: ImagePipelineArgs): CheckRunner {
+        const ssh = host.dockerHost.startsWith("ssh://");
+        return {
+            provider: new docker.Provider(`${name}-check-host`, {
+                host: host.dockerHost,
+                // Over SSH: never prompt, fail fast when the host is unreachable; with the runner's pinned key when given.
+                ...(ssh ? { sshOpts: host.ssh ? dockerSshOptions(host.ssh) : DEFAULT_DOCKER_SSH_OPTS } : {}),
+                ...(args.registryAuth ? {
+                    registryAuth: [{ address: args.registry, username: args.registryAuth.username, password: pulumi.secret(args.registryAuth.password) }],
+                } : {}),
+            }, { parent: this }),
+            dependsOn: host.dependsOn,
+        };
     }
 }

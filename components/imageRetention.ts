@@ -1,6 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { GithubPackages, RegistryClient } from "../lib/registry";
+import { DEFAULT_GITHUB_API_URL, trimUrl } from "../lib/defaults";
+import { childName } from "../lib/naming";
+import { GithubPackages, RegistryAuth, RegistryClient } from "../lib/registry";
 import { NixImageLayer } from "./nixImageLayer";
 import { movingTag } from "./tagPromotion";
 
@@ -146,6 +148,7 @@ export const retentionProvider: pulumi.dynamic.ResourceProvider = {
 export interface ImageRetentionArgs {
     /** The layers whose repositories are kept tidy, by layer id. */
     readonly layers: ReadonlyMap<string, NixImageLayer>;
+    /** Registry host[:port] the layers were pushed to. */
     readonly registry: string;
     /** The variant that starts the stack's immutable tags (and its moving tag, `<variant>-latest`). */
     readonly variant: string;
@@ -155,9 +158,9 @@ export interface ImageRetentionArgs {
     readonly deleteOnDestroy?: boolean;
     /** The moving-tag commands (TagPromotion.commands): retention runs after them and keeps their digests. @default none */
     readonly promoted?: ReadonlyMap<string, command.local.Command>;
-    /** Registry credentials; the password must be a secret Output. */
-    readonly registryAuth?: { username: string; password: pulumi.Output<string> };
-    /** GitHub's REST API, for ghcr.io. @default "https://api.github.com" */
+    /** Registry credentials; the password must be a secret Output. @default anonymous */
+    readonly registryAuth?: RegistryAuth;
+    /** GitHub's REST API, for ghcr.io. @default DEFAULT_GITHUB_API_URL ("https://api.github.com") */
     readonly githubApiUrl?: string;
 }
 
@@ -187,7 +190,7 @@ export class ImageRetention extends pulumi.ComponentResource {
         for (const [id, layer] of args.layers) {
             const promote = args.promoted?.get(id);
             const protect = promote ? pulumi.unsecret(promote.stdout).apply((s) => (s ? [s.trim()] : [])) : [];
-            resources.set(id, new LayerRetention(`${id}-retention`, {
+            resources.set(id, new LayerRetention(childName(id, "retention"), {
                 registry: args.registry,
                 repository: layer.repositoryPath,
                 variant: args.variant,
@@ -197,7 +200,7 @@ export class ImageRetention extends pulumi.ComponentResource {
                 digest: layer.digest,
                 protect,
                 ...(args.registryAuth ? { username: args.registryAuth.username, password: pulumi.secret(args.registryAuth.password) } : {}),
-                githubApiUrl: (args.githubApiUrl ?? "https://api.github.com").replace(/\/+$/, ""),
+                githubApiUrl: trimUrl(args.githubApiUrl ?? DEFAULT_GITHUB_API_URL),
             }, { parent: this, dependsOn: [...layer.gate, ...(promote ? [promote] : [])] }));
         }
         this.resources = resources;

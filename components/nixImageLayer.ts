@@ -1,11 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
-import { BUILD_SCRIPT, PUSH_SCRIPT, scriptEnv, scriptStub, tlsVerify, withNixConfig } from "../lib/commands";
+import { CheckGate, CheckSpec } from "../lib/checks";
+import { buildEnv, pushEnv, scriptStub } from "../lib/commands";
 import { DEFAULT_TIMEOUTS } from "../lib/defaults";
 import { ImageFormat } from "../lib/graph";
+import { childName } from "../lib/naming";
 import { CopyTo } from "../lib/nix";
-import { CheckSpec } from "../layers/checks";
+import { RegistryAuth } from "../lib/registry";
 import { LayerChecks } from "./layerChecks";
 import { RunnerChecks } from "./runnerChecks";
 import { RegistryImage } from "./registryImage";
@@ -32,8 +34,8 @@ export interface NixImageLayerArgs {
     readonly variant: string;
     /** The parent layer: this layer's push waits for the parent's push. */
     readonly parent?: NixImageLayer;
-    /** Registry credentials; the password must be a secret Output. */
-    readonly registryAuth?: { username: string; password: pulumi.Output<string> };
+    /** Registry credentials; the password must be a secret Output. @default anonymous */
+    readonly registryAuth?: RegistryAuth;
     /**
      * Seconds the build may take; past that the build and every process it started are
      * stopped (lib/commands/bounded.ts). @default DEFAULT_TIMEOUTS.build (6 hours)
@@ -44,8 +46,6 @@ export interface NixImageLayerArgs {
      * @default none
      */
     readonly checks?: readonly CheckSpec[];
-    /** Whether the check runner has a GPU (checks marked `gpu` run only then). @default false */
-    readonly gpuChecks?: boolean;
     /**
      * Run the checks on the GPU runner through Docker (RunnerChecks: every check, with the
      * GPUs) instead of on this machine (LayerChecks). @default this machine
@@ -79,11 +79,15 @@ export function layerTag(variant: string, drvPath: string): string {
     return `${variant}-${m[1]}`;
 }
 
-/** What a layer that was not pushed in this update (it is outside `--target`) reports. */
-const NOT_PUSHED = { digest: undefined as unknown as string, ownBlobSize: undefined as unknown as number, blobs: undefined as unknown as string[] };
+/** What a layer's push printed: the digest, its own blob's size and every blob, root first. */
+export interface Pushed {
+    readonly digest: string;
+    readonly ownBlobSize: number;
+    readonly blobs: string[];
+}
 
 /** Reads the push command's stdout: the digest, then the manifest as the registry has it. */
-export function parsePushOutput(stdout: string): { digest: string; ownBlobSize: number; blobs: string[] } {
+export function parsePushOutput(stdout: string): Pushed {
     const nl = stdout.indexOf("\n");
     const digest = stdout.slice(0, nl).trim();
     if (!/^sha256:[0-9a-f]{64}$/.test(digest)) throw new Error(`push printed no digest: ${stdout.slice(0, 200)}`);
@@ -118,15 +122,18 @@ export class NixImageLayer extends pulumi.ComponentResource {
      * (`<name>-in-registry`); when it is gone, the push is replaced and publishes it again.
      */
     public readonly published?: RegistryImage;
-    /** `sha256:...` of the pushed manifest. */
-    public readonly digest: pulumi.Output<string>;
-    /** `<repositoryUrl>@sha256:...`: the immutable reference to publish and deploy. */
-    public readonly imageRef: pulumi.Output<string>;
-    /** Compressed size in bytes of the one blob this layer adds to its parent's. */
-    public readonly ownBlobSize: pulumi.Output<number>;
-    /** The image's layer blobs as pushed, root first. */
-    public readonly blobs: pulumi.Output<string[]>;
-    public readonly checks?: LayerChecks | RunnerChecks;
+    // Under `pulumi up --target`, a layer outside the targets that was never pushed has no push
+    // output: these are undefined then, and the pipeline leaves the layer out of `layers`.
+    /** `sha256:...` of the pushed manifest; undefined while the layer was never pushed (outside `--target`). */
+    public readonly digest: pulumi.Output<string | undefined>;
+    /** `<repositoryUrl>@sha256:...`: the immutable reference to publish and deploy; undefined while never pushed. */
+    public readonly imageRef: pulumi.Output<string | undefined>;
+    /** Compressed size in bytes of the one blob this layer adds to its parent's; undefined while never pushed. */
+    public readonly ownBlobSize: pulumi.Output<number | undefined>;
+    /** The image's layer blobs as pushed, root first; undefined while never pushed. */
+    public readonly blobs: pulumi.Output<string[] | undefined>;
+    /** The layer's smoke checks, on this machine (LayerChecks) or the GPU runner (RunnerChecks). @default none */
+    public readonly checks?: CheckGate;
     /** What a child layer's push waits for: this push and every check of this layer. */
     public readonly gate: pulumi.Resource[];
 
@@ -140,53 +147,33 @@ export class NixImageLayer extends pulumi.ComponentResource {
         this.repositoryPath = `${args.repository}/${name}`;
         this.repositoryUrl = `${args.registry}/${this.repositoryPath}`;
 
-        const nixEnv: Record<string, pulumi.Input<string>> = args.nixConfig !== undefined ? { LAYERSTACK_NIX_CONFIG: args.nixConfig } : {};
         // Each command's text is a one-line stub (scriptStub) that runs the script it carries in
         // LAYERSTACK_SCRIPT under a time limit of its own: a failure shows the step and its last
         // lines, and a timeout ends every process it started. No customTimeouts: the official
         // provider's timeout would SIGKILL the direct child only.
-        this.build = new command.local.Command(`${name}-build`, {
-            create: scriptStub(`${name}-build`),
-            environment: {
-                ...scriptEnv(withNixConfig(BUILD_SCRIPT), args.buildTimeoutSeconds ?? DEFAULT_TIMEOUTS.build),
-                LAYERSTACK_DRV_PATH: args.drvPath,
-                ...nixEnv,
-            },
+        const build = childName(name, "build");
+        this.build = new command.local.Command(build, {
+            create: scriptStub(build),
+            environment: buildEnv({ drvPath: args.drvPath, timeoutSeconds: args.buildTimeoutSeconds ?? DEFAULT_TIMEOUTS.build, nixConfig: args.nixConfig }),
             triggers: [args.drvPath],
             logging: "stderr",
         }, { parent: this });
 
-        const environment: Record<string, pulumi.Input<string>> = {
-            ...scriptEnv(withNixConfig(PUSH_SCRIPT), DEFAULT_TIMEOUTS.push),
-            LAYERSTACK_LAYER: name,
-            LAYERSTACK_DRV_PATH: args.drvPath,
-            ...(args.format ? { LAYERSTACK_FORMAT: args.format } : {}),
-            ...(args.copyTo ? { LAYERSTACK_COPY_TO_DRV: args.copyTo.drvPath } : {}),
-            ...(args.copyTo?.mainProgram ? { LAYERSTACK_COPY_TO_MAIN: args.copyTo.mainProgram } : {}),
-            LAYERSTACK_REGISTRY: args.registry,
-            LAYERSTACK_TLS_VERIFY: String(tlsVerify(args.registry)),
-            LAYERSTACK_REPOSITORY: this.repositoryUrl,
-            LAYERSTACK_TAG: this.tag,
-            ...nixEnv,
-        };
-        if (args.parent) {
-            // The push checks that the parent's pushed layers start this image (PUSH_SCRIPT).
-            environment.LAYERSTACK_PARENT_LAYER = args.parent.layerName;
-            environment.LAYERSTACK_PARENT_IMAGE = `${args.parent.repositoryUrl}:${args.parent.tag}`;
-        }
-        if (args.registryAuth) {
-            environment.LAYERSTACK_REGISTRY_USERNAME = args.registryAuth.username;
-            environment.LAYERSTACK_REGISTRY_PASSWORD = pulumi.secret(args.registryAuth.password);
-        }
-        this.published = args.checkRegistry === false ? undefined : new RegistryImage(`${name}-in-registry`, {
+        this.published = args.checkRegistry === false ? undefined : new RegistryImage(childName(name, "in-registry"), {
             registry: args.registry,
             repository: this.repositoryPath,
             tag: this.tag,
             registryAuth: args.registryAuth,
         }, { parent: this });
-        this.push = new command.local.Command(`${name}-push`, {
-            create: scriptStub(`${name}-push`),
-            environment,
+        const push = childName(name, "push");
+        this.push = new command.local.Command(push, {
+            create: scriptStub(push),
+            environment: pushEnv({
+                layer: name, drvPath: args.drvPath, format: args.format, copyTo: args.copyTo,
+                registry: args.registry, repositoryUrl: this.repositoryUrl, tag: this.tag, registryAuth: args.registryAuth, nixConfig: args.nixConfig,
+                // The push checks that the parent's pushed layers start this image (PUSH_SCRIPT).
+                parent: args.parent && { layer: args.parent.layerName, image: `${args.parent.repositoryUrl}:${args.parent.tag}` },
+            }),
             // The RegistryImage's id changes exactly when the registry lost the tag: then the push
             // is replaced and publishes it again (components/registryImage.ts).
             triggers: [args.drvPath, this.repositoryUrl, this.tag, ...(this.published ? [this.published.id] : [])],
@@ -196,21 +183,20 @@ export class NixImageLayer extends pulumi.ComponentResource {
         // The push prints only the digest and the public manifest, never the password. The
         // official command provider keeps stdout plain; unsecret() keeps the digest plain for
         // providers that taint it.
-        // Under `pulumi up --target`, a layer outside the targets that was never pushed has no
-        // stdout: its outputs stay undefined and the pipeline leaves it out of `layers`.
-        const pushed = pulumi.unsecret(this.push.stdout).apply((s) => (s ? parsePushOutput(s) : NOT_PUSHED));
-        this.digest = pushed.digest;
-        this.ownBlobSize = pushed.ownBlobSize;
-        this.blobs = pushed.blobs;
-        this.imageRef = this.digest.apply((d) => (d === undefined ? (undefined as unknown as string) : `${this.repositoryUrl}@${d}`));
+        const pushed = pulumi.unsecret(this.push.stdout).apply((s): Pushed | undefined => (s ? parsePushOutput(s) : undefined));
+        this.digest = pushed.apply((p) => p?.digest);
+        this.ownBlobSize = pushed.apply((p) => p?.ownBlobSize);
+        this.blobs = pushed.apply((p) => p?.blobs);
+        this.imageRef = this.digest.apply((d) => (d === undefined ? undefined : `${this.repositoryUrl}@${d}`));
+        const check = childName(name, "check");
         if (args.checks?.length && args.checkRunner) {
-            this.checks = new RunnerChecks(`${name}-check`, {
+            this.checks = new RunnerChecks(check, {
                 layer: name, imageRef: this.imageRef, checks: args.checks, provider: args.checkRunner.provider,
                 dependsOn: [this.push, ...(args.checkRunner.dependsOn ?? [])],
             }, { parent: this });
         } else if (args.checks?.length) {
-            this.checks = new LayerChecks(`${name}-check`, {
-                imageRef: this.imageRef, registry: args.registry, checks: args.checks, gpu: args.gpuChecks,
+            this.checks = new LayerChecks(check, {
+                imageRef: this.imageRef, registry: args.registry, checks: args.checks,
                 registryAuth: args.registryAuth, dependsOn: [this.push],
             }, { parent: this });
         }

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { RegistryClient } from "../lib/registry";
+import { RegistryAuth, RegistryClient } from "../lib/registry";
 
 /**
  * "The registry is the truth" (design 13): a published image can vanish (a retention
@@ -38,7 +38,7 @@ export interface RegistryImageArgs {
     /** The tag the publishing command writes (the layer's immutable tag, or the moving tag). */
     readonly tag: pulumi.Input<string>;
     /** Registry credentials; the password must be a secret Output. @default anonymous */
-    readonly registryAuth?: { username: string; password: pulumi.Output<string> };
+    readonly registryAuth?: RegistryAuth;
 }
 
 interface State {

@@ -1,14 +1,18 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
-import { RUNNER_CHECK_ENV, RUNNER_CHECK_VERDICT_SCRIPT, checkLogTail } from "../lib/commands";
-import { CheckSpec } from "../layers/checks";
+import { CheckGate, CheckSpec } from "../lib/checks";
+import { RUNNER_CHECK_ENV, RUNNER_CHECK_VERDICT_SCRIPT, checkLogTail, runnerCheckVerdictEnv } from "../lib/commands";
 
 export interface RunnerChecksArgs {
     /** The layer the checks belong to, for messages. */
     readonly layer: string;
-    /** The pushed image, `repo@sha256:...`: the runner pulls exactly what was published. */
-    readonly imageRef: pulumi.Input<string>;
+    /**
+     * The pushed image, `repo@sha256:...`: the runner pulls exactly what was published.
+     * Undefined while the layer was never pushed (outside `--target`), when nothing here is created either.
+     */
+    readonly imageRef: pulumi.Input<string | undefined>;
+    /** The checks, one container and one verdict each. */
     readonly checks: readonly CheckSpec[];
     /** The Docker provider whose host is the GPU runner (`ssh://user@host` or its local socket). */
     readonly provider: docker.Provider;
@@ -16,7 +20,7 @@ export interface RunnerChecksArgs {
     readonly gpus?: string;
     /** How long one check may run. @default "30m" */
     readonly timeout?: string;
-    /** Resources the pull waits for besides the image (its push, the runner's preflight). */
+    /** Resources the pull waits for besides the image (its push, the runner's preflight). @default none */
     readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
 
@@ -31,7 +35,7 @@ export interface RunnerChecksArgs {
  * A new digest replaces the pull and every container; a changed script replaces only that
  * check's container (Docker's command is immutable), so it alone runs again.
  */
-export class RunnerChecks extends pulumi.ComponentResource {
+export class RunnerChecks extends pulumi.ComponentResource implements CheckGate {
     public readonly image: docker.RemoteImage;
     public readonly containers: docker.Container[];
     public readonly verdicts: command.local.Command[];
@@ -43,8 +47,9 @@ export class RunnerChecks extends pulumi.ComponentResource {
     constructor(name: string, args: RunnerChecksArgs, opts?: pulumi.ComponentResourceOptions) {
         super("layerstack:index:RunnerChecks", name, {}, opts);
         const child = { parent: this, provider: args.provider };
+        const imageRef = pulumi.output(args.imageRef).apply((r) => r ?? "");
         this.image = new docker.RemoteImage(`${name}-image`, {
-            name: args.imageRef,
+            name: imageRef,
             // Pulled by digest; removed from the runner when the layer moves on.
             keepLocally: false,
         }, { ...child, dependsOn: args.dependsOn });
@@ -74,14 +79,14 @@ export class RunnerChecks extends pulumi.ComponentResource {
             this.containers.push(container);
             this.verdicts.push(new command.local.Command(`${name}-${c.name}-verdict`, {
                 create: RUNNER_CHECK_VERDICT_SCRIPT,
-                environment: {
-                    LAYERSTACK_LAYER: args.layer,
-                    LAYERSTACK_CHECK_NAME: c.name,
-                    LAYERSTACK_IMAGE_REF: args.imageRef,
-                    LAYERSTACK_EXIT_CODE: container.exitCode.apply((code) => (code === undefined || code === null ? "" : String(code))),
-                    LAYERSTACK_CHECK_LOGS: container.containerLogs.apply((l) => checkLogTail(l)),
-                    LAYERSTACK_CONTAINER_URN: container.urn,
-                },
+                environment: runnerCheckVerdictEnv({
+                    layer: args.layer,
+                    check: c.name,
+                    imageRef,
+                    exitCode: container.exitCode.apply((code) => (code === undefined || code === null ? "" : String(code))),
+                    logs: container.containerLogs.apply((l) => checkLogTail(l)),
+                    containerUrn: container.urn,
+                }),
                 // A new container (new digest or script) is a new verdict.
                 triggers: [container.id],
                 logging: "stdoutAndStderr",

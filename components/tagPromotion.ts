@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { PROMOTE_SCRIPT, PULL_REQUEST_EVENTS, scriptEnv, scriptStub, tlsVerify } from "../lib/commands";
-import { DEFAULT_TIMEOUTS } from "../lib/defaults";
+import { PULL_REQUEST_EVENTS, promoteEnv, scriptStub } from "../lib/commands";
+import { childName } from "../lib/naming";
+import { RegistryAuth } from "../lib/registry";
 import { NixImageLayer } from "./nixImageLayer";
 import { RegistryImage } from "./registryImage";
 
@@ -10,10 +11,10 @@ export interface TagPromotionArgs {
     readonly layers: ReadonlyMap<string, NixImageLayer>;
     /** Registry host[:port] the layers were pushed to. */
     readonly registry: string;
-    /** The moving tag is `<variant>-latest`, e.g. `cu130-latest`. */
+    /** The moving tag is `<variant>-latest`. @example "cu130" */
     readonly variant: string;
-    /** Registry credentials; the password must be a secret Output. */
-    readonly registryAuth?: { username: string; password: pulumi.Output<string> };
+    /** Registry credentials; the password must be a secret Output. @default anonymous */
+    readonly registryAuth?: RegistryAuth;
     /**
      * The GitHub Actions event this program runs for; a pull request's never moves a tag.
      * @default process.env.GITHUB_EVENT_NAME
@@ -55,26 +56,17 @@ export class TagPromotion extends pulumi.ComponentResource {
             pulumi.log.info(`moving tags: GITHUB_EVENT_NAME=${eventName}: this is a pull request, so no ${tag} tag is promoted`, this);
         } else {
             for (const [id, layer] of args.layers) {
-                const environment: Record<string, pulumi.Input<string>> = {
-                    ...scriptEnv(PROMOTE_SCRIPT, DEFAULT_TIMEOUTS.promote),
-                    LAYERSTACK_IMAGE_REF: layer.imageRef,
-                    LAYERSTACK_REPOSITORY: layer.repositoryUrl,
-                    LAYERSTACK_MOVING_TAG: tag,
-                    LAYERSTACK_REGISTRY: args.registry,
-                    LAYERSTACK_TLS_VERIFY: String(tlsVerify(args.registry)),
-                };
-                if (args.registryAuth) {
-                    environment.LAYERSTACK_REGISTRY_USERNAME = args.registryAuth.username;
-                    environment.LAYERSTACK_REGISTRY_PASSWORD = pulumi.secret(args.registryAuth.password);
-                }
                 // The moving tag as the registry holds it, checked on every preview, up and refresh:
                 // when it is gone, the promote is replaced and moves it again (components/registryImage.ts).
-                const published = new RegistryImage(`${id}-promote-in-registry`, {
+                const published = new RegistryImage(childName(id, "promote-in-registry"), {
                     registry: args.registry, repository: layer.repositoryPath, tag, registryAuth: args.registryAuth,
                 }, { parent: this });
-                commands.set(id, new command.local.Command(`${id}-promote`, {
-                    create: scriptStub(`${id}-promote`),
-                    environment,
+                const promote = childName(id, "promote");
+                commands.set(id, new command.local.Command(promote, {
+                    create: scriptStub(promote),
+                    environment: promoteEnv({
+                        imageRef: layer.imageRef.apply((r) => r ?? ""), repositoryUrl: layer.repositoryUrl, movingTag: tag, registry: args.registry, registryAuth: args.registryAuth,
+                    }),
                     triggers: [layer.imageRef, `${layer.repositoryUrl}:${tag}`, published.id],
                     logging: "stderr",
                 }, { parent: this, dependsOn: layer.gate }));

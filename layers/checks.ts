@@ -1,22 +1,6 @@
-import { shellQuote } from "../lib/commands";
-import { LayerstackError } from "../lib/errors";
+import { CheckContext, CheckSpec } from "../lib/checks";
+import { shellQuote } from "../lib/shell";
 import { Pak, pakDistributions } from "./packages";
-
-/** The versions a stack's image must have; the checks compare against these. */
-export interface CheckContext {
-    readonly cuda: string;
-    readonly python: string;
-    readonly torch: string;
-}
-
-/** A smoke check: a POSIX sh script run inside the layer's image (`/bin/sh -c`). Exit 0 passes. */
-export interface CheckSpec {
-    /** Unique within the layer; the resource is `<layer id>-check-<name>`. */
-    readonly name: string;
-    readonly script: string;
-    /** Needs a GPU: runs only where the check runner has one (the production GPU runner). */
-    readonly gpu?: boolean;
-}
 
 /**
  * A Python program run as `python -c`. Its first line names what it checks; the fixture
@@ -112,32 +96,3 @@ print("answered", sys.argv[1])`, ["http://127.0.0.1:8188/system_stats"])}; do
 done
 kill "$pid"`,
 };
-
-/** A stack's change to a layer's checks (`layerstack:checks`). */
-export interface CheckOverride {
-    readonly name: string;
-    /** The new script; with a known name it replaces that check, with a new name it adds one. */
-    readonly script?: string;
-    readonly gpu?: boolean;
-    /** Drops the catalog's check of this name. */
-    readonly skip?: boolean;
-}
-
-/** Applies a stack's overrides to a layer's catalog checks. Errors name the layer and check. */
-export function applyOverrides(layerId: string, checks: readonly CheckSpec[], overrides: readonly CheckOverride[], key: string): CheckSpec[] {
-    let out = [...checks];
-    for (const o of overrides) {
-        const known = out.some((c) => c.name === o.name);
-        if (o.skip) {
-            if (!known) throw new LayerstackError(`${key}: layer "${layerId}" has no check "${o.name}" to skip (it has: ${out.map((c) => c.name).join(", ") || "none"})`);
-            out = out.filter((c) => c.name !== o.name);
-        } else if (o.script === undefined) {
-            throw new LayerstackError(`${key}: check "${o.name}" of layer "${layerId}" needs a script (or skip: true)`);
-        } else if (known) {
-            out = out.map((c) => (c.name === o.name ? { name: o.name, script: o.script!, gpu: o.gpu ?? c.gpu } : c));
-        } else {
-            out.push({ name: o.name, script: o.script, gpu: o.gpu });
-        }
-    }
-    return out;
-}

@@ -1,3 +1,4 @@
 export * from "./megapak";
 export * from "./checks";
 export * from "./packages";
+export * from "./compose";

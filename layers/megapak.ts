@@ -1,5 +1,6 @@
+import { CheckContext, CheckSpec } from "../lib/checks";
 import { LayerSpec } from "../lib/graph";
-import { CheckContext, CheckSpec, comfyuiCheck, cupyCheck, distsCheck, importsCheck, nvccCheck, pythonCheck, torchChecks } from "./checks";
+import { comfyuiCheck, cupyCheck, distsCheck, importsCheck, nvccCheck, pythonCheck, torchChecks } from "./checks";
 
 /** A layer of the ComfyUI megapak image, as the seed flake describes it. */
 export interface CatalogLayer extends LayerSpec {

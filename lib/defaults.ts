@@ -26,3 +26,37 @@ export const DEFAULT_TIMEOUTS = {
 
 /** Seconds between a command's TERM and its KILL, when it ran past its limit. */
 export const KILL_GRACE_SECONDS = 30;
+
+/** The Nix system whose `packages.<system>` a flake's layers are read from. */
+export const DEFAULT_SYSTEM = "x86_64-linux";
+
+/**
+ * The variant that starts every tag (`<variant>-<drv hash>`) when none is given: the stack's
+ * name, so two stacks never collide.
+ */
+export function defaultVariant(stack: string): string {
+    return stack;
+}
+
+/** Where a Cachix cache's public info is read (`GET <url>/cache/<name>`). */
+export const DEFAULT_CACHIX_API_URL = "https://app.cachix.org/api/v1";
+
+/** GitHub's REST API (GitHub Enterprise Server serves it under `https://<host>/api/v3`). */
+export const DEFAULT_GITHUB_API_URL = "https://api.github.com";
+
+/** The labels every GPU runner has, before its `cuda-<version>` label and the extra ones. */
+export const RUNNER_FIXED_LABELS: readonly string[] = ["self-hosted", "linux", "x64", "gpu"];
+
+/** The labels GitHub gives every self-hosted Linux x64 runner itself (config.sh adds them). */
+export const RUNNER_DEFAULT_LABELS: readonly string[] = ["self-hosted", "linux", "x64"];
+
+/** Free disk, in GB, the GPU runner's preflight requires under the runner's directory. */
+export const DEFAULT_RUNNER_MIN_FREE_DISK_GB = 100;
+
+/** The SSH port of the GPU host. */
+export const DEFAULT_SSH_PORT = 22;
+
+/** An API URL or mirror without its trailing slashes, as every script appends paths to it. */
+export function trimUrl(url: string): string {
+    return url.replace(/\/+$/, "");
+}

@@ -18,6 +18,17 @@
  *   it (and never counts as "image present").
  */
 import { isLoopbackRegistry } from "./reference";
+import type { Output } from "@pulumi/pulumi";
+
+/**
+ * Registry credentials as the stack holds them: the password stays a secret Output all the
+ * way to the command or dynamic resource that needs it.
+ */
+export interface RegistryAuth {
+    readonly username: string;
+    /** Must be a secret Output. */
+    readonly password: Output<string>;
+}
 
 /** Where a registry is and how to log in. The password is a secret: never print it. */
 export interface RegistryTarget {

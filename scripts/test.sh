@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `npm test`: installs what is missing (scripts/toolchain.sh, cached), type-checks, then runs
+# `npm test`: installs what is missing (scripts/toolchain.sh, cached), type-checks, checks the
+# import rule (dependency-cruiser), then runs
 # the unit tests and the end-to-end tests against the real engine, Nix, skopeo and registry.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,6 +9,8 @@ bash scripts/toolchain.sh
 source scripts/env.sh
 
 npx tsc -p tsconfig.json --noEmit
+# Imports run one way (.dependency-cruiser.cjs): index.ts -> config/ -> components/ -> layers/ -> lib/.
+npm run --silent check:deps
 results=$(mktemp -d)
 status=0
 # The Go plugins (language host, command provider) have their own tests.

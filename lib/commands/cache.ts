@@ -4,6 +4,11 @@
  * secrets (the Cachix token, a signing key) only as secret environment, never argv or text.
  */
 
+import * as pulumi from "@pulumi/pulumi";
+import { DEFAULT_TIMEOUTS } from "../defaults";
+import { scriptEnv } from "./bounded";
+import { ScriptEnv, layerEnv, nixConfigEnv } from "./env";
+
 /**
  * Reads a Cachix cache's info (its substituter URL and public signing keys). Inputs:
  * LAYERSTACK_CACHIX_API_URL (e.g. https://app.cachix.org/api/v1), LAYERSTACK_CACHIX_CACHE,
@@ -114,4 +119,47 @@ unset LAYERSTACK_NIX_CONFIG`;
 /** \`script\`, run with the stack's Nix settings (see WITH_NIX_CONFIG). */
 export function withNixConfig(script: string): string {
     return `${WITH_NIX_CONFIG}\n${script}`;
+}
+
+/** The Cachix info read's environment (CACHIX_INFO_SCRIPT under DEFAULT_TIMEOUTS.cacheInfo); the token secret. */
+export function cachixInfoEnv(c: { readonly apiUrl: string; readonly cache: string; readonly authToken: pulumi.Input<string> }): ScriptEnv {
+    return {
+        ...scriptEnv(CACHIX_INFO_SCRIPT, DEFAULT_TIMEOUTS.cacheInfo),
+        LAYERSTACK_CACHIX_API_URL: c.apiUrl,
+        LAYERSTACK_CACHIX_CACHE: c.cache,
+        CACHIX_AUTH_TOKEN: pulumi.secret(c.authToken),
+    };
+}
+
+/** A closure push: the layer, its derivation and the stack's Nix settings. */
+interface ClosurePush {
+    readonly id: string;
+    readonly drvPath: string;
+    /** @default none */
+    readonly nixConfig?: pulumi.Input<string>;
+    /** Must be a secret. @default none */
+    readonly signingKey?: pulumi.Input<string>;
+}
+
+/** A push to Cachix (CACHIX_PUSH_SCRIPT under DEFAULT_TIMEOUTS.cachePush); token and signing key secret. */
+export function cachixPushEnv(p: ClosurePush & { readonly cache: string; readonly authToken: pulumi.Input<string> }): ScriptEnv {
+    return {
+        ...scriptEnv(withNixConfig(CACHIX_PUSH_SCRIPT), DEFAULT_TIMEOUTS.cachePush),
+        ...layerEnv(p),
+        ...nixConfigEnv(p.nixConfig),
+        LAYERSTACK_CACHIX_CACHE: p.cache,
+        CACHIX_AUTH_TOKEN: pulumi.secret(p.authToken),
+        ...(p.signingKey !== undefined ? { CACHIX_SIGNING_KEY: pulumi.secret(p.signingKey) } : {}),
+    };
+}
+
+/** A push to a Nix store URL (NIX_COPY_PUSH_SCRIPT under DEFAULT_TIMEOUTS.cachePush); the signing key secret. */
+export function nixCopyPushEnv(p: ClosurePush & { readonly url: string }): ScriptEnv {
+    return {
+        ...scriptEnv(withNixConfig(NIX_COPY_PUSH_SCRIPT), DEFAULT_TIMEOUTS.cachePush),
+        ...layerEnv(p),
+        ...nixConfigEnv(p.nixConfig),
+        LAYERSTACK_CACHE_URL: p.url,
+        ...(p.signingKey !== undefined ? { LAYERSTACK_CACHE_SIGNING_KEY: pulumi.secret(p.signingKey) } : {}),
+    };
 }

@@ -1,3 +1,9 @@
+import type * as pulumi from "@pulumi/pulumi";
+import type { CheckSpec } from "../checks";
+import { DEFAULT_TIMEOUTS } from "../defaults";
+import type { RegistryAuth } from "../registry";
+import { scriptEnv } from "./bounded";
+import { ScriptEnv, layerEnv, registryEnv } from "./env";
 import { REGISTRY_LOGIN } from "./layer";
 
 /** PATH inside a check, on this machine and on the GPU runner alike. */
@@ -81,3 +87,33 @@ esac
   echo "to run it again unchanged: pulumi up --replace '$LAYERSTACK_CONTAINER_URN'"
 } >&2
 exit "$code"`;
+
+/** One local check's environment: LOCAL_CHECK_SCRIPT under DEFAULT_TIMEOUTS.check. */
+export function localCheckEnv(c: { readonly imageRef: pulumi.Input<string>; readonly registry: string; readonly registryAuth?: RegistryAuth; readonly check: CheckSpec }): ScriptEnv {
+    return {
+        ...scriptEnv(LOCAL_CHECK_SCRIPT, DEFAULT_TIMEOUTS.check),
+        LAYERSTACK_IMAGE_REF: c.imageRef,
+        ...registryEnv(c.registry, c.registryAuth),
+        LAYERSTACK_CHECK_NAME: c.check.name,
+        LAYERSTACK_CHECK_SCRIPT: c.check.script,
+    };
+}
+
+/** One runner check's verdict environment (RUNNER_CHECK_VERDICT_SCRIPT). */
+export function runnerCheckVerdictEnv(v: {
+    readonly layer: string;
+    readonly check: string;
+    readonly imageRef: pulumi.Input<string>;
+    readonly exitCode: pulumi.Input<string>;
+    readonly logs: pulumi.Input<string>;
+    readonly containerUrn: pulumi.Input<string>;
+}): ScriptEnv {
+    return {
+        ...layerEnv({ id: v.layer }),
+        LAYERSTACK_CHECK_NAME: v.check,
+        LAYERSTACK_IMAGE_REF: v.imageRef,
+        LAYERSTACK_EXIT_CODE: v.exitCode,
+        LAYERSTACK_CHECK_LOGS: v.logs,
+        LAYERSTACK_CONTAINER_URN: v.containerUrn,
+    };
+}

@@ -7,7 +7,10 @@
  *   check.ts   smoke checks inside a pushed image
  *   promote.ts moving tags (<variant>-latest) pointed at a pushed digest
  *   bounded.ts the time limit every command carries (timeout + pdeathsig), ends its whole tree
- * The scripts are constants; values reach them as environment variables (see layer.ts).
+ *   env.ts     the environment fragments several scripts share (registry, Nix settings, layer)
+ * The scripts are constants; values reach them as environment variables, each script's built
+ * by one typed function beside it (buildEnv, pushEnv, localCheckEnv, promoteEnv, cachixPushEnv,
+ * sshEnv, ...), so every LAYERSTACK_* name is written once in TypeScript.
  */
 export * from "./layer";
 export * from "./image";
@@ -16,3 +19,4 @@ export * from "./cache";
 export * from "./runner";
 export * from "./promote";
 export * from "./bounded";
+export * from "./env";

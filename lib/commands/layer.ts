@@ -10,13 +10,16 @@
  * group leaves no `nix` or `skopeo` running.
  */
 
-import { isLoopbackRegistry } from "../reference";
+import * as pulumi from "@pulumi/pulumi";
+import { DEFAULT_TIMEOUTS } from "../defaults";
+import type { CopyTo } from "../nix";
+import type { RegistryAuth } from "../registry";
+import { scriptEnv } from "./bounded";
+import { withNixConfig } from "./cache";
+import { ScriptEnv, layerEnv, nixConfigEnv, registryEnv } from "./env";
 import { COPY_TO_PUSH, IMAGE_KIND, IMAGE_SOURCE } from "./image";
 
-/** Quotes a string for POSIX sh. For the rare place a value must appear in text (the docs). */
-export function shellQuote(s: string): string {
-    return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
-}
+export { shellQuote } from "../shell";
 
 /**
  * Builds one layer. Inputs: LAYERSTACK_DRV_PATH. Prints the output path.
@@ -114,7 +117,43 @@ ${PARENT_PREFIX_CHECK}
 # No exec here: the EXIT trap must run, to remove $tmp (the auth file); printf is the end.
 printf '%s\n%s\n' "$digest" "$manifest"`;
 
-/** Plain HTTP for a registry on the loopback interface (any case: `LOCALHOST:5000`), as Docker does; TLS anywhere else. */
-export function tlsVerify(registry: string): boolean {
-    return !isLoopbackRegistry(registry);
+/** The build's environment: BUILD_SCRIPT with the stack's Nix settings, under its time limit. */
+export function buildEnv(b: { readonly drvPath: string; readonly timeoutSeconds: number; readonly nixConfig?: pulumi.Input<string> }): ScriptEnv {
+    return { ...scriptEnv(withNixConfig(BUILD_SCRIPT), b.timeoutSeconds), ...layerEnv({ drvPath: b.drvPath }), ...nixConfigEnv(b.nixConfig) };
+}
+
+/** What PUSH_SCRIPT is told (see its inputs above). */
+export interface PushInputs {
+    readonly layer: string;
+    readonly drvPath: string;
+    /** @default detected from the output */
+    readonly format?: string;
+    /** @default none */
+    readonly copyTo?: CopyTo;
+    readonly registry: string;
+    /** `<registry>/<path>`, without tag. */
+    readonly repositoryUrl: string;
+    readonly tag: string;
+    /** The parent layer's id and pushed image `<registry>/<path>:<tag>`. @default none: a root layer */
+    readonly parent?: { readonly layer: string; readonly image: string };
+    /** @default anonymous */
+    readonly registryAuth?: RegistryAuth;
+    /** @default none */
+    readonly nixConfig?: pulumi.Input<string>;
+}
+
+/** The push's environment: PUSH_SCRIPT with the stack's Nix settings, under DEFAULT_TIMEOUTS.push. */
+export function pushEnv(p: PushInputs): ScriptEnv {
+    return {
+        ...scriptEnv(withNixConfig(PUSH_SCRIPT), DEFAULT_TIMEOUTS.push),
+        ...layerEnv({ id: p.layer, drvPath: p.drvPath }),
+        ...(p.format ? { LAYERSTACK_FORMAT: p.format } : {}),
+        ...(p.copyTo ? { LAYERSTACK_COPY_TO_DRV: p.copyTo.drvPath } : {}),
+        ...(p.copyTo?.mainProgram ? { LAYERSTACK_COPY_TO_MAIN: p.copyTo.mainProgram } : {}),
+        ...registryEnv(p.registry, p.registryAuth),
+        LAYERSTACK_REPOSITORY: p.repositoryUrl,
+        LAYERSTACK_TAG: p.tag,
+        ...(p.parent ? { LAYERSTACK_PARENT_LAYER: p.parent.layer, LAYERSTACK_PARENT_IMAGE: p.parent.image } : {}),
+        ...nixConfigEnv(p.nixConfig),
+    };
 }

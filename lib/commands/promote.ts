@@ -3,6 +3,11 @@
  * arrive as environment variables; the registry password only as secret environment, and
  * from there to skopeo on stdin (REGISTRY_LOGIN), never argv or the command text.
  */
+import type * as pulumi from "@pulumi/pulumi";
+import { DEFAULT_TIMEOUTS } from "../defaults";
+import type { RegistryAuth } from "../registry";
+import { scriptEnv } from "./bounded";
+import { ScriptEnv, registryEnv } from "./env";
 import { REGISTRY_LOGIN } from "./layer";
 
 /**
@@ -32,3 +37,20 @@ echo "$digest"`;
 
 /** GitHub Actions events that run for a pull request: moving tags never move for these. */
 export const PULL_REQUEST_EVENTS: readonly string[] = ["pull_request", "pull_request_target"];
+
+/** The promote's environment: PROMOTE_SCRIPT under DEFAULT_TIMEOUTS.promote. */
+export function promoteEnv(p: {
+    readonly imageRef: pulumi.Input<string>;
+    readonly repositoryUrl: string;
+    readonly movingTag: string;
+    readonly registry: string;
+    readonly registryAuth?: RegistryAuth;
+}): ScriptEnv {
+    return {
+        ...scriptEnv(PROMOTE_SCRIPT, DEFAULT_TIMEOUTS.promote),
+        LAYERSTACK_IMAGE_REF: p.imageRef,
+        LAYERSTACK_REPOSITORY: p.repositoryUrl,
+        LAYERSTACK_MOVING_TAG: p.movingTag,
+        ...registryEnv(p.registry, p.registryAuth),
+    };
+}

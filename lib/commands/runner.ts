@@ -20,6 +20,10 @@
  * $TMPDIR that it unlinks at once.
  */
 
+import * as pulumi from "@pulumi/pulumi";
+import { DEFAULT_SSH_PORT } from "../defaults";
+import { ScriptEnv } from "./env";
+
 /** The runner release installed; it updates itself afterwards (no --disableupdate). */
 export const RUNNER_VERSION = "2.337.0";
 /**
@@ -514,3 +518,48 @@ if [ -z "$id" ]; then
 fi
 curl --fail --silent --show-error --connect-timeout 30 --max-time 60 --retry 2 -X DELETE -H @"$tmp/auth" -H 'Accept: application/vnd.github+json' "$api/$id"
 echo "runner $LAYERSTACK_RUNNER_NAME ($id) deregistered"`;
+
+/** How the GPU host is reached (SSH_PREAMBLE's inputs). */
+export interface SshConnection {
+    readonly host: string;
+    readonly user: string;
+    /** @default DEFAULT_SSH_PORT (22) */
+    readonly port?: number;
+    /** `<type> <base64>`: the only host key accepted. */
+    readonly hostKey: string;
+    /** The private key; must be a secret. Exactly one of `privateKey` and `agent`. @default none */
+    readonly privateKey?: pulumi.Input<string>;
+    /** Authenticate with the SSH agent at SSH_AUTH_SOCK. @default false */
+    readonly agent?: boolean;
+}
+
+/** Every SSH step's environment (SSH_PREAMBLE); the key secret. */
+export function sshEnv(c: SshConnection): ScriptEnv {
+    return {
+        LAYERSTACK_SSH_HOST: c.host,
+        LAYERSTACK_SSH_PORT: String(c.port ?? DEFAULT_SSH_PORT),
+        LAYERSTACK_SSH_USER: c.user,
+        LAYERSTACK_SSH_HOST_KEY: c.hostKey,
+        ...(c.privateKey !== undefined ? { LAYERSTACK_SSH_KEY: pulumi.secret(c.privateKey) } : { LAYERSTACK_SSH_AGENT: "true" }),
+    };
+}
+
+/** The repository a GitHub step works on (REGISTER_SCRIPT, DEREGISTER_SCRIPT); the token secret. */
+export function githubEnv(g: { readonly apiUrl: string; readonly owner: string; readonly repository: string; readonly token: pulumi.Input<string> }): ScriptEnv {
+    return {
+        LAYERSTACK_GITHUB_API: g.apiUrl,
+        LAYERSTACK_GITHUB_OWNER: g.owner,
+        LAYERSTACK_GITHUB_REPOSITORY: g.repository,
+        LAYERSTACK_GITHUB_TOKEN: pulumi.secret(g.token),
+    };
+}
+
+/** The deregistration's environment (DEREGISTER_SCRIPT). */
+export function deregisterEnv(github: ScriptEnv, runnerName: string): ScriptEnv {
+    return { ...github, LAYERSTACK_RUNNER_NAME: runnerName };
+}
+
+/** The registration's environment (REGISTER_SCRIPT): SSH, GitHub and, for ephemeral runners, the JIT token (secret). */
+export function registerEnv(ssh: ScriptEnv, github: ScriptEnv, jitToken?: pulumi.Input<string>): ScriptEnv {
+    return { ...ssh, ...github, ...(jitToken !== undefined ? { LAYERSTACK_RUNNER_JIT_TOKEN: pulumi.secret(jitToken) } : {}) };
+}

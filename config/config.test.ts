@@ -1,6 +1,6 @@
 import * as path from "path";
-import { RawConfig, validateConfig, absolutizeFlake } from "./config";
-import { LayerstackError } from "./errors";
+import { RawConfig, validateConfig, absolutizeFlake } from ".";
+import { LayerstackError } from "../lib/errors";
 
 const projectDir = path.resolve(__dirname, "..");
 const ctx = { stack: "dev", projectDir };

@@ -1,0 +1,66 @@
+/**
+ * validateConfig: every key of a stack, validated, with the catalog composed for it. Pure (no
+ * Pulumi engine), so every rule is tested directly. Each problem names its key; no value of a
+ * secret key is ever echoed (RawConfig holds none).
+ */
+import { CheckSpec, parseCheckOverrides } from "../lib/checks";
+import { raiseAll } from "../lib/errors";
+import { LayerSpec } from "../lib/graph";
+import { validateImagePipelineArgs } from "../components/imagePipeline";
+import { catalogLayers, composeChecks } from "../layers/compose";
+import { ImageConfig, resolveAfterScheme, validateImage, wholeNumber } from "./image";
+import { ProductionConfig, validateProduction } from "./production";
+import { RawConfig, key } from "./raw";
+
+/** Everything a stack's config says, validated: the image keys, the production keys, checks and retention. */
+export interface ValidatedConfig extends Omit<ImageConfig, "flake" | "registry" | "repository" | "layers" | "layerChecks">, ProductionConfig {
+    /** Flake reference; relative `path:` references are made absolute. */
+    readonly flake: string;
+    readonly registry: string;
+    readonly repository: string;
+    /** The layers, parents first: `layerstack:layers`, or the megapak catalog for the stack's variant. */
+    readonly layers: LayerSpec[];
+    /** Where `layers` came from, for messages. */
+    readonly layersSource: "catalog" | "layerstack:layers";
+    /** Smoke checks per layer id: the catalog's, changed by `layerstack:checks`. Empty when `runChecks` is false. */
+    readonly checks: ReadonlyMap<string, CheckSpec[]>;
+    /** Immutable tags kept per layer. @default all */
+    readonly keepImages?: number;
+    /** @default false */
+    readonly deleteImagesOnDestroy: boolean;
+}
+
+/** Validates raw config (see the top of this file). */
+export function validateConfig(raw: RawConfig, ctx: { stack: string; projectDir: string }): ValidatedConfig {
+    const problems: string[] = [];
+    const { layers: own, layerChecks, ...image } = validateImage(raw, ctx, problems);
+    const production = validateProduction(raw, image.variant, problems);
+    // A project-local file cache (`file://./.layerstack/nix-cache`, the dev stack's) is made absolute.
+    if (production.cache?.kind === "nix-store" && /^file:\/\/\.\.?\//.test(production.cache.url)) {
+        production.cache = { ...production.cache, url: resolveAfterScheme("file://", production.cache.url, ctx.projectDir) };
+    }
+    const keepImages = wholeNumber(raw.keepImages, 1, () => `${key("keepImages")}: ${JSON.stringify(raw.keepImages)} must be a whole number, at least 1 (the images a stack output points at are always kept); leave it unset to keep every image`, problems);
+    const deleteImagesOnDestroy = flag(raw, "deleteImagesOnDestroy", false, problems);
+    const runChecks = flag(raw, "runChecks", true, problems);
+    const overrides = parseCheckOverrides(raw.checks, key("checks"), problems);
+    raiseAll(problems);
+
+    const layersSource = own === undefined ? "catalog" : "layerstack:layers";
+    const registry = image.registry!, repository = image.repository!;
+    // Graph rules (unknown parent, cycle, duplicate id, an id that is no path component) and image
+    // names a registry refuses: the pipeline's own rules, naming the layer.
+    const layers = validateImagePipelineArgs({ layers: own ?? catalogLayers(production.cuda), layersSource, registry, repository });
+    const composed = composeChecks({ layers, source: layersSource, own: layerChecks, overrides, overridesKey: key("checks"), variant: production.cuda, run: runChecks });
+    return {
+        ...image, flake: image.flake!, registry, repository, layers, layersSource, checks: composed,
+        ...(keepImages !== undefined ? { keepImages } : {}), deleteImagesOnDestroy, ...production,
+    };
+}
+
+/** A true/false key; a malformed one pushes a problem. */
+function flag(raw: RawConfig, k: "deleteImagesOnDestroy" | "runChecks", fallback: boolean, problems: string[]): boolean {
+    const v = raw[k];
+    if (v === undefined) return fallback;
+    if (v !== "true" && v !== "false") problems.push(`${key(k)}: ${JSON.stringify(v)} must be true or false`);
+    return fallback ? v !== "false" : v === "true";
+}
