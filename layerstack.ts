@@ -15,7 +15,7 @@ export * from "./components/layerChecks";
 export * from "./components/runnerChecks";
 
 // The stack's settings (config/): layerstack:* keys to component args.
-export { loadSettings, validateConfig, stackArgs, configFromJson, layerChain } from "./config";
+export { loadSettings, validateConfig, stackArgs, layerTree, layerChain } from "./config";
 export type { StackArgs, StackEnvironment, RawConfig, Secrets, ValidatedConfig } from "./config";
 
 // The megapak catalog (layers/).

@@ -129,7 +129,7 @@ export function wholeNumber(value: string | undefined, min: number, message: () 
 }
 
 /** `layerstack:layers`: `[{id, attr?, parent?, format?, checks?}]`; checks set on a layer go to `checks`. */
-function parseLayers(value: unknown, problems: string[], checks: Map<string, CheckSpec[]>): LayerSpec[] | undefined {
+export function parseLayers(value: unknown, problems: string[], checks: Map<string, CheckSpec[]>): LayerSpec[] | undefined {
     const k = key("layers");
     if (!Array.isArray(value) || value.length === 0) {
         problems.push(`${k}: must be a non-empty list of {id, attr, parent?, format?, checks?}`);

@@ -4,10 +4,13 @@
  * the catalog composed by layers/compose.ts) and returns each component's args (args.ts).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { chainOf } from "../lib/graph";
+import { raiseAll } from "../lib/errors";
+import { LayerSpec, chainOf, orderLayers } from "../lib/graph";
+import { catalogLayers } from "../layers/compose";
+import { parseLayers } from "./image";
 import { StackArgs, stackArgs } from "./args";
 import { ConfigJsonEntry, NS, rawConfigFromJson, readConfig } from "./raw";
-import { ValidatedConfig, validateConfig } from "./validate";
+import { validateConfig } from "./validate";
 
 export type { StackArgs, StackEnvironment } from "./args";
 export { stackArgs } from "./args";
@@ -25,15 +28,20 @@ export function loadSettings(cfg = new pulumi.Config(NS), projectDir = process.c
 }
 
 /**
- * A stack's validated config from `pulumi config --json --stack <stack>`, by the same rules as
- * the program: what the scripts (scripts/layer-chain.ts, scripts/run-table.ts) read the layer
- * tree from, instead of parsing keys of their own.
+ * A stack's layer tree (ids and parents, parents first) from `pulumi config --json`: its
+ * `layerstack:layers`, read by the program's own parser, or the catalog's. What the scripts
+ * (scripts/layer-chain.ts, scripts/run-table.ts) work from, instead of parsing keys of their own.
+ * The ids and parents do not depend on the stack's variant (only the attributes do).
  */
-export function configFromJson(json: Readonly<Record<string, ConfigJsonEntry>>, stack: string, projectDir: string): ValidatedConfig {
-    return validateConfig(rawConfigFromJson(json), { stack, projectDir });
+export function layerTree(json: Readonly<Record<string, ConfigJsonEntry>>): LayerSpec[] {
+    const raw = rawConfigFromJson(json);
+    const problems: string[] = [];
+    const own = raw.layers === undefined ? undefined : parseLayers(raw.layers, problems, new Map());
+    raiseAll(problems);
+    return orderLayers(own ?? catalogLayers(), own ? "layerstack:layers" : "catalog");
 }
 
-/** The ids of a layer's ancestors, root first, and the layer itself last; undefined for an id the stack lacks. */
-export function layerChain(config: ValidatedConfig, id: string): string[] | undefined {
-    return config.layers.some((l) => l.id === id) ? chainOf(config.layers, id) : undefined;
+/** The ids of a layer's ancestors, root first, and the layer itself last; undefined for an id the tree lacks. */
+export function layerChain(layers: readonly LayerSpec[], id: string): string[] | undefined {
+    return layers.some((l) => l.id === id) ? chainOf(layers, id) : undefined;
 }

@@ -4,8 +4,6 @@
  * names, and scripts find resources by these names and the URN patterns below, never by
  * decoding names of their own.
  */
-import { RUNNER_URN_GLOB } from "./commands/runner";
-
 /** What a layer's children do, as the last part of their names. */
 export const LAYER_CHILD_KINDS = ["build", "push", "in-registry", "check", "promote", "promote-in-registry", "retention"] as const;
 export type LayerChildKind = (typeof LAYER_CHILD_KINDS)[number];
@@ -64,4 +62,16 @@ export function chainTargets(stack: string, project: string, chain: readonly str
     ];
 }
 
-export { RUNNER_URN_GLOB };
+/**
+ * Matches the URN of every GpuRunner and of each of its children (their type chain contains
+ * the component's type, `layerstack:index:GpuRunner`), in the engine's URN globs: `*` is
+ * `[^:]*`, `**` is `.*` (pulumi/pulumi pkg/resource/deploy/deployment.go,
+ * UrnTargets.getMatcher, v3.248.0). The runner's resources are applied with
+ * `pulumi up --target <this>` (`npm run runner`, from a workstation); the CI `up` that runs on
+ * the runner passes `--exclude <this>` (not --exclude-dependents: the checks that wait for the
+ * preflight must still run), so it never stops, re-registers or deregisters the runner its own
+ * job runs on. Excluded resources are neither updated nor deleted
+ * (pkg/resource/deploy/step_generator.go, isExcludedFromUpdate and
+ * determineForbiddenResourcesToDeleteFromExcludes).
+ */
+export const RUNNER_URN_GLOB = "**layerstack:index:GpuRunner**";

@@ -1,10 +1,13 @@
 #!/usr/bin/env node
 // Draws the layer graph as Mermaid, for the README, a terminal or a GitHub job summary.
-//   node scripts/graph.js --preview preview.json   from `pulumi preview --json`: each layer's
-//       state (unchanged / will rebuild / check not passed), digest and own blob size
-//   node scripts/graph.js --outputs -              from `pulumi stack output --json layers`
+//   node -r ts-node/register scripts/graph.js --preview preview.json   from `pulumi preview --json`:
+//       each layer's state (unchanged / will rebuild / check not passed), digest and own blob size
+//   node -r ts-node/register scripts/graph.js --outputs -   from `pulumi stack output --json layers`
 // `npm run graph` runs the preview of the dev stack (or $STACK) and draws it.
+// Resources are matched against the naming contract (lib/naming.ts: childName, layerChildOf),
+// never decoded here; run under ts-node (graph.sh), or jest, which load the TypeScript module.
 const fs = require("fs");
+const { childName, layerChildOf } = require("../lib/naming");
 
 const args = process.argv.slice(2);
 const read = (f) => JSON.parse(fs.readFileSync(f === "-" ? 0 : f, "utf8"));
@@ -18,35 +21,38 @@ function fromPreview(preview) {
         const st = step.newState ?? step.oldState;
         if (st?.type === "layerstack:index:NixImageLayer") layers.set(nameOf(step.urn), { id: nameOf(step.urn), state: "unchanged" });
     }
+    const ids = [...layers.keys()];
+    /** The layer a resource name belongs to, and its step (`push`, `check-<name>`...). */
+    const child = (name) => layerChildOf(name, ids);
     for (const step of preview.steps) {
         const name = nameOf(step.urn);
         const st = step.newState ?? step.oldState;
-        for (const [id, l] of layers) {
-            if (name === `${id}-push`) {
-                const parentPush = (st.dependencies ?? []).map(nameOf).find((d) => d.endsWith("-push") && d !== name);
-                if (parentPush) l.parent = parentPush.slice(0, -"-push".length);
-                const stdout = step.oldState?.outputs?.stdout;
-                if (typeof stdout === "string" && stdout.startsWith("sha256:")) {
-                    const nl = stdout.indexOf("\n");
-                    l.digest = stdout.slice(0, nl);
-                    const m = JSON.parse(stdout.slice(nl + 1));
-                    l.size = m.layers?.[m.layers.length - 1]?.size;
-                }
+        const c = child(name);
+        if (!c) continue;
+        const l = layers.get(c.id);
+        if (c.step === "push") {
+            // The parent: the layer whose push this push waits for.
+            const parentPush = (st.dependencies ?? []).map(nameOf).map(child).find((d) => d?.step === "push" && d.id !== c.id);
+            if (parentPush) l.parent = parentPush.id;
+            const stdout = step.oldState?.outputs?.stdout;
+            if (typeof stdout === "string" && stdout.startsWith("sha256:")) {
+                const nl = stdout.indexOf("\n");
+                l.digest = stdout.slice(0, nl);
+                const m = JSON.parse(stdout.slice(nl + 1));
+                l.size = m.layers?.[m.layers.length - 1]?.size;
             }
-            const changing = step.op !== "same" && step.op !== "read";
-            if (changing && (name === `${id}-build` || name === `${id}-push`)) l.state = "will rebuild";
-            else if (changing && name.startsWith(`${id}-check-`) && l.state === "unchanged") l.state = "check not passed";
         }
+        const changing = step.op !== "same" && step.op !== "read";
+        if (changing && (name === childName(c.id, "build") || name === childName(c.id, "push"))) l.state = "will rebuild";
+        else if (changing && c.step.startsWith("check-") && l.state === "unchanged") l.state = "check not passed";
     }
     // A parent known only through the check gate (dependency on `<parent>-check-*`).
     for (const step of preview.steps) {
         const st = step.newState ?? step.oldState;
-        const name = nameOf(step.urn);
-        for (const [id, l] of layers) {
-            if (name !== `${id}-push` || l.parent) continue;
-            const dep = (st.dependencies ?? []).map(nameOf).find((d) => /-check-/.test(d));
-            if (dep) l.parent = [...layers.keys()].find((p) => dep.startsWith(`${p}-check-`));
-        }
+        const c = child(nameOf(step.urn));
+        if (c?.step !== "push" || layers.get(c.id).parent) continue;
+        const dep = (st.dependencies ?? []).map(nameOf).map(child).find((d) => d?.step.startsWith("check-"));
+        if (dep) layers.get(c.id).parent = dep.id;
     }
     return [...layers.values()];
 }

@@ -9,4 +9,4 @@ stack=${STACK:-dev}
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
 pulumi preview --stack "$stack" --json --show-sames --non-interactive > "$tmp"
-node scripts/graph.js --preview "$tmp"
+TS_NODE_TRANSPILE_ONLY=true node -r ts-node/register scripts/graph.js --preview "$tmp"

@@ -1,18 +1,18 @@
-// Prints the ids of a layer's ancestors and the layer itself, root first, for the stack's
-// layer list (`layerstack:layers`, or the megapak catalog). Used by scripts/layer.sh.
-//   ts-node scripts/layer-chain.ts <stack-config.json> <layer id>
+// For scripts/layer.sh: the chain of a layer (its ancestors, root first, then the layer) in
+// the stack's layer tree, and the `pulumi up --target` patterns that select exactly that chain.
+// The tree comes from the program's own config module (config/ layerTree) and the patterns from
+// the naming contract (lib/naming.ts): nothing here parses a key or decodes a name.
+//   ts-node scripts/layer-chain.ts <stack-config.json> <stack> <layer id>
+// Prints the chain on the first line (space-separated), then one target pattern a line.
 import * as fs from "fs";
-import { chainOf, orderLayers, LayerSpec } from "../lib/graph";
-import { megapakLayers } from "../layers";
+import { NS, layerChain, layerTree } from "../config";
+import { chainTargets } from "../lib/naming";
 
-const [configFile, id] = process.argv.slice(2);
-const config = JSON.parse(fs.readFileSync(configFile, "utf8")) as Record<string, { value?: string; objectValue?: unknown }>;
-const raw = config["layerstack:layers"];
-const layers: LayerSpec[] = raw
-    ? orderLayers((raw.objectValue ?? JSON.parse(raw.value ?? "[]")) as LayerSpec[], "layerstack:layers").map((l) => ({ ...l, attr: l.attr ?? l.id }))
-    : megapakLayers();
-if (!layers.some((l) => l.id === id)) {
+const [configFile, stack, id] = process.argv.slice(2);
+const layers = layerTree(JSON.parse(fs.readFileSync(configFile, "utf8")));
+const chain = layerChain(layers, id);
+if (!chain) {
     console.error(`no layer "${id}"; the stack's layers are: ${layers.map((l) => l.id).join(", ")}`);
     process.exit(2);
 }
-console.log(chainOf(layers, id).join("\n"));
+console.log([chain.join(" "), ...chainTargets(stack, NS, chain)].join("\n"));

@@ -14,13 +14,5 @@ ref=$(pulumi stack output --json layers --stack "$stack" | node -e '
   const l = JSON.parse(require("fs").readFileSync(0, "utf8"))[process.argv[1]];
   if (!l) { console.error("no published layer " + process.argv[1]); process.exit(2); }
   console.log(l.imageRef);' "$id")
-tls=true
-# Loopback (host names in any case, as lib/reference.ts isLoopbackRegistry) is plain HTTP.
-case $(printf '%s' "$ref" | tr '[:upper:]' '[:lower:]') in 127.*|localhost[:/]*|\[::1\]*) tls=false ;; esac
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-skopeo copy --quiet --src-tls-verify="$tls" "docker://$ref" "oci:$tmp/oci:shell"
-umoci raw unpack --image "$tmp/oci:shell" "$tmp/rootfs" >/dev/null 2>&1
-[ $# -gt 0 ] || set -- /bin/sh
-bwrap --bind "$tmp/rootfs" / --proc /proc --dev /dev --tmpfs /tmp --unshare-all --die-with-parent \
-  --clearenv --setenv PATH /usr/local/bin:/usr/bin:/bin:/usr/local/cuda/bin --setenv HOME /root -- "$@"
+# Pulled, unpacked and run under bubblewrap as a local check runs (lib/commands/check.ts).
+TS_NODE_TRANSPILE_ONLY=true exec node -r ts-node/register scripts/layer-shell.ts "$ref" "$@"

@@ -13,10 +13,9 @@ stack=${STACK:-dev}
 cfg=$(mktemp)
 trap 'rm -f "$cfg"' EXIT
 pulumi config --json --stack "$stack" > "$cfg"
-chain=$(TS_NODE_TRANSPILE_ONLY=true node -r ts-node/register scripts/layer-chain.ts "$cfg" "$id")
-targets=(--target "urn:pulumi:${stack}::layerstack::layerstack:index:ImagePipeline::megapak")
-for c in $chain; do
-  targets+=(--target "urn:pulumi:${stack}::layerstack::**::${c}" --target "urn:pulumi:${stack}::layerstack::**::${c}-*")
-done
-echo "layer.sh: $(echo "$chain" | tr '\n' ' ')" >&2
+# The chain and its target patterns, from the stack's layer tree and the naming contract.
+out=$(TS_NODE_TRANSPILE_ONLY=true node -r ts-node/register scripts/layer-chain.ts "$cfg" "$stack" "$id")
+targets=()
+while IFS= read -r t; do targets+=(--target "$t"); done < <(printf '%s\n' "$out" | tail -n +2)
+echo "layer.sh: $(printf '%s\n' "$out" | head -n 1)" >&2
 pulumi up --yes --stack "$stack" --non-interactive "${targets[@]}" "$@"

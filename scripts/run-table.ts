@@ -8,11 +8,14 @@
 //   prints them, or as `pulumi up --event-log FILE` writes them (the same apitype.EngineEvent
 //   stream; in CLI 3.248 --event-log is shown only with PULUMI_DEBUG_COMMANDS=true).
 // CONFIG.json: `pulumi config --json --stack <stack>`, for the layer tree (layerstack:layers or
-//   the megapak catalog), so a layer that never started can say which ancestor stopped it.
+//   the megapak catalog, read by the program's own config module: config/ layerTree), so a
+//   layer that never started can say which ancestor stopped it. Resource names are matched
+//   against the naming contract (lib/naming.ts layerChildOf), not decoded here.
 // Prints the table on stdout; exits 0 whatever the run did (the run's own exit code is the verdict).
 import * as fs from "fs";
-import { LayerSpec, orderLayers } from "../lib/graph";
-import { megapakLayers } from "../layers";
+import { ConfigJsonEntry, layerTree } from "../config";
+import { LayerSpec } from "../lib/graph";
+import { layerChildOf } from "../lib/naming";
 
 export type LayerStatus = "published" | "unchanged" | "failed" | "skipped";
 
@@ -31,17 +34,8 @@ interface EngineEvent {
     diagnosticEvent?: { urn?: string; message: string; severity: string };
 }
 
-/** The steps a layer's resources are named by: `<id>-<step>`, or `cache-push-<id>`. */
-const STEP = /^(build|push|in-registry|promote|promote-in-registry|retention|check-[a-z0-9-]+)$/;
-
-/** Which layer and step a resource name belongs to (the longest matching id wins). */
-export function stepOf(name: string, ids: readonly string[]): { id: string; step: string } | undefined {
-    for (const id of [...ids].sort((a, b) => b.length - a.length)) {
-        if (name === `cache-push-${id}`) return { id, step: "cache-push" };
-        if (name.startsWith(`${id}-`) && STEP.test(name.slice(id.length + 1))) return { id, step: name.slice(id.length + 1) };
-    }
-    return undefined;
-}
+/** Which layer and step a resource name belongs to (the longest matching id wins): lib/naming.ts layerChildOf. */
+export const stepOf = layerChildOf;
 
 /** The last `n` lines of a failure's output, without the provider's `running "<command>":` line. */
 export function lastLines(message: string, n = 6): string {
@@ -116,12 +110,9 @@ export function renderTable(rows: readonly LayerRow[], markdown = false): string
     return out.join("\n") + "\n";
 }
 
-/** The stack's layer tree, from `pulumi config --json` (as scripts/layer-chain.ts reads it). */
-export function layersFromConfig(config: Record<string, { value?: string; objectValue?: unknown }>): LayerSpec[] {
-    const raw = config["layerstack:layers"];
-    return raw
-        ? orderLayers(((raw.objectValue ?? JSON.parse(raw.value ?? "[]")) as LayerSpec[]).map((l) => ({ id: l.id, attr: l.attr ?? l.id, parent: l.parent ?? undefined })), "layerstack:layers")
-        : megapakLayers();
+/** The stack's layer tree, from `pulumi config --json` (config/ layerTree, as scripts/layer-chain.ts reads it). */
+export function layersFromConfig(config: Record<string, ConfigJsonEntry>): LayerSpec[] {
+    return layerTree(config);
 }
 
 function main(argv: string[]): void {

@@ -10,29 +10,60 @@ import { REGISTRY_LOGIN } from "./layer";
 export const CHECK_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/local/cuda/bin";
 
 /**
+ * sh functions to look inside a pushed image on this machine, for the local checks and
+ * `npm run layer:shell` alike (one bubblewrap line for both):
+ *   layerstack_unpack REF DIR       pulls REF (by digest) into an OCI layout in DIR and unpacks
+ *                                   its root file system into DIR/rootfs (LAYERSTACK_TLS_VERIFY)
+ *   layerstack_sandbox ROOTFS CMD.. runs CMD under bubblewrap with ROOTFS as its root, no network
+ *                                   and a clean environment (PATH=CHECK_PATH, HOME=/root)
+ */
+export const IMAGE_SANDBOX_FUNCTIONS = `layerstack_unpack() {
+  skopeo copy --quiet --src-tls-verify="$LAYERSTACK_TLS_VERIFY" "docker://$1" "oci:$2/oci:image" >&2
+  umoci raw unpack --image "$2/oci:image" "$2/rootfs" > "$2/unpack.log" 2>&1 || { cat "$2/unpack.log" >&2; return 1; }
+}
+layerstack_sandbox() {
+  lss_root=$1; shift
+  bwrap --bind "$lss_root" / --proc /proc --dev /dev --tmpfs /tmp --unshare-all --die-with-parent \\
+    --clearenv --setenv PATH ${CHECK_PATH} --setenv HOME /root -- "$@"
+}`;
+
+/**
  * Runs one smoke check inside a pushed image, on this machine (the dev stack's runner):
  * pulls the image by digest into an OCI layout, unpacks it with umoci and runs the check
- * under bubblewrap with the image as its root, no network and a clean environment.
- * Inputs: LAYERSTACK_IMAGE_REF (repo@sha256:...), LAYERSTACK_REGISTRY, LAYERSTACK_TLS_VERIFY,
- * LAYERSTACK_CHECK_NAME, LAYERSTACK_CHECK_SCRIPT (sh, run as `/bin/sh -c`), optional
- * registry credentials. On failure it prints the check's last 40 lines of output.
+ * under bubblewrap with the image as its root, no network and a clean environment
+ * (IMAGE_SANDBOX_FUNCTIONS). Inputs: LAYERSTACK_IMAGE_REF (repo@sha256:...),
+ * LAYERSTACK_REGISTRY, LAYERSTACK_TLS_VERIFY, LAYERSTACK_CHECK_NAME, LAYERSTACK_CHECK_SCRIPT
+ * (sh, run as `/bin/sh -c`), optional registry credentials. On failure it prints the check's
+ * last 40 lines of output.
  */
 export const LOCAL_CHECK_SCRIPT = `set -eu
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 ${REGISTRY_LOGIN}
-skopeo copy --quiet --src-tls-verify="$LAYERSTACK_TLS_VERIFY" "docker://$LAYERSTACK_IMAGE_REF" "oci:$tmp/oci:check" >&2
-umoci raw unpack --image "$tmp/oci:check" "$tmp/rootfs" > "$tmp/unpack.log" 2>&1 || { cat "$tmp/unpack.log" >&2; exit 1; }
+${IMAGE_SANDBOX_FUNCTIONS}
+layerstack_unpack "$LAYERSTACK_IMAGE_REF" "$tmp"
 status=0
-bwrap --bind "$tmp/rootfs" / --proc /proc --dev /dev --tmpfs /tmp --unshare-all --die-with-parent \\
-  --clearenv --setenv PATH ${CHECK_PATH} --setenv HOME /root \\
-  /bin/sh -c "$LAYERSTACK_CHECK_SCRIPT" > "$tmp/output" 2>&1 || status=$?
+layerstack_sandbox "$tmp/rootfs" /bin/sh -c "$LAYERSTACK_CHECK_SCRIPT" > "$tmp/output" 2>&1 || status=$?
 if [ "$status" -ne 0 ]; then
   echo "check $LAYERSTACK_CHECK_NAME failed in $LAYERSTACK_IMAGE_REF (exit $status); its last lines:" >&2
   tail -n 40 "$tmp/output" >&2
   exit "$status"
 fi
 tail -n 40 "$tmp/output"`;
+
+/**
+ * `npm run layer:shell`: `sh -c IMAGE_SHELL_SCRIPT layer-shell REF [CMD...]` runs CMD (default
+ * /bin/sh) inside the pushed image REF on this machine, as a local check would run
+ * (IMAGE_SANDBOX_FUNCTIONS). Input: LAYERSTACK_TLS_VERIFY (registryEnv).
+ */
+export const IMAGE_SHELL_SCRIPT = `set -eu
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+${IMAGE_SANDBOX_FUNCTIONS}
+ref=$1; shift
+[ $# -gt 0 ] || set -- /bin/sh
+layerstack_unpack "$ref" "$tmp"
+layerstack_sandbox "$tmp/rootfs" "$@"`;
 
 
 /**

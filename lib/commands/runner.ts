@@ -38,19 +38,8 @@ export const RUNNER_RELEASE_URL = "https://github.com/actions/runner/releases/do
 /** The pinned tarball's file name. */
 export const runnerTarball = (version: string) => `actions-runner-linux-x64-${version}.tar.gz`;
 
-/**
- * Matches the URN of every GpuRunner and of each of its children (their type chain contains
- * the component's type, `layerstack:index:GpuRunner`), in the engine's URN globs: `*` is
- * `[^:]*`, `**` is `.*` (pulumi/pulumi pkg/resource/deploy/deployment.go,
- * UrnTargets.getMatcher, v3.248.0). The runner's resources are applied with
- * `pulumi up --target <this>` (`npm run runner`, from a workstation); the CI `up` that runs on
- * the runner passes `--exclude <this>` (not --exclude-dependents: the checks that wait for the
- * preflight must still run), so it never stops, re-registers or deregisters the runner its own
- * job runs on. Excluded resources are neither updated nor deleted
- * (pkg/resource/deploy/step_generator.go, isExcludedFromUpdate and
- * determineForbiddenResourcesToDeleteFromExcludes).
- */
-export const RUNNER_URN_GLOB = "**layerstack:index:GpuRunner**";
+/** The URN glob of the GpuRunner and its children: the naming contract (lib/naming.ts). */
+export { RUNNER_URN_GLOB } from "../naming";
 
 /** The names a host script accepts; anything else is ignored. */
 export const RUNNER_PARAMS = [
