@@ -26,6 +26,7 @@ interface CommonArgs {
 
 /** An existing Cachix cache, adopted by name (Cachix has no public API to create caches or tokens). */
 export interface CachixCacheArgs extends CommonArgs {
+    /** Which kind of cache: a Cachix cache. */
     readonly kind: "cachix";
     /** The cache's name on app.cachix.org. @example "megapak" */
     readonly name: string;
@@ -42,6 +43,7 @@ export interface CachixCacheArgs extends CommonArgs {
 
 /** Any Nix store URL (`file://`, `s3://`, `ssh-ng://`, ...), pushed to with `nix copy --to`. */
 export interface NixStoreCacheArgs extends CommonArgs {
+    /** Which kind of cache: a Nix store URL. */
     readonly kind: "nix-store";
     /** The store URL. @example "file:///var/cache/nix", "s3://bucket?region=eu-west-1", "ssh-ng://cache.example.com" */
     readonly url: string;

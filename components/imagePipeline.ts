@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { CheckSpec } from "../lib/checks";
-import { DEFAULT_SYSTEM } from "../lib/defaults";
+import { DEFAULT_SYSTEM, defaultVariant } from "../lib/defaults";
 import { DockerSshAccess, dockerSshOptions } from "../lib/dockerSsh";
 import { raiseAll } from "../lib/errors";
 import { LayerSpec, orderLayers } from "../lib/graph";
@@ -138,7 +138,7 @@ export class ImagePipeline extends pulumi.ComponentResource {
                 copyTo: l.format ? undefined : ev.copyTo,
                 registry: args.registry,
                 repository: args.repository,
-                variant: args.variant ?? pulumi.getStack(),
+                variant: args.variant ?? defaultVariant(pulumi.getStack()),
                 parent: l.parent ? components.get(l.parent) : undefined,
                 registryAuth: args.registryAuth,
                 buildTimeoutSeconds: args.buildTimeoutSeconds,

@@ -15,11 +15,6 @@ export interface LayerChecksArgs {
     readonly registry: string;
     /** The checks, one command each. */
     readonly checks: readonly CheckSpec[];
-    /**
-     * Whether the runner has a GPU. Checks marked `gpu` run only where it has.
-     * @default false
-     */
-    readonly gpu?: boolean;
     /** Registry credentials; the password must be a secret Output. @default anonymous */
     readonly registryAuth?: RegistryAuth;
     /** Resources the checks wait for besides the image (its push). @default none */
@@ -41,8 +36,9 @@ export class LayerChecks extends pulumi.ComponentResource implements CheckGate {
 
     constructor(name: string, args: LayerChecksArgs, opts?: pulumi.ComponentResourceOptions) {
         super("layerstack:index:LayerChecks", name, {}, opts);
-        const runnable = args.checks.filter((c) => !c.gpu || args.gpu);
-        this.skipped = args.checks.filter((c) => c.gpu && !args.gpu).map((c) => c.name);
+        // This machine has no GPU to give a check: checks marked `gpu` run on the GPU runner only (RunnerChecks).
+        const runnable = args.checks.filter((c) => !c.gpu);
+        this.skipped = args.checks.filter((c) => c.gpu).map((c) => c.name);
         const imageRef = pulumi.output(args.imageRef).apply((r) => r ?? "");
         this.commands = runnable.map((c) => new command.local.Command(`${name}-${c.name}`, {
             // A one-line stub: a failure shows the check's last lines, not the script (scriptStub).

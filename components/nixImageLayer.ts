@@ -32,7 +32,7 @@ export interface NixImageLayerArgs {
     readonly repository: string;
     /** Starts every tag, e.g. the stack or CUDA variant, so stacks never collide. */
     readonly variant: string;
-    /** The parent layer: this layer's push waits for the parent's push. */
+    /** The parent layer: this layer's push waits for the parent's push and checks. @default none: a root layer */
     readonly parent?: NixImageLayer;
     /** Registry credentials; the password must be a secret Output. @default anonymous */
     readonly registryAuth?: RegistryAuth;

@@ -103,7 +103,8 @@ describe("RunnerChecks (checks on the GPU runner through @pulumi/docker)", () =>
         }
         // The GPU check runs here (the runner has GPUs), and gates the layer with the other.
         expect(torch.checks!.skipped).toEqual([]);
-        expect(torch.gate.map((r) => (r as unknown as { __name: string }).__name)).toEqual(["prod-torch-push", "prod-torch-check-torch-import-verdict", "prod-torch-check-cuda-available-verdict"]);
+        const gate = await valueOf(pulumi.all(torch.gate.map((r) => r.urn)));
+        expect(gate.map((urn) => urn.split("::").pop())).toEqual(["prod-torch-push", "prod-torch-check-torch-import-verdict", "prod-torch-check-cuda-available-verdict"]);
         const env = find("prod-torch-check-cuda-available-verdict").inputs.environment as Record<string, string>;
         expect(env).toMatchObject({
             LAYERSTACK_LAYER: "prod-torch", LAYERSTACK_CHECK_NAME: "cuda-available", LAYERSTACK_IMAGE_REF: `ghcr.io/owner/megapak/prod-torch@${DIGEST}`,

@@ -18,6 +18,7 @@ export interface CheckContext {
 export interface CheckSpec {
     /** Unique within the layer; the resource is `<layer id>-check-<name>`. */
     readonly name: string;
+    /** The POSIX sh script, run as `/bin/sh -c` inside the image. */
     readonly script: string;
     /**
      * Needs a GPU: runs only where the check runner has one (the production GPU runner).

@@ -28,8 +28,9 @@ import { LayerstackError } from "./errors";
 export interface DockerSshAccess {
     /** `<type> <base64>`: the only host key accepted. */
     readonly hostKey: string;
-    /** The private key (secret); absent with `agent`. */
+    /** The private key (secret). @default none: with `agent` */
     readonly privateKey?: pulumi.Input<string>;
+    /** Authenticate with the SSH agent at SSH_AUTH_SOCK instead. @default false */
     readonly agent?: boolean;
 }
 

@@ -13,7 +13,7 @@ export interface LayerSpec {
     readonly id: string;
     /** Attribute under the flake's package set, e.g. `layer04-pytorch`. */
     readonly attr: string;
-    /** The id of the layer this one builds on; absent for a root layer. */
+    /** The id of the layer this one builds on. @default none: a root layer */
     readonly parent?: string;
     /**
      * Forces how the attribute's output is read, instead of detecting it by content.

@@ -25,6 +25,7 @@ import type { Output } from "@pulumi/pulumi";
  * way to the command or dynamic resource that needs it.
  */
 export interface RegistryAuth {
+    /** The registry user. */
     readonly username: string;
     /** Must be a secret Output. */
     readonly password: Output<string>;

@@ -18,8 +18,8 @@ export const CHECK_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/local/cuda/bin";
  *                                   and a clean environment (PATH=CHECK_PATH, HOME=/root)
  */
 export const IMAGE_SANDBOX_FUNCTIONS = `layerstack_unpack() {
-  skopeo copy --quiet --src-tls-verify="$LAYERSTACK_TLS_VERIFY" "docker://$1" "oci:$2/oci:image" >&2
-  umoci raw unpack --image "$2/oci:image" "$2/rootfs" > "$2/unpack.log" 2>&1 || { cat "$2/unpack.log" >&2; return 1; }
+  skopeo copy --quiet --src-tls-verify="$LAYERSTACK_TLS_VERIFY" "docker://$1" "oci:$2/oci:check" >&2
+  umoci raw unpack --image "$2/oci:check" "$2/rootfs" > "$2/unpack.log" 2>&1 || { cat "$2/unpack.log" >&2; return 1; }
 }
 layerstack_sandbox() {
   lss_root=$1; shift

@@ -510,7 +510,9 @@ echo "runner $LAYERSTACK_RUNNER_NAME ($id) deregistered"`;
 
 /** How the GPU host is reached (SSH_PREAMBLE's inputs). */
 export interface SshConnection {
+    /** The host name or address. @example "gpu1.example.com" */
     readonly host: string;
+    /** The SSH user the runner is installed for. @example "ci" */
     readonly user: string;
     /** @default DEFAULT_SSH_PORT (22) */
     readonly port?: number;
