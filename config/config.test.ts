@@ -11,14 +11,19 @@ const good: RawConfig = {
     hasRegistryPassword: false,
 };
 
-function errorOf(raw: Partial<RawConfig>): string {
+/** The LayerstackError validateConfig raises for `raw` in `c`. */
+function errorIn(raw: RawConfig, c: { stack: string; projectDir: string }): string {
     try {
-        validateConfig({ ...good, ...raw } as RawConfig, ctx);
+        validateConfig(raw, c);
     } catch (e) {
         expect(e).toBeInstanceOf(LayerstackError);
         return (e as Error).message;
     }
     throw new Error("expected a config error");
+}
+
+function errorOf(raw: Partial<RawConfig>): string {
+    return errorIn({ ...good, ...raw } as RawConfig, ctx);
 }
 
 describe("validateConfig", () => {
@@ -125,13 +130,7 @@ describe("validateConfig: production keys", () => {
         runnerHostKey: HOST_KEY, hasRunnerSshKey: true, hasRunnerJitToken: true,
     };
     function prodError(raw: Partial<RawConfig>, c = cu130): string {
-        try {
-            validateConfig({ ...prod, ...raw } as RawConfig, c);
-        } catch (e) {
-            expect(e).toBeInstanceOf(LayerstackError);
-            return (e as Error).message;
-        }
-        throw new Error("expected a config error");
+        return errorIn({ ...prod, ...raw } as RawConfig, c);
     }
 
     test("the dev stack's minimal config has no sibling", () => {
