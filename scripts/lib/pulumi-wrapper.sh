@@ -5,9 +5,9 @@
 #   The dev stack (and the project's tests) -> the offline dev toolchain: the Pulumi CLI built
 #   from Go modules (<repo>/.layerstack/libexec/pulumi) with the stand-in plugins, in a
 #   project-local PULUMI_HOME, with automatic plugin downloads off and plugins on PATH ignored.
-#   A failed layer stops only the layers beneath it (PULUMI_CONTINUE_ON_ERROR=true, unless you
-#   set it), and an `up` ends with a table of the layers published, failed and skipped
-#   (scripts/run-table.ts; LAYERSTACK_RUN_TABLE=0 leaves it out).
+#   An `up` ends with a table of the layers published, failed and skipped (scripts/run-table.ts;
+#   LAYERSTACK_RUN_TABLE=0 leaves it out). Pass --continue-on-error (as CI does) to let the other
+#   branches of the tree publish when one layer fails.
 #   For the `dev` stack only, also its file backend and public passphrase:
 #     PULUMI_BACKEND_URL=file://<repo>/.layerstack/state   PULUMI_CONFIG_PASSPHRASE=layerstack-dev
 #   (each only if you have not set it).
@@ -83,8 +83,6 @@ export PULUMI_IGNORE_AMBIENT_PLUGINS=true
 # start the 12 layers' builds in waves; they are processes that mostly wait for Nix, which
 # bounds the real work itself (max-jobs, cores). The CI workflow sets the same.
 export PULUMI_PARALLEL="${PULUMI_PARALLEL:-64}"
-# Failures stay local: a failed layer stops its subtree only, the other branches publish.
-export PULUMI_CONTINUE_ON_ERROR="${PULUMI_CONTINUE_ON_ERROR:-true}"
 if [ "$is_dev" = 1 ]; then
   if [ -z "${PULUMI_BACKEND_URL:-}" ]; then
     mkdir -p "$repo/.layerstack/state"

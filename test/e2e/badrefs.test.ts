@@ -24,10 +24,10 @@ beforeAll(() => {
     // attribute by builtins.tryEval), one fails in a way tryEval cannot catch (a missing attribute).
     const flake = path.join(project.flakeDir, "flake.nix");
     const text = fs.readFileSync(flake, "utf8");
-    const packages = "packages.${system} = builtins.mapAttrs (_: imageOf) byAttr;";
+    const packages = "packages.${system} = builtins.mapAttrs (_: layerImage) byAttr // largeImages;";
     if (!text.includes(packages)) throw new Error("the fixture flake's packages line changed");
     fs.writeFileSync(flake, text.replace(packages,
-        "packages.${system} = builtins.mapAttrs (_: imageOf) byAttr // { broken-throw = throw \"this layer is broken on purpose\"; broken-missing = byAttr.no-such-layer; };"));
+        "packages.${system} = builtins.mapAttrs (_: layerImage) byAttr // largeImages // { broken-throw = throw \"this layer is broken on purpose\"; broken-missing = byAttr.no-such-layer; };"));
     project.init(good());
 });
 afterAll(() => project.dispose());

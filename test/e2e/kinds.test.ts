@@ -94,7 +94,7 @@ describe("gzipped dockerTools-style archives with one stream among them", () => 
 
     test("a layer whose output is no image fails before its push, naming the layer, the store path and what was found", () => {
         p.editFixtureLayer("layer02-python-tools", { kind: "none" });
-        const out = execFileSync("nix", ["eval", "--raw", `path:${p.flakeDir}#packages.x86_64-linux.layer02-python-tools.outPath`], { encoding: "utf8", env: p.env });
+        const out = execFileSync("nix", ["eval", "--raw", `path:${p.flakeDir}#packages.x86_64-linux.layer02-python-tools.outPath`], { encoding: "utf8", env: p.nixEnv });
         const before = p.argvCount();
         const logFrom = registry.accessLogLines();
         const r = p.up();
