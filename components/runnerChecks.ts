@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import { CheckGate, CheckSpec } from "../lib/checks";
+import { DEFAULT_TIMEOUTS } from "../lib/defaults";
 import { RUNNER_CHECK_ENV, RUNNER_CHECK_VERDICT_SCRIPT, checkLogTail, runnerCheckVerdictEnv } from "../lib/commands";
 
 export interface RunnerChecksArgs {
@@ -18,7 +19,7 @@ export interface RunnerChecksArgs {
     readonly provider: docker.Provider;
     /** GPUs each check container gets (`docker run --gpus`). @default "all" */
     readonly gpus?: string;
-    /** How long one check may run. @default "30m" */
+    /** How long one check may run (a Pulumi custom timeout). @default DEFAULT_TIMEOUTS.check ("30m") */
     readonly timeout?: string;
     /** Resources the pull waits for besides the image (its push, the runner's preflight). @default none */
     readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
@@ -75,7 +76,7 @@ export class RunnerChecks extends pulumi.ComponentResource implements CheckGate 
                     { label: "org.layerstack.layer", value: args.layer },
                     { label: "org.layerstack.check", value: c.name },
                 ],
-            }, { ...child, customTimeouts: { create: args.timeout ?? "30m" } });
+            }, { ...child, customTimeouts: { create: args.timeout ?? `${DEFAULT_TIMEOUTS.check / 60}m` } });
             this.containers.push(container);
             this.verdicts.push(new command.local.Command(`${name}-${c.name}-verdict`, {
                 create: RUNNER_CHECK_VERDICT_SCRIPT,
