@@ -87,4 +87,11 @@ describe("ImagePipeline", () => {
         expect(out["t-other"].parent).toBe("t-base");
         expect(p.layerComponents.size).toBe(3);
     });
+    test("its own rules, without the engine: the layers parents first, a bad one named (validateImagePipelineArgs)", () => {
+        const two = [{ id: "b", attr: "b", parent: "a" }, { id: "a", attr: "a" }];
+        expect(mod.validateImagePipelineArgs({ ...base, layers: two }).map((l) => l.id)).toEqual(["a", "b"]);
+        expect(() => mod.validateImagePipelineArgs({ ...base, layers: [{ id: "a", attr: "a", parent: "zz" }] })).toThrow('layers: layer "a" has unknown parent "zz"');
+        expect(() => mod.validateImagePipelineArgs({ ...base, repository: "r".repeat(250), layers: [{ id: "a", attr: "a" }] }))
+            .toThrow(`layers: layer "a": "127.0.0.1:5000/${"r".repeat(250)}/a" is 267 characters; an image name may have at most 255`);
+    });
 });
