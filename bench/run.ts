@@ -349,7 +349,7 @@ async function drift(): Promise<void> {
     const off = project("driftoff", { "layerstack:repository": "bench/drift-off", "layerstack:layers": layers }, false);
     const index = path.join(off.dir, "index.ts");
     const text = fs.readFileSync(index, "utf8");
-    const at = 'new ImagePipeline("megapak", {';
+    const at = "new ImagePipeline(STACK_COMPONENTS.pipeline, { ...stack.pipeline,";
     if (!text.includes(at)) throw new Error("drift: index.ts no longer declares the pipeline as expected");
     fs.writeFileSync(index, text.replace(at, `${at} checkRegistry: false,`));
     for (const p of [on, off]) {
@@ -377,6 +377,7 @@ async function drift(): Promise<void> {
     result({ name: `7. Registry read-back (drift check): cost per no-op preview, ${N} layers`,
         measured: `preview with it ${secs(w)}, without ${secs(wo)} (medians of ${t.with.length}); the ${N} concurrent manifest HEADs alone ${(h * 1000).toFixed(0)} ms`,
         ratio: `+${cost.toFixed(0)} ms`, goal: "≤ 300 ms", met: cost <= 300 ? "yes" : "NO" });
+}
 
 // ---------------------------------------------------------------- 6: large layers, every kind
 

@@ -87,7 +87,7 @@ export const argsTypes: AllArgs["length"] = ${ARGS.length};
 `);
     const state = path.join(tmp, "state");
     fs.mkdirSync(state);
-    const env = {
+    const env: NodeJS.ProcessEnv = {
         ...process.env, PULUMI_BACKEND_URL: `file://${state}`, PULUMI_CONFIG_PASSPHRASE: "layerstack-user",
         LAYERSTACK_DEV_TOOLCHAIN: "1", LAYERSTACK_RUN_TABLE: "0",
     };

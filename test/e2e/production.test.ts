@@ -14,7 +14,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { REPO, TestProject, TestRegistry, must } from "../support/stack";
+import { PROJECT_FILES, REPO, TestProject, TestRegistry, must } from "../support/stack";
 
 const HOST = "registry.layerstack.test";
 const HTPASSWD = path.join(fs.mkdtempSync("/tmp/layerstack-prod-htpasswd-"), "htpasswd");
@@ -210,7 +210,7 @@ describe("a production-shaped stack", () => {
 test("`pulumi preview --stack cu130` with no user keys names every required key, not a placeholder or a plugin", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "layerstack-cu130-"));
     try {
-        for (const f of ["Pulumi.yaml", "Pulumi.cu130.yaml", "index.ts", "package.json", "tsconfig.json", "tsconfig.pulumi.json", "lib", "components", "layers"]) {
+        for (const f of [...PROJECT_FILES, "Pulumi.cu130.yaml"]) {
             fs.cpSync(path.join(REPO, f), path.join(dir, f), { recursive: true, filter: (src) => !src.endsWith(".test.ts") });
         }
         fs.symlinkSync(path.join(REPO, "node_modules"), path.join(dir, "node_modules"));
