@@ -2,7 +2,7 @@
 // Imports run one way, each folder importing only from the folders after it:
 //
 //   index.ts, layerstack.ts  the program and the package's entry (top level)
-//   -> config/               the stack's settings: layerstack:* keys to each component's args
+//   -> settings/             the stack's settings: layerstack:* keys to each component's args
 //   -> components/           one ComponentResource per file, each validating its own args
 //   -> layers/               the megapak catalog: layers, checks, package lists, their composition
 //   -> lib/                  library code: the layer graph, Nix, commands, registry, defaults, names
@@ -12,10 +12,10 @@
 // the package imports scripts/, bench/ or test/, and there are no cycles. No exception.
 const TOP = "^(index|layerstack)\\.ts$";
 const above = {
-    config: [TOP],
-    components: [TOP, "^config/"],
-    layers: [TOP, "^config/", "^components/"],
-    lib: [TOP, "^config/", "^components/", "^layers/"],
+    settings: [TOP],
+    components: [TOP, "^settings/"],
+    layers: [TOP, "^settings/", "^components/"],
+    lib: [TOP, "^settings/", "^components/", "^layers/"],
 };
 
 /** @type {import('dependency-cruiser').IConfiguration} */
@@ -24,7 +24,7 @@ module.exports = {
         ...Object.entries(above).map(([folder, targets]) => ({
             name: `${folder}-imports-downward-only`,
             severity: "error",
-            comment: `${folder}/ may import only folders below it (index.ts -> config/ -> components/ -> layers/ -> lib/)`,
+            comment: `${folder}/ may import only folders below it (index.ts -> settings/ -> components/ -> layers/ -> lib/)`,
             from: { path: `^${folder}/` },
             to: { path: targets },
         })),
@@ -39,7 +39,7 @@ module.exports = {
             name: "package-not-tools",
             severity: "error",
             comment: "the package never imports the scripts, benchmarks or tests",
-            from: { path: [TOP, "^(config|components|layers|lib)/"] },
+            from: { path: [TOP, "^(settings|components|layers|lib)/"] },
             to: { path: "^(scripts|bench|test)/" },
         },
         {

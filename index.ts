@@ -1,6 +1,6 @@
-// The layerstack program: the stack's config, as each component's args (config/), declared in order.
-// Imports run one way: index.ts -> config/ -> components/ -> layers/ -> lib/ (README: "How it works").
-import { loadSettings } from "./config";
+// The layerstack program: the stack's config, as each component's args (settings/), declared in order.
+// Imports run one way: index.ts -> settings/ -> components/ -> layers/ -> lib/ (README: "How it works").
+import { loadSettings } from "./settings";
 import { BinaryCache, GithubActions, GpuRunner, ImagePipeline, ImageRetention, STACK_COMPONENTS, TagPromotion, runnerName } from "./layerstack";
 
 const stack = loadSettings();

@@ -8,7 +8,7 @@ module.exports = {
       displayName: "unit",
       testEnvironment: "node",
       transform: tsJest,
-      testMatch: ["<rootDir>/{config,lib,components,layers}/**/*.test.ts", "<rootDir>/test/*.test.ts"],
+      testMatch: ["<rootDir>/{settings,lib,components,layers}/**/*.test.ts", "<rootDir>/test/*.test.ts"],
     },
     {
       displayName: "e2e",

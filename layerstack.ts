@@ -1,6 +1,6 @@
 // The layerstack library (the package's entry, `import ... from "layerstack"`): every component
 // with its args, the rules and helpers they are built on, the megapak catalog, and the stack's
-// settings (config/) for a program that wants the whole stack as this project's index.ts does.
+// settings (settings/) for a program that wants the whole stack as this project's index.ts does.
 
 // Components (components/): one ComponentResource per file.
 export * from "./components/imagePipeline";
@@ -14,9 +14,9 @@ export * from "./components/registryImage";
 export * from "./components/layerChecks";
 export * from "./components/runnerChecks";
 
-// The stack's settings (config/): layerstack:* keys to component args.
-export { loadSettings, validateConfig, stackArgs, layerTree, layerChain } from "./config";
-export type { StackArgs, StackEnvironment, RawConfig, Secrets, ValidatedConfig } from "./config";
+// The stack's settings (settings/): layerstack:* keys to component args.
+export { loadSettings, validateConfig, stackArgs, layerTree, layerChain } from "./settings";
+export type { StackArgs, StackEnvironment, RawConfig, Secrets, ValidatedConfig } from "./settings";
 
 // The megapak catalog (layers/).
 export * from "./layers";

@@ -1,11 +1,11 @@
 // For scripts/layer.sh: the chain of a layer (its ancestors, root first, then the layer) in
 // the stack's layer tree, and the `pulumi up --target` patterns that select exactly that chain.
-// The tree comes from the program's own config module (config/ layerTree) and the patterns from
+// The tree comes from the program's own config module (settings/ layerTree) and the patterns from
 // the naming contract (lib/naming.ts): nothing here parses a key or decodes a name.
 //   ts-node scripts/layer-chain.ts <stack-config.json> <stack> <layer id>
 // Prints the chain on the first line (space-separated), then one target pattern a line.
 import * as fs from "fs";
-import { NS, layerChain, layerTree } from "../config";
+import { NS, layerChain, layerTree } from "../settings";
 import { chainTargets } from "../lib/naming";
 
 const [configFile, stack, id] = process.argv.slice(2);

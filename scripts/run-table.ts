@@ -8,12 +8,12 @@
 //   prints them, or as `pulumi up --event-log FILE` writes them (the same apitype.EngineEvent
 //   stream; in CLI 3.248 --event-log is shown only with PULUMI_DEBUG_COMMANDS=true).
 // CONFIG.json: `pulumi config --json --stack <stack>`, for the layer tree (layerstack:layers or
-//   the megapak catalog, read by the program's own config module: config/ layerTree), so a
+//   the megapak catalog, read by the program's own config module: settings/ layerTree), so a
 //   layer that never started can say which ancestor stopped it. Resource names are matched
 //   against the naming contract (lib/naming.ts layerChildOf), not decoded here.
 // Prints the table on stdout; exits 0 whatever the run did (the run's own exit code is the verdict).
 import * as fs from "fs";
-import { ConfigJsonEntry, layerTree } from "../config";
+import { ConfigJsonEntry, layerTree } from "../settings";
 import { LayerSpec } from "../lib/graph";
 import { layerChildOf } from "../lib/naming";
 
@@ -110,7 +110,7 @@ export function renderTable(rows: readonly LayerRow[], markdown = false): string
     return out.join("\n") + "\n";
 }
 
-/** The stack's layer tree, from `pulumi config --json` (config/ layerTree, as scripts/layer-chain.ts reads it). */
+/** The stack's layer tree, from `pulumi config --json` (settings/ layerTree, as scripts/layer-chain.ts reads it). */
 export function layersFromConfig(config: Record<string, ConfigJsonEntry>): LayerSpec[] {
     return layerTree(config);
 }

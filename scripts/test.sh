@@ -9,7 +9,7 @@ bash scripts/toolchain.sh
 source scripts/env.sh
 
 npx tsc -p tsconfig.json --noEmit
-# Imports run one way (.dependency-cruiser.cjs): index.ts -> config/ -> components/ -> layers/ -> lib/.
+# Imports run one way (.dependency-cruiser.cjs): index.ts -> settings/ -> components/ -> layers/ -> lib/.
 npm run --silent check:deps
 results=$(mktemp -d)
 status=0

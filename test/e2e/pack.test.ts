@@ -37,7 +37,7 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 test("npm pack builds dist/ itself: the library and its types, no program, no tests, no sources", () => {
     const files = execFileSync("tar", ["-tzf", tarball], { encoding: "utf8" }).trim().split("\n").map((f) => f.replace(/^package\//, ""));
-    for (const f of ["dist/layerstack.js", "dist/layerstack.d.ts", "dist/components/gpuRunner.d.ts", "dist/config/index.js", "dist/layers/packages/pak3.txt", "package.json"]) {
+    for (const f of ["dist/layerstack.js", "dist/layerstack.d.ts", "dist/components/gpuRunner.d.ts", "dist/settings/index.js", "dist/layers/packages/pak3.txt", "package.json"]) {
         expect(files).toContain(f);
     }
     expect(files.filter((f) => /\.test\./.test(f) || f === "dist/index.js" || (!f.startsWith("dist/") && f.endsWith(".ts")))).toEqual([]);

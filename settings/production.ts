@@ -9,10 +9,10 @@ import { CudaVariant, resolveVariant } from "../lib/variants";
 import { wholeNumber } from "./image";
 import { RawConfig, key } from "./raw";
 
-/** A binary cache, validated: the component's args without the secrets (config/args.ts adds them). */
+/** A binary cache, validated: the component's args without the secrets (settings/args.ts adds them). */
 export type CacheConfig = { readonly kind: "cachix"; readonly name: string; readonly apiUrl: string } | { readonly kind: "nix-store"; readonly url: string; readonly publicKey?: string };
 
-/** The GitHub repository, validated (its token is added by config/args.ts). */
+/** The GitHub repository, validated (its token is added by settings/args.ts). */
 export interface GithubConfig {
     readonly owner: string;
     readonly repository: string;
@@ -20,7 +20,7 @@ export interface GithubConfig {
     readonly apiUrl: string;
 }
 
-/** The GPU runner, validated (its key and JIT token are added by config/args.ts). */
+/** The GPU runner, validated (its key and JIT token are added by settings/args.ts). */
 export interface RunnerConfig {
     readonly user: string;
     readonly host: string;

@@ -48,7 +48,7 @@ export function stackArgs(v: ValidatedConfig, secrets: Secrets, env: StackEnviro
         variant: v.variant, registryAuth, buildTimeoutSeconds: v.buildTimeoutSeconds, nixConfig: v.nixConfig,
         checks: env.runnerOnly ? new Map() : v.checks,
         // Production: every check in a container with the GPUs on the runner; an ssh:// Docker host is
-        // the runner's (config/production.ts), with the same key and pinned host key.
+        // the runner's (settings/production.ts), with the same key and pinned host key.
         checkHost: env.runnerOnly || !v.checkHost ? undefined : {
             dockerHost: v.checkHost.dockerHost, ...(access && v.checkHost.dockerHost.startsWith("ssh://") ? { ssh: access } : {}),
         },
