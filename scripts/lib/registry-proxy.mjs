@@ -64,7 +64,10 @@ for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"]) {
 }
 
 const log = fs.createWriteStream(logPath, { flags: "a" });
-const agent = new http.Agent({ socketPath, keepAlive: true, maxSockets: 64 });
+// A new upstream connection per request (cheap on a unix socket): a reused keep-alive
+// connection that the registry closes at the same moment fails the request (ECONNRESET), which
+// a client would see as a 502 in the middle of an upload.
+const agent = new http.Agent({ socketPath, keepAlive: false, maxSockets: 64 });
 
 // With LAYERSTACK_REGISTRY_TLS_CERT/_KEY it serves HTTPS, and tells the registry so
 // (X-Forwarded-Proto), whose upload Location URLs then say https.

@@ -4,7 +4,7 @@ import { execFileSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { TestProject, TestRegistry, inspect, must } from "../support/stack";
+import { DEV_NIX_CONFIG, TestProject, TestRegistry, inspect, must } from "../support/stack";
 import { DETECT_IMAGE_KIND_SCRIPT, UNKNOWN_KIND_HINT } from "../../lib/commands/image";
 import { megapakLayers } from "../../layers/megapak";
 
@@ -31,7 +31,10 @@ function project(stack: string, repository: string, edit?: (layers: any[]) => vo
         edit(spec.layers);
         fs.writeFileSync(file, JSON.stringify(spec, null, 2));
     }
-    p.init({ "layerstack:flake": `path:${p.flakeDir}`, "layerstack:registry": (opts.registry ?? registry).address, "layerstack:repository": repository, ...opts.config }, opts.secrets);
+    p.init({
+        "layerstack:flake": `path:${p.flakeDir}`, "layerstack:registry": (opts.registry ?? registry).address, "layerstack:repository": repository,
+        "layerstack:nixConfig": DEV_NIX_CONFIG, ...opts.config,
+    }, opts.secrets);
     return p;
 }
 
