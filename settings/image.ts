@@ -128,6 +128,14 @@ export function wholeNumber(value: string | undefined, min: number, message: () 
     return n;
 }
 
+/** A true/false key, `fallback` when unset; a malformed one pushes a problem. Written once for every boolean key. */
+export function flag(raw: RawConfig, k: "deleteImagesOnDestroy" | "runChecks" | "promoteTags" | "runnerEphemeral" | "allowPublicRepository" | "runnerSshAgent", fallback: boolean, problems: string[]): boolean {
+    const v = raw[k];
+    if (v === undefined) return fallback;
+    if (v !== "true" && v !== "false") problems.push(`${key(k)}: ${JSON.stringify(v)} must be true or false`);
+    return fallback ? v !== "false" : v === "true";
+}
+
 /** `layerstack:layers`: `[{id, attr?, parent?, format?, checks?}]`; checks set on a layer go to `checks`. */
 export function parseLayers(value: unknown, problems: string[], checks: Map<string, CheckSpec[]>): LayerSpec[] | undefined {
     const k = key("layers");

@@ -6,7 +6,7 @@
 import { DEFAULT_CACHIX_API_URL, DEFAULT_GITHUB_API_URL, DEFAULT_RUNNER_MIN_FREE_DISK_GB, DEFAULT_SSH_PORT, RUNNER_FIXED_LABELS, trimUrl } from "../lib/defaults";
 import { HOST_KEY, SSH_TARGET } from "../lib/hosts";
 import { CudaVariant, resolveVariant } from "../lib/variants";
-import { wholeNumber } from "./image";
+import { flag, wholeNumber } from "./image";
 import { RawConfig, key } from "./raw";
 
 /** A binary cache, validated: the component's args without the secrets (settings/args.ts adds them). */
@@ -66,13 +66,7 @@ const SSH_USER = /^[a-z_][a-z0-9_.-]{0,31}$/i;
 const RUNNER_LABEL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export function validateProduction(raw: RawConfig, variant: string, problems: string[]): ProductionConfig {
-    const bool = (k: "promoteTags" | "runnerEphemeral" | "allowPublicRepository" | "runnerSshAgent"): boolean => {
-        const v = raw[k];
-        if (v === undefined) return false;
-        if (v === "true" || v === "false") return v === "true";
-        problems.push(`${key(k)}: ${JSON.stringify(v)} must be true or false`);
-        return false;
-    };
+    const bool = (k: "promoteTags" | "runnerEphemeral" | "allowPublicRepository" | "runnerSshAgent"): boolean => flag(raw, k, false, problems);
     const secretHint = (k: string) => `(set it with: pulumi config set --secret ${key(k)})`;
     const out: ProductionConfig = { promoteTags: bool("promoteTags") };
 

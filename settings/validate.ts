@@ -8,7 +8,7 @@ import { raiseAll } from "../lib/errors";
 import { LayerSpec } from "../lib/graph";
 import { validateImagePipelineArgs } from "../components/imagePipeline";
 import { catalogLayers, composeChecks } from "../layers/compose";
-import { ImageConfig, resolveAfterScheme, validateImage, wholeNumber } from "./image";
+import { ImageConfig, flag, resolveAfterScheme, validateImage, wholeNumber } from "./image";
 import { ProductionConfig, validateProduction } from "./production";
 import { RawConfig, key } from "./raw";
 
@@ -55,12 +55,4 @@ export function validateConfig(raw: RawConfig, ctx: { stack: string; projectDir:
         ...image, flake: image.flake!, registry, repository, layers, layersSource, checks: composed,
         ...(keepImages !== undefined ? { keepImages } : {}), deleteImagesOnDestroy, ...production,
     };
-}
-
-/** A true/false key; a malformed one pushes a problem. */
-function flag(raw: RawConfig, k: "deleteImagesOnDestroy" | "runChecks", fallback: boolean, problems: string[]): boolean {
-    const v = raw[k];
-    if (v === undefined) return fallback;
-    if (v !== "true" && v !== "false") problems.push(`${key(k)}: ${JSON.stringify(v)} must be true or false`);
-    return fallback ? v !== "false" : v === "true";
 }
