@@ -156,7 +156,7 @@ esac`;
  * nix:<image> \\"$@\\""`, so the arguments are skopeo copy's flags and the destination. Its
  * skopeo reads credentials from REGISTRY_AUTH_FILE, as every skopeo does (containers/skopeo
  * cmd/skopeo/utils.go: --authfile defaults to $REGISTRY_AUTH_FILE), which REGISTRY_LOGIN
- * exports; never --dest-creds (argv). It prints to stdout, which the push keeps for the
+ * exports; never a credentials flag (argv). It prints to stdout, which the push keeps for the
  * digest, hence >&2. The pushed digest is then read back from the registry.
  */
 export const COPY_TO_PUSH = `"$copy_to" --quiet --retry-times 2 --dest-tls-verify="$LAYERSTACK_TLS_VERIFY" \\
