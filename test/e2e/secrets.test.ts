@@ -7,6 +7,7 @@ import { execFileSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+import { ArgvSampler } from "../support/argv";
 import { Run, TestProject, TestRegistry, must } from "../support/stack";
 
 const SENTINEL = `sentinel-${crypto.randomBytes(12).toString("hex")}`;
@@ -22,30 +23,6 @@ const TMPDIR = path.join(project.dir, "tmp");
 fs.mkdirSync(TMPDIR);
 project.env.TMPDIR = TMPDIR;
 const forms = (s: string) => [s, Buffer.from(s).toString("base64"), Buffer.from(s).toString("hex")];
-
-/** Samples every process's argv (/proc/<pid>/cmdline) every `ms` while running. */
-class ArgvSampler {
-    hits: string[] = [];
-    samples = 0;
-    seen = new Set<string>();
-    private timer?: NodeJS.Timeout;
-    constructor(private needles: string[], private ms = 50) {}
-    private sample(): void {
-        this.samples++;
-        for (const pid of fs.readdirSync("/proc")) {
-            if (!/^\d+$/.test(pid)) continue;
-            let argv: string;
-            try { argv = fs.readFileSync(`/proc/${pid}/cmdline`, "latin1"); } catch { continue; }
-            if (!argv) continue;
-            const args = argv.split("\0");
-            this.seen.add(path.basename(args[0]));
-            if (args[0].endsWith("sh") || args[0] === "node") this.seen.add(path.basename(args[1] ?? ""));
-            for (const n of this.needles) if (argv.includes(n)) this.hits.push(`pid ${pid}: ${args[0]} (${n === SENTINEL ? "sentinel" : "wrong password"})`);
-        }
-    }
-    start(): void { this.sample(); this.timer = setInterval(() => this.sample(), this.ms); }
-    stop(): void { clearInterval(this.timer); this.sample(); }
-}
 
 /** Runs pulumi asynchronously with the sampler on, so /proc is read while the engine works. */
 async function sampled(args: string[], sampler: ArgvSampler): Promise<Run> {
@@ -88,7 +65,7 @@ test("the secret config holds the sentinel, as ciphertext only", () => {
 
 test("a passing up publishes every layer through the password-protected registry", async () => {
     const eventLog = path.join(project.dir, "events-pass.jsonl");
-    const sampler = new ArgvSampler([SENTINEL, WRONG]);
+    const sampler = new ArgvSampler({ sentinel: SENTINEL, "wrong password": WRONG }, 50);
     const run = await sampled(["up", "--yes", "--skip-preview", "--event-log", eventLog], sampler);
     runs.push({ name: "passing up", run, eventLog, sampler });
     expect(run.code).toBe(0);
@@ -104,7 +81,7 @@ test("a failing up (a wrong registry password, after a layer change) fails at th
     must(project.pulumi(["config", "set", "--secret", "layerstack:registryPassword"], { input: WRONG }), "config set --secret (wrong)");
     project.editFixtureLayer("layer11-app", { content: `app scripts, changed ${crypto.randomBytes(4).toString("hex")}` });
     const eventLog = path.join(project.dir, "events-fail.jsonl");
-    const sampler = new ArgvSampler([SENTINEL, WRONG]);
+    const sampler = new ArgvSampler({ sentinel: SENTINEL, "wrong password": WRONG }, 50);
     const pushesBefore = registry.manifestPuts().length;
     const run = await sampled(["up", "--yes", "--skip-preview", "--event-log", eventLog], sampler);
     runs.push({ name: "failing up", run, eventLog, sampler });

@@ -1,5 +1,5 @@
 // Samples every process's argv (/proc/<pid>/cmdline) while a command runs, to prove that no
-// secret is ever in one. (test/e2e/secrets.test.ts does the same for the registry password.)
+// secret is ever in one (test/e2e/secrets.test.ts and runner.test.ts use it).
 import * as fs from "fs";
 import * as path from "path";
 
