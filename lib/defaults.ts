@@ -20,8 +20,6 @@ export const DEFAULT_TIMEOUTS = {
     check: 30 * 60,
     /** Moving a tag (a manifest copy within one registry). */
     promote: 15 * 60,
-    /** One step on the GPU host over SSH, or one GitHub API call. */
-    runner: 30 * 60,
 } as const;
 
 /** Seconds between a command's TERM and its KILL, when it ran past its limit. */
