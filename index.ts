@@ -2,11 +2,12 @@
 // Every resource lives in components/; the layer catalog in layers/; config rules in lib/config.ts.
 import { loadSettings } from "./lib/config";
 import { ImagePipeline } from "./components/imagePipeline";
-import { BinaryCache } from "./components/binaryCache";
+import { BinaryCache, substituterConfig } from "./components/binaryCache";
 import { GithubActions } from "./components/githubActions";
 import { GpuRunner } from "./components/gpuRunner";
 import { TagPromotion } from "./components/tagPromotion";
 import { dockerSshOptions } from "./lib/dockerSsh";
+import { forecastLayers } from "./lib/forecast";
 
 const settings = loadSettings();
 
@@ -52,6 +53,8 @@ const pipeline = new ImagePipeline("megapak", {
     // The stack's own Nix settings (layerstack:nixConfig), then the cache's substituter.
     nixConfig: settings.nixConfig,
     cacheNixConfig: cache?.nixConfig,
+    // Nix remote builders, when the stack names some (layerstack:nixBuilders): Nix dispatches.
+    builders: settings.builders,
     // Production: every check in a container with the GPUs on the runner (Docker over SSH).
     checkHost: runnerOnly ? undefined : settings.checkHost && {
         dockerHost: settings.checkHost.dockerHost, dependsOn: runner ? [runner.preflight] : [],
@@ -61,6 +64,11 @@ const pipeline = new ImagePipeline("megapak", {
 });
 
 export const layers = pipeline.layers;
+
+// What realising the layers would make Nix do, per layer (build, substitute, or nothing), before
+// anything runs: in the preview (a message on each layer with work) and as the `forecast` output.
+export const forecast = forecastLayers([...pipeline.layerComponents].map(([id, l]) => ({ id, drvPath: l.drvPath, resource: l })),
+    [settings.nixConfig, c?.kind === "nix-store" ? substituterConfig(c.url, c.publicKey ? [c.publicKey] : []) : cache?.nixConfig]);
 
 // Moving tags (`<variant>-latest`), only when the stack says so and never for a pull request.
 const promotion = settings.promoteTags ? new TagPromotion("promote", {

@@ -5,6 +5,7 @@ import { LayerSpec, orderLayers } from "../lib/graph";
 import { Evaluated, evaluateAttrs, joinNixConfig } from "../lib/nix";
 import { CheckRunner, NixImageLayer } from "./nixImageLayer";
 import { CheckSpec } from "../layers/checks";
+import { NixBuilders } from "../lib/builders";
 
 export interface ImagePipelineArgs {
     /** Flake reference, e.g. `path:/abs/dir` or `github:owner/repo`. */
@@ -50,6 +51,8 @@ export interface ImagePipelineArgs {
     readonly nixConfig?: string;
     /** A binary cache's substituter settings for every build and push (`BinaryCache.nixConfig`). @default none */
     readonly cacheNixConfig?: pulumi.Input<string>;
+    /** Nix remote builders for every layer's build (lib/builders.ts). @default none: this machine builds */
+    readonly builders?: NixBuilders;
 }
 
 /** What the stack exports per layer (`pulumi stack output --json layers`). */
@@ -113,6 +116,7 @@ export class ImagePipeline extends pulumi.ComponentResource {
                 gpuChecks: args.gpuChecks,
                 checkRunner,
                 nixConfig: joinNixConfig(args.nixConfig, args.cacheNixConfig),
+                builders: args.builders,
             }, { parent: this }));
         }
         this.layerComponents = components;

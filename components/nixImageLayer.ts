@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
-import { BUILD_SCRIPT, PUSH_SCRIPT, bounded, boundedEnv, tlsVerify, withNixConfig } from "../lib/commands";
+import { BUILD_SCRIPT, PUSH_SCRIPT, bounded, boundedEnv, tlsVerify, withBuilders, withNixConfig } from "../lib/commands";
+import { NixBuilders, buildersEnvironment } from "../lib/builders";
 import { DEFAULT_TIMEOUTS } from "../lib/defaults";
 import { ImageFormat } from "../lib/graph";
 import { CheckSpec } from "../layers/checks";
@@ -50,6 +51,11 @@ export interface NixImageLayerArgs {
      * / `extra-trusted-public-keys` (`BinaryCache.nixConfig`). @default none
      */
     readonly nixConfig?: pulumi.Input<string>;
+    /**
+     * Nix remote builders the build hands its derivations to (lib/builders.ts); Nix picks the
+     * machine. @default none: this machine builds
+     */
+    readonly builders?: NixBuilders;
 }
 
 /** Where production checks run: a Docker provider whose host is the GPU runner. */
@@ -120,11 +126,12 @@ export class NixImageLayer extends pulumi.ComponentResource {
         // No customTimeouts: the official provider's timeout would kill only the direct child.
         // Each command bounds itself (bounded) and ends every process it started.
         this.build = new command.local.Command(`${name}-build`, {
-            create: bounded(withNixConfig(BUILD_SCRIPT)),
+            create: bounded(args.builders ? withBuilders(withNixConfig(BUILD_SCRIPT)) : withNixConfig(BUILD_SCRIPT)),
             environment: {
                 LAYERSTACK_DRV_PATH: args.drvPath,
                 ...boundedEnv(`layer ${name}: build`, args.buildTimeoutSeconds ?? DEFAULT_TIMEOUTS.build),
                 ...nixEnv,
+                ...(args.builders ? buildersEnvironment(args.builders) : {}),
             },
             triggers: [args.drvPath],
             logging: "stderr",

@@ -5,6 +5,7 @@ import { LayerstackError, raiseAll } from "./errors";
 import { LayerSpec, orderLayers } from "./graph";
 import { megapakLayers, catalogChecks, applyOverrides, CheckContext, CheckOverride, CheckSpec } from "../layers";
 import { CudaVariant, resolveVariant } from "./variants";
+import { NixBuilders, RawBuildersConfig, readBuildersConfig, validateBuilders } from "./builders";
 
 /**
  * Everything the stack reads from config, validated. This module is the only place that
@@ -51,6 +52,8 @@ export interface StackSettings {
      * with the GPUs on this Docker host, the GPU runner (RunnerChecks). @default this machine
      */
     readonly checkHost?: { readonly dockerHost: string };
+    /** Nix remote builders for the layers' builds (`layerstack:nixBuilders`, lib/builders.ts). @default none: this machine builds */
+    readonly builders?: NixBuilders;
 }
 
 export type CacheSettings =
@@ -96,7 +99,7 @@ export interface RegistryAuth {
 }
 
 /** The raw values of the config keys, as strings or parsed YAML; secrets stay Outputs. */
-export interface RawConfig {
+export interface RawConfig extends RawBuildersConfig {
     flake?: string;
     layers?: unknown;
     registry?: string;
@@ -150,6 +153,7 @@ export interface ProductionSettings {
     github?: Omit<GithubSettings, "token">;
     runner?: Omit<RunnerSettings, "sshKey" | "jitToken">;
     checkHost?: { dockerHost: string };
+    builders?: Omit<NixBuilders, "sshKey">;
 }
 
 const NS = "layerstack";
@@ -253,6 +257,8 @@ export function validateConfig(raw: RawConfig, ctx: { stack: string; projectDir:
         if (parsed) layers = parsed;
     }
     const production = validateProduction(raw, variant, problems);
+    const builders = validateBuilders(raw, problems);
+    if (builders) production.builders = builders;
     // A project-local file cache (`file://./.layerstack/nix-cache`, the dev stack's) is made absolute.
     if (production.cache?.kind === "nix-store" && /^file:\/\/\.\.?\//.test(production.cache.url)) {
         production.cache = { ...production.cache, url: resolveAfterScheme("file://", production.cache.url, ctx.projectDir) };
@@ -299,7 +305,7 @@ const HTTP_URL = /^https?:\/\/[^\s"'`$\\?#]+$/;
 const API_URL = /^https?:\/\/[^\s"'`$\\?#%]+$/;
 export const DEFAULT_GITHUB_API_URL = "https://api.github.com";
 /** An SSH public key as `ssh-keyscan` prints it, with or without the leading host name. */
-const HOST_KEY = /^(?:(?<host>\S+)\s+)?(?<type>ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)\s+(?<key>[A-Za-z0-9+/]+={0,3})(?:\s+\S.*)?$/;
+export const HOST_KEY = /^(?:(?<host>\S+)\s+)?(?<type>ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)\s+(?<key>[A-Za-z0-9+/]+={0,3})(?:\s+\S.*)?$/;
 const NIX_PUBLIC_KEY = /^[A-Za-z0-9._-]+(-\d+)?:[A-Za-z0-9+/]{43}=$/;
 const GITHUB_OWNER = /^[A-Za-z0-9](-?[A-Za-z0-9]){0,38}$/;
 const GITHUB_REPO = /^[A-Za-z0-9._-]{1,100}$/;
@@ -622,8 +628,9 @@ export function loadSettings(cfg = new pulumi.Config(NS), projectDir = process.c
         hasGithubToken: secrets.githubToken !== undefined,
         hasRunnerSshKey: secrets.runnerSshKey !== undefined,
         hasRunnerJitToken: secrets.runnerJitToken !== undefined,
+        ...readBuildersConfig(cfg),
     };
-    const { auth, cache, github, runner, ...settings } = validateConfig(raw, { stack: pulumi.getStack(), projectDir });
+    const { auth, cache, github, runner, builders, ...settings } = validateConfig(raw, { stack: pulumi.getStack(), projectDir });
     return {
         ...settings,
         registryAuth: auth && password ? { username: auth.username, password } : undefined,
@@ -635,5 +642,6 @@ export function loadSettings(cfg = new pulumi.Config(NS), projectDir = process.c
             ...(secrets.runnerSshKey ? { sshKey: secrets.runnerSshKey } : {}),
             ...(secrets.runnerJitToken ? { jitToken: secrets.runnerJitToken } : {}),
         },
+        builders: builders && { ...builders, sshKey: cfg.requireSecret("nixBuildersSshKey") },
     };
 }

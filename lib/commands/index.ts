@@ -6,6 +6,7 @@
  *   check.ts   smoke checks inside a pushed image
  *   promote.ts moving tags (<variant>-latest) pointed at a pushed digest
  *   bounded.ts the time limit every command carries (timeout + pdeathsig), ends its whole tree
+ *   builders.ts a build with the stack's Nix remote builders (the SSH key in a private file)
  * The scripts are constants; values reach them as environment variables (see layer.ts).
  */
 export * from "./layer";
@@ -14,3 +15,4 @@ export * from "./cache";
 export * from "./runner";
 export * from "./promote";
 export * from "./bounded";
+export * from "./builders";
