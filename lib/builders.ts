@@ -111,6 +111,7 @@ export function validateBuilders(raw: RawBuildersConfig, problems: string[]): Om
     const hostKeys = parseHostKeys(raw.nixBuildersHostKeys, problems);
     const machines: BuilderMachine[] = [];
     const seen = new Set<string>();
+    const beforeMachines = problems.length;
     lines.forEach((line, i) => {
         const m = parseMachine(line, `${key("nixBuilders")}: machine ${i + 1} (${JSON.stringify(line.split(/\s+/)[0])})`, problems);
         if (!m) return;
@@ -123,7 +124,8 @@ export function validateBuilders(raw: RawBuildersConfig, problems: string[]): Om
         }
         if (hk) machines.push({ ...m, hostKey: hk });
     });
-    if (hostKeys) {
+    // A key for no machine is a typo (unless a machine line is wrong itself, which says so).
+    if (hostKeys && problems.length === beforeMachines) {
         for (const h of hostKeys.keys()) {
             if (!lines.some((l) => hostOf(l) === h)) problems.push(`${key("nixBuildersHostKeys")}: ${JSON.stringify(h)} is not the host of any machine in ${key("nixBuilders")}`);
         }
