@@ -281,7 +281,8 @@ export function forecastTotals(layers: Record<string, LayerForecast>, dry: DryRu
     const all = Object.values(layers);
     const busy = all.filter((f) => f.status !== "unchanged").length;
     if (!busy && !dry.unknown.length) return `forecast: nothing to build or fetch for the ${all.length} layers`;
-    return `forecast: ${busy} of ${all.length} layers have work: ${dry.build.length} derivations to build, ${dry.fetch.length} paths to fetch`
+    const n = (k: number, one: string, many: string) => `${k} ${k === 1 ? one : many}`;
+    return `forecast: ${busy} of ${all.length} layers have work: ${n(dry.build.length, "derivation", "derivations")} to build, ${n(dry.fetch.length, "path", "paths")} to fetch`
         + (dry.downloadMiB !== undefined ? ` (${dry.downloadMiB.toFixed(2)} MiB download, ${dry.unpackedMiB!.toFixed(2)} MiB unpacked, as Nix sums them)` : "");
 }
 
