@@ -9,3 +9,7 @@ export { loadSettings, validateConfig } from "./config";
 export type { Evaluated } from "./nix";
 export { evaluateAttrs } from "./nix";
 export { LayerstackError } from "./errors";
+export type { NixBuilders, BuilderMachine } from "./builders";
+export { machinesText } from "./builders";
+export type { LayerForecast, ForecastStatus, FetchForecast } from "./forecast";
+export { forecastLayers, runForecast } from "./forecast";
