@@ -113,7 +113,9 @@ const cleanup: (() => void)[] = [() => registry.dispose()];
 function project(stack: string, config: Record<string, string | object>, shims = true): TestProject {
     const p = new TestProject(stack, { shims, passphrase: "layerstack-bench" });
     cleanup.push(() => p.dispose());
-    p.init({ "layerstack:flake": `path:${p.flakeDir}`, "layerstack:registry": registry.address, ...config });
+    // The dev stack's Nix settings, as every test stack gets them (TestProject.initFor): without
+    // them this machine's Nix wants build users and cache.nixos.org.
+    p.init({ "layerstack:flake": `path:${p.flakeDir}`, "layerstack:registry": registry.address, "layerstack:nixConfig": DEV_NIX_CONFIG, ...config });
     return p;
 }
 
