@@ -296,11 +296,13 @@ export interface ForecastLayer {
 /**
  * The `forecast` stack output: runs the forecast once for all layers, with the stack's Nix
  * settings (`layerstack:nixConfig` and the binary cache's substituter), and tells each layer
- * that has work to do in the preview (an info message on its component). With settings known
- * now (plain strings), it runs at once, before the program registers anything, so an `up`'s
- * builds cannot have started; a Cachix cache's settings are known only once its info is read,
- * and then the forecast runs as soon as they are. A forecast that fails warns and exports
- * nothing: it never stops a preview.
+ * that has work to do in the preview (an info message on its component), and the stack's totals.
+ * With settings known now (plain strings), it runs at once, in the program's first synchronous
+ * run, before any resource registration has reached the engine, so an `up`'s builds cannot have
+ * started. A Cachix cache's settings are known only once its info is read (a new stack's first
+ * preview has none); the forecast then runs as soon as they are, alongside the builds that
+ * waited for the same info. A forecast that fails warns and exports nothing: it never stops a
+ * preview.
  */
 export function forecastLayers(layers: readonly ForecastLayer[], nixConfig: readonly (pulumi.Input<string> | undefined)[]): pulumi.Output<Record<string, LayerForecast> | undefined> {
     const run = (texts: (string | undefined)[]): Record<string, LayerForecast> | undefined => {
