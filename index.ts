@@ -28,6 +28,8 @@ if (stack.retention) new ImageRetention(STACK_COMPONENTS.retention, { ...stack.r
 // "Undefined value (...) will not show as a stack output" on every run).
 export = {
     layers: pipeline.layers,
+    // What realising each layer would make Nix do, asked before anything ran (the preview shows it too).
+    ...(pipeline.forecast && { forecast: pipeline.forecast }),
     ...(promotion && { latestTags: promotion.tags }),
     ...(cache && { binaryCache: { substituter: cache.substituter, publicKeys: cache.publicKeys } }),
     ...(runner && { gpuRunner: runner.summary }),

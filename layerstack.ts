@@ -35,3 +35,7 @@ export { CUDA_VARIANTS, findVariant, resolveVariant } from "./lib/variants";
 export * from "./lib/defaults";
 export * from "./lib/naming";
 export { LayerstackError } from "./lib/errors";
+export type { NixBuilders, BuilderMachine } from "./lib/builders";
+export { machinesText } from "./lib/builders";
+export type { LayerForecast, ForecastStatus, FetchForecast, ForecastLayer } from "./lib/forecast";
+export { forecastLayers, runForecast } from "./lib/forecast";

@@ -2,8 +2,8 @@
 // measured side by side in one run (issue 5, "Benchmarks"). Writes bench/RESULTS.md.
 //
 // Every comparison alternates its contenders within each repetition (the order rotates) and
-// reports medians. BENCH_ONLY=noop,cold,change,scale,large,drift runs a subset (the rows of the
-// others are carried over from the results file); BENCH_REPS scales the repetition counts
+// reports medians. BENCH_ONLY=noop,cold,change,scale,large,drift,forecast runs a subset (the rows
+// of the others are carried over from the results file); BENCH_REPS scales the repetition counts
 // (e.g. BENCH_REPS=1 for a quick look).
 import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
@@ -16,8 +16,10 @@ import { RegistryClient } from "../lib/registry";
 import { megapakLayers } from "../layers/megapak";
 import { LayerSpec } from "../lib/graph";
 import { NOTES } from "./notes";
+import { runForecast } from "../lib/forecast";
+import { substituterConfig } from "../components/binaryCache";
 
-const ALL = ["noop", "change", "cold", "scale", "large", "drift"];
+const ALL = ["noop", "change", "cold", "scale", "large", "drift", "forecast"];
 const ONLY = (process.env.BENCH_ONLY ?? ALL.join(",")).split(",");
 const REPS = Number(process.env.BENCH_REPS ?? "0");
 const reps = (n: number) => (REPS > 0 ? Math.min(REPS, n) : n);
@@ -128,7 +130,9 @@ const cleanup: (() => void)[] = [() => registry.dispose()];
 function project(stack: string, config: Record<string, string | object>, shims = true): TestProject {
     const p = new TestProject(stack, { shims, passphrase: "layerstack-bench" });
     cleanup.push(() => p.dispose());
-    p.init({ "layerstack:flake": `path:${p.flakeDir}`, "layerstack:registry": registry.address, ...config });
+    // The dev stack's Nix settings, as every test stack gets them (TestProject.initFor): without
+    // them this machine's Nix wants build users and cache.nixos.org.
+    p.init({ "layerstack:flake": `path:${p.flakeDir}`, "layerstack:registry": registry.address, "layerstack:nixConfig": DEV_NIX_CONFIG, ...config });
     return p;
 }
 
@@ -513,6 +517,61 @@ async function large(): Promise<void> {
     }
 }
 
+// ---------------------------------------------------------------- 8: the work forecast's cost
+
+/**
+ * The forecast (lib/forecast.ts) every preview runs: the exact Nix calls the program makes
+ * (runForecast with the stack's Nix settings), timed against the preview they are part of, on
+ * the catalog stack with a signed file:// cache of its own (as the dev stack has): once with
+ * nothing to do, once after a one-layer change on a store that lacks layer 01's blob, which the
+ * cache holds (layer 12's stream image references every blob).
+ */
+function forecastCost(): void {
+    const catalog = megapakLayers();
+    const p = new TestProject("fcast", { shims: true, passphrase: "layerstack-bench" });
+    cleanup.push(() => p.dispose());
+    const keys = fs.mkdtempSync(path.join(os.tmpdir(), "layerstack-bench-keys-"));
+    cleanup.push(() => fs.rmSync(keys, { recursive: true, force: true }));
+    must(sh("nix-store", ["--generate-binary-cache-key", "layerstack-bench-1", path.join(keys, "secret"), path.join(keys, "public")], { env: devNixEnv() }), "cache key");
+    const cacheUrl = `file://${path.join(p.dir, "binary-cache")}`;
+    const publicKey = fs.readFileSync(path.join(keys, "public"), "utf8").trim();
+    p.editFixtureLayer("layer01-base-cuda", { content: `base layer of the forecast bench ${Date.now()}` });
+    p.init({ "layerstack:flake": `path:${p.flakeDir}`, "layerstack:registry": registry.address, "layerstack:repository": "bench/forecast",
+        "layerstack:nixConfig": DEV_NIX_CONFIG, "layerstack:runChecks": "false", "layerstack:cache": "nix-store", "layerstack:cacheUrl": cacheUrl,
+        "layerstack:cachePublicKey": publicKey }, { "layerstack:cacheSigningKey": fs.readFileSync(path.join(keys, "secret"), "utf8").trim() });
+    log(`forecast: cold up of the ${catalog.length}-layer catalog stack with a file cache (setup)`);
+    must(p.up(), "forecast: cold up");
+    const nixConfig = `${DEV_NIX_CONFIG.trim()}\n${substituterConfig(cacheUrl, [publicKey])}`;
+    const env = { ...p.env, PATH: withoutShims(p) };
+    const nixCalls = (from: number) => p.argv(from).filter((a) => a[0] === "nix" && !a.includes("eval")).map((a) => a.find((x) => ["build", "show-config", "path-info"].includes(x))!);
+    const measure = (name: string, previewArgs: string[]) => {
+        const layers = [...evaluateAttrs(`path:${p.flakeDir}`, SYSTEM, catalog.map((l) => l.attr), DEV_NIX_CONFIG).entries()].map(([attr, e]) => ({ id: attr, drvPath: e!.drvPath }));
+        let work = "";
+        const t = alternate(reps(5), {
+            preview: () => must(sh("pulumi", ["preview", ...previewArgs, "--stack", p.stack, "--non-interactive"], { cwd: p.dir, env }), `${name}: preview`),
+            forecast: () => {
+                const f = runForecast(layers, nixConfig);
+                work = `${f.dry.build.length} to build, ${f.dry.fetch.length} to fetch, ${Object.values(f.layers).filter((l) => l.status !== "unchanged").length} layers with work`;
+            },
+        });
+        const from = p.argvCount();
+        must(p.pulumi(["preview", ...previewArgs]), `${name}: preview (shims)`);
+        return { pv: median(t.preview), fc: median(t.forecast), n: t.preview.length, calls: nixCalls(from), work };
+    };
+    const noop = measure("no-op", ["--expect-no-changes"]);
+    result({ name: "8. Forecast: cost per no-op preview", measured: `forecast ${(noop.fc * 1000).toFixed(0)} ms (${noop.calls.length} Nix call: ${noop.calls.join(", ")}; ${noop.work}) in a preview of ${secs(noop.pv)} (medians of ${noop.n}, ${catalog.length} layers)`,
+        ratio: `${(100 * noop.fc / noop.pv).toFixed(1)} %`, goal: "one Nix call for all layers", met: noop.calls.join(",") === "build" ? "yes" : "NO" });
+
+    // One-layer change: layer05 as in row 3; this store lacks layer01's blob (and the stream image that references it).
+    p.editFixtureLayer("layer05-pak3", { content: `pak3.txt plus one more package (forecast bench ${Date.now()})` });
+    const blob01 = JSON.parse(must(sh("nix", ["eval", "--json", `path:${p.flakeDir}#legacyPackages.${SYSTEM}.blobs.layer01-base-cuda.outPath`], { env: devNixEnv(env) }), "eval blob").stdout);
+    const layer12 = p.outputs().layers["layer12-comfyui"].outPath;
+    must(sh("nix-store", ["--delete", layer12, blob01], { env: devNixEnv(env) }), "delete layer01's blob");
+    const change = measure("change", []);
+    result({ name: "8b. Forecast: cost per preview of a one-layer change with paths to fetch", measured: `forecast ${(change.fc * 1000).toFixed(0)} ms (${change.calls.length} Nix calls: ${change.calls.join(", ")}; ${change.work}) in a preview of ${secs(change.pv)} (medians of ${change.n})`,
+        ratio: `${(100 * change.fc / change.pv).toFixed(1)} %`, goal: "a fixed number of Nix calls, not one per layer", met: change.calls.join(",") === "build,show-config,path-info" ? "yes" : "NO" });
+}
+
 // ---------------------------------------------------------------- main
 
 function machine(): string {
@@ -521,7 +580,7 @@ function machine(): string {
 }
 
 /** The rows (benchmark numbers) each BENCH_ONLY part measures. */
-const GROUPS: Record<string, string[]> = { noop: ["1"], change: ["3"], cold: ["2", "5"], scale: ["4"], large: ["6"], drift: ["7"] };
+const GROUPS: Record<string, string[]> = { noop: ["1"], change: ["3"], cold: ["2", "5"], scale: ["4"], large: ["6"], drift: ["7"], forecast: ["8"] };
 
 /**
  * A partial run (BENCH_ONLY) keeps the rows it did not measure from the results file, and
@@ -583,6 +642,7 @@ async function main(): Promise<void> {
         if (ONLY.includes("scale")) scale();
         if (ONLY.includes("drift")) await drift();
         if (ONLY.includes("large")) await large();
+        if (ONLY.includes("forecast")) forecastCost();
     } finally {
         for (const c of cleanup.reverse()) { try { c(); } catch { /* best effort */ } }
     }

@@ -74,6 +74,8 @@ export class BinaryCache extends pulumi.ComponentResource {
     public readonly publicKeys: pulumi.Output<string[]>;
     /** `extra-substituters` / `extra-trusted-public-keys` lines, for `NIX_CONFIG`. */
     public readonly nixConfig: pulumi.Output<string>;
+    /** `nixConfig` as text, when it is known as the cache is declared (a nix-store cache: its URL and key are config). */
+    public readonly knownNixConfig?: string;
     /** The Cachix info read (cachix only). */
     public readonly info?: command.local.Command;
     private readonly name: string;
@@ -97,6 +99,7 @@ export class BinaryCache extends pulumi.ComponentResource {
         } else {
             this.substituter = pulumi.output(args.url);
             this.publicKeys = pulumi.output(args.publicKey ? [args.publicKey] : []);
+            this.knownNixConfig = substituterConfig(args.url, args.publicKey ? [args.publicKey] : []);
         }
         this.name = name;
         this.args = args;

@@ -1,10 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
+import { NixBuilders } from "../lib/builders";
 import { CheckSpec } from "../lib/checks";
 import { DEFAULT_SYSTEM, defaultVariant } from "../lib/defaults";
 import { DockerSshAccess, dockerSshOptions } from "../lib/dockerSsh";
 import { raiseAll } from "../lib/errors";
 import { LayerSpec, orderLayers } from "../lib/graph";
+import { LayerForecast, forecastLayers } from "../lib/forecast";
 import { EvalResult, Evaluated, evaluateAttrs, isEvalFailure, joinNixConfig } from "../lib/nix";
 import { nameProblem } from "../lib/reference";
 import { RegistryAuth } from "../lib/registry";
@@ -59,6 +61,14 @@ export interface ImagePipelineArgs {
     readonly cache?: BinaryCache;
     /** Read every pushed tag back from the registry (NixImageLayerArgs.checkRegistry). @default true */
     readonly checkRegistry?: boolean;
+    /** Nix remote builders for every layer's build (lib/builders.ts). @default none: this machine builds */
+    readonly builders?: NixBuilders;
+    /**
+     * Ask Nix, before anything is built, what realising the layers would do (lib/forecast.ts):
+     * the derivations each would build and the paths it would fetch, with their sizes. Shown in
+     * the preview on each layer with work, and as `forecast`. @default true
+     */
+    readonly forecast?: boolean;
 }
 
 /** Where the checks run when they run on the GPU runner. */
@@ -118,6 +128,8 @@ export class ImagePipeline extends pulumi.ComponentResource {
     public readonly layerComponents: ReadonlyMap<string, NixImageLayer>;
     /** Per-layer outputs keyed by layer id. */
     public readonly layers: pulumi.Output<Record<string, LayerOutputs>>;
+    /** What realising each layer would make Nix do (build, substitute, or nothing), keyed by layer id; undefined when off or when Nix could not tell. */
+    public readonly forecast?: pulumi.Output<Record<string, LayerForecast> | undefined>;
 
     constructor(name: string, args: ImagePipelineArgs, opts?: pulumi.ComponentResourceOptions) {
         // Validate and evaluate before registering anything: bad input leaves no resource behind.
@@ -146,12 +158,19 @@ export class ImagePipeline extends pulumi.ComponentResource {
                 checkRunner,
                 nixConfig,
                 checkRegistry: args.checkRegistry,
+                builders: args.builders,
             }, { parent: this });
             components.set(l.id, layer);
             // Each layer's closure goes to the cache once it is built (`<cache>-push-<id>`).
             args.cache?.addClosure({ id: l.id, drvPath: layer.drvPath, dependsOn: [layer.build] });
         }
         this.layerComponents = components;
+        // What realising the layers would make Nix do, per layer, asked once for all of them
+        // before anything runs (lib/forecast.ts). With a nix-store cache its settings are known
+        // now and the forecast runs at once; a Cachix cache's once its info is read.
+        this.forecast = args.forecast === false ? undefined : forecastLayers(
+            ordered.map((l) => ({ id: l.id, drvPath: components.get(l.id)!.drvPath, resource: components.get(l.id) })),
+            [args.nixConfig, args.cache ? args.cache.knownNixConfig ?? args.cache.nixConfig : undefined]);
         const entries = ordered.map((l) => {
             const c = components.get(l.id)!;
             // A layer never pushed (outside `--target`) is left out.

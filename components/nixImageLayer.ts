@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
+import { NixBuilders } from "../lib/builders";
 import { CheckGate, CheckSpec } from "../lib/checks";
 import { buildEnv, pushEnv, scriptStub } from "../lib/commands";
 import { DEFAULT_TIMEOUTS } from "../lib/defaults";
@@ -63,6 +64,11 @@ export interface NixImageLayerArgs {
      * check costs (bench/run.ts). @default true
      */
     readonly checkRegistry?: boolean;
+    /**
+     * Nix remote builders the build hands its derivations to (lib/builders.ts); Nix picks the
+     * machine. @default none: this machine builds
+     */
+    readonly builders?: NixBuilders;
 }
 
 /** Where production checks run: a Docker provider whose host is the GPU runner. */
@@ -154,7 +160,7 @@ export class NixImageLayer extends pulumi.ComponentResource {
         const build = childName(name, "build");
         this.build = new command.local.Command(build, {
             create: scriptStub(build),
-            environment: buildEnv({ drvPath: args.drvPath, timeoutSeconds: args.buildTimeoutSeconds ?? DEFAULT_TIMEOUTS.build, nixConfig: args.nixConfig }),
+            environment: buildEnv({ drvPath: args.drvPath, timeoutSeconds: args.buildTimeoutSeconds ?? DEFAULT_TIMEOUTS.build, nixConfig: args.nixConfig, builders: args.builders }),
             triggers: [args.drvPath],
             logging: "stderr",
         }, { parent: this });

@@ -1,13 +1,18 @@
 #!/usr/bin/env node
 // Draws the layer graph as Mermaid, for the README, a terminal or a GitHub job summary.
 //   node -r ts-node/register scripts/graph.js --preview preview.json   from `pulumi preview --json`:
-//       each layer's state (unchanged / will rebuild / check not passed), digest and own blob size
+//       each layer's state (unchanged / will rebuild / check not passed), digest and own blob size,
+//       and the work forecast (lib/forecast.ts) the preview printed for it
 //   node -r ts-node/register scripts/graph.js --outputs -   from `pulumi stack output --json layers`
+//   ... --forecast forecast.json   the forecast from `pulumi stack output --json forecast`
+// Each layer is coloured by its forecast when there is one: unchanged (nothing for Nix to do),
+// substitute (only fetched from a binary cache) or build; else by its state.
 // `npm run graph` runs the preview of the dev stack (or $STACK) and draws it.
 // Resources are matched against the naming contract (lib/naming.ts: childName, layerChildOf),
 // never decoded here; run under ts-node (graph.sh), or jest, which load the TypeScript module.
 const fs = require("fs");
 const { childName, layerChildOf } = require("../lib/naming");
+const { forecastSummary } = require("../lib/forecast");
 
 const args = process.argv.slice(2);
 const read = (f) => JSON.parse(fs.readFileSync(f === "-" ? 0 : f, "utf8"));
@@ -54,7 +59,28 @@ function fromPreview(preview) {
         const dep = (st.dependencies ?? []).map(nameOf).map(child).find((d) => d?.step.startsWith("check-"));
         if (dep) layers.get(c.id).parent = dep.id;
     }
+    // The forecast: one message per layer with work (`forecast: <status>: <summary>`, its first
+    // line), and one for the stack, which says that the forecast ran; a layer without a message is unchanged.
+    const diagnostics = preview.diagnostics ?? [];
+    if (diagnostics.some((d) => !d.urn && /^forecast: /.test(d.message ?? ""))) {
+        for (const l of layers.values()) l.forecast = { status: "unchanged", summary: "nothing to build or fetch" };
+        for (const d of diagnostics) {
+            const m = /^forecast: (unchanged|substitute|build): (.*)$/m.exec(d.message ?? "");
+            const l = d.urn && layers.get(nameOf(d.urn));
+            if (m && l && d.urn.includes("layerstack:index:NixImageLayer::")) l.forecast = { status: m[1], summary: m[2] };
+        }
+    }
     return [...layers.values()];
+}
+
+/** Adds the `forecast` stack output (per layer: status, build, fetch, downloadSize) to drawn layers. */
+function withForecast(layers, forecast) {
+    for (const l of layers) {
+        const f = forecast?.[l.id];
+        // The same summary as the preview's message (lib/forecast.ts forecastSummary).
+        if (f) l.forecast = { status: f.status, summary: forecastSummary(f) };
+    }
+    return layers;
 }
 
 function fromOutputs(outputs) {
@@ -65,25 +91,29 @@ function mermaid(layers) {
     const key = (id) => id.replace(/[^A-Za-z0-9_]/g, "_");
     const lines = ["```mermaid", "graph TD"];
     for (const l of layers) {
-        const detail = [l.state, l.digest ? l.digest.slice(0, 19) : undefined, l.size !== undefined ? `${l.size} B own blob` : undefined].filter(Boolean).join("<br/>");
-        lines.push(`  ${key(l.id)}["${l.id}<br/>${detail}"]:::${l.state.replace(/ /g, "_")}`);
+        const detail = [l.state, l.forecast ? `${l.forecast.status}: ${l.forecast.summary}` : undefined,
+            l.digest ? l.digest.slice(0, 19) : undefined, l.size !== undefined ? `${l.size} B own blob` : undefined].filter(Boolean).join("<br/>");
+        lines.push(`  ${key(l.id)}["${l.id}<br/>${detail.replace(/"/g, "#quot;")}"]:::${(l.forecast?.status ?? l.state).replace(/ /g, "_")}`);
     }
     for (const l of layers) if (l.parent) lines.push(`  ${key(l.parent)} --> ${key(l.id)}`);
     lines.push("  classDef unchanged fill:#eef,stroke:#88a");
     lines.push("  classDef published fill:#efe,stroke:#8a8");
     lines.push("  classDef will_rebuild fill:#ffd,stroke:#aa5");
     lines.push("  classDef check_not_passed fill:#fdd,stroke:#a55");
+    lines.push("  classDef substitute fill:#dff3ff,stroke:#48a");
+    lines.push("  classDef build fill:#ffe2b8,stroke:#c70");
     lines.push("```");
     return lines.join("\n");
 }
 
-module.exports = { fromPreview, fromOutputs, mermaid };
+module.exports = { fromPreview, fromOutputs, withForecast, mermaid };
 
 if (require.main === module) {
-    const layers = opt("--preview") ? fromPreview(read(opt("--preview"))) : opt("--outputs") ? fromOutputs(read(opt("--outputs"))) : null;
+    let layers = opt("--preview") ? fromPreview(read(opt("--preview"))) : opt("--outputs") ? fromOutputs(read(opt("--outputs"))) : null;
     if (!layers) {
-        console.error("usage: graph.js --preview preview.json | --outputs layers.json|-");
+        console.error("usage: graph.js --preview preview.json | --outputs layers.json|- [--forecast forecast.json]");
         process.exit(2);
     }
+    if (opt("--forecast")) layers = withForecast(layers, read(opt("--forecast")));
     console.log(mermaid(layers));
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `npm run graph`: previews the stack ($STACK, default dev) and draws its layer graph as
-# Mermaid: each layer's state (unchanged, will rebuild, check not passed), digest and size.
+# Mermaid: each layer's state (unchanged, will rebuild, check not passed), digest and size,
+# coloured by the preview's work forecast (unchanged, substitute, build: lib/forecast.ts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/env.sh

@@ -47,6 +47,8 @@ export function stackArgs(v: ValidatedConfig, secrets: Secrets, env: StackEnviro
         flake: v.flake, system: v.system, layers: v.layers, layersSource: v.layersSource, registry: v.registry, repository: v.repository,
         variant: v.variant, registryAuth, buildTimeoutSeconds: v.buildTimeoutSeconds, nixConfig: v.nixConfig,
         checks: env.runnerOnly ? new Map() : v.checks,
+        // Nix remote builders (`layerstack:nixBuilders`): Nix dispatches the layers' builds to them.
+        ...(v.builders ? { builders: { ...v.builders, sshKey: secrets.nixBuildersSshKey! } } : {}),
         // Production: every check in a container with the GPUs on the runner; an ssh:// Docker host is
         // the runner's (settings/production.ts), with the same key and pinned host key.
         checkHost: env.runnerOnly || !v.checkHost ? undefined : {

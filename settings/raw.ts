@@ -21,11 +21,13 @@ export const STRING_KEYS = [
     "githubOwner", "githubRepository", "githubApiUrl",
     "runnerHost", "runnerHostKey", "runnerSshAgent", "runnerEphemeral", "allowPublicRepository", "runnerMinFreeDiskGb",
     "runnerReleaseUrl", "runnerReleaseSha256", "checksOn", "checksDockerHost",
+    // A Nix builders value, or a YAML list of machine lines (which arrives as its JSON text).
+    "nixBuilders", "nixBuildersUseSubstitutes",
 ] as const;
 /** Keys whose value is a list or an object (YAML in the stack's file). */
-export const OBJECT_KEYS = ["layers", "checks", "runnerLabels"] as const;
+export const OBJECT_KEYS = ["layers", "checks", "runnerLabels", "nixBuildersHostKeys"] as const;
 /** Secret keys (`pulumi config set --secret`). */
-export const SECRET_KEYS = ["registryPassword", "cachixAuthToken", "cacheSigningKey", "githubToken", "runnerSshKey", "runnerJitToken"] as const;
+export const SECRET_KEYS = ["registryPassword", "cachixAuthToken", "cacheSigningKey", "githubToken", "runnerSshKey", "runnerJitToken", "nixBuildersSshKey"] as const;
 
 type StringKey = (typeof STRING_KEYS)[number];
 type ObjectKey = (typeof OBJECT_KEYS)[number];

@@ -9,6 +9,8 @@ import { LayerSpec } from "../lib/graph";
 import { validateImagePipelineArgs } from "../components/imagePipeline";
 import { catalogLayers, composeChecks } from "../layers/compose";
 import { ImageConfig, flag, resolveAfterScheme, validateImage, wholeNumber } from "./image";
+import { NixBuilders } from "../lib/builders";
+import { validateBuilders } from "./builders";
 import { ProductionConfig, validateProduction } from "./production";
 import { RawConfig, key } from "./raw";
 
@@ -28,6 +30,8 @@ export interface ValidatedConfig extends Omit<ImageConfig, "flake" | "registry" 
     readonly keepImages?: number;
     /** @default false */
     readonly deleteImagesOnDestroy: boolean;
+    /** Nix remote builders for the layers' builds (`layerstack:nixBuilders`), the key still to be joined. @default none: this machine builds */
+    readonly builders?: Omit<NixBuilders, "sshKey">;
 }
 
 /** Validates raw config (see the top of this file). */
@@ -35,6 +39,7 @@ export function validateConfig(raw: RawConfig, ctx: { stack: string; projectDir:
     const problems: string[] = [];
     const { layers: own, layerChecks, ...image } = validateImage(raw, ctx, problems);
     const production = validateProduction(raw, image.variant, problems);
+    const builders = validateBuilders(raw, problems);
     // A project-local file cache (`file://./.layerstack/nix-cache`, the dev stack's) is made absolute.
     if (production.cache?.kind === "nix-store" && /^file:\/\/\.\.?\//.test(production.cache.url)) {
         production.cache = { ...production.cache, url: resolveAfterScheme("file://", production.cache.url, ctx.projectDir) };
@@ -53,6 +58,6 @@ export function validateConfig(raw: RawConfig, ctx: { stack: string; projectDir:
     const composed = composeChecks({ layers, source: layersSource, own: layerChecks, overrides, overridesKey: key("checks"), variant: production.cuda, run: runChecks });
     return {
         ...image, flake: image.flake!, registry, repository, layers, layersSource, checks: composed,
-        ...(keepImages !== undefined ? { keepImages } : {}), deleteImagesOnDestroy, ...production,
+        ...(keepImages !== undefined ? { keepImages } : {}), deleteImagesOnDestroy, ...production, ...(builders ? { builders } : {}),
     };
 }

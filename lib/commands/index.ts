@@ -8,9 +8,10 @@
  *   promote.ts moving tags (<variant>-latest) pointed at a pushed digest
  *   bounded.ts the time limit every command carries (timeout + pdeathsig), ends its whole tree
  *   env.ts     the environment fragments several scripts share (registry, Nix settings, layer)
+ *   builders.ts a build with the stack's Nix remote builders (the SSH key in a private file)
  * The scripts are constants; values reach them as environment variables, each script's built
  * by one typed function beside it (buildEnv, pushEnv, localCheckEnv, promoteEnv, cachixPushEnv,
- * sshEnv, ...), so every LAYERSTACK_* name is written once in TypeScript.
+ * sshEnv, buildersEnv, ...), so every LAYERSTACK_* name is written once in TypeScript.
  */
 export * from "./layer";
 export * from "./image";
@@ -20,3 +21,4 @@ export * from "./runner";
 export * from "./promote";
 export * from "./bounded";
 export * from "./env";
+export * from "./builders";

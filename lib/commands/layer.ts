@@ -11,10 +11,12 @@
  */
 
 import * as pulumi from "@pulumi/pulumi";
+import type { NixBuilders } from "../builders";
 import { DEFAULT_TIMEOUTS } from "../defaults";
 import type { CopyTo } from "../nix";
 import type { RegistryAuth } from "../registry";
 import { scriptEnv } from "./bounded";
+import { buildersEnv, withBuilders } from "./builders";
 import { withNixConfig } from "./cache";
 import { ScriptEnv, layerEnv, nixConfigEnv, registryEnv } from "./env";
 import { COPY_TO_PUSH, IMAGE_KIND, IMAGE_SOURCE } from "./image";
@@ -117,9 +119,17 @@ ${PARENT_PREFIX_CHECK}
 # No exec here: the EXIT trap must run, to remove $tmp (the auth file); printf is the end.
 printf '%s\n%s\n' "$digest" "$manifest"`;
 
-/** The build's environment: BUILD_SCRIPT with the stack's Nix settings, under its time limit. */
-export function buildEnv(b: { readonly drvPath: string; readonly timeoutSeconds: number; readonly nixConfig?: pulumi.Input<string> }): ScriptEnv {
-    return { ...scriptEnv(withNixConfig(BUILD_SCRIPT), b.timeoutSeconds), ...layerEnv({ drvPath: b.drvPath }), ...nixConfigEnv(b.nixConfig) };
+/**
+ * The build's environment: BUILD_SCRIPT with the stack's Nix settings, under its time limit,
+ * and with the stack's remote builders when it has some (WITH_BUILDERS, builders.ts: Nix then
+ * dispatches the derivations to them).
+ */
+export function buildEnv(b: { readonly drvPath: string; readonly timeoutSeconds: number; readonly nixConfig?: pulumi.Input<string>; readonly builders?: NixBuilders }): ScriptEnv {
+    const script = withNixConfig(BUILD_SCRIPT);
+    return {
+        ...scriptEnv(b.builders ? withBuilders(script) : script, b.timeoutSeconds),
+        ...layerEnv({ drvPath: b.drvPath }), ...nixConfigEnv(b.nixConfig), ...(b.builders ? buildersEnv(b.builders) : {}),
+    };
 }
 
 /** What PUSH_SCRIPT is told (see its inputs above). */

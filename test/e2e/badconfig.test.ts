@@ -76,6 +76,17 @@ const cases: Case[] = [
         'layerstack:checksDockerHost: "ssh://ci@gpu2": an ssh:// Docker host must be the runner ("ssh://ci@gpu1")', { "layerstack:githubToken": SENTINEL, "layerstack:runnerSshKey": SENTINEL }],
     ["an unknown checksOn", { "layerstack:checksOn": "gpu" }, 'layerstack:checksOn: "gpu" must be local or runner'],
     ["a malformed checks Docker host", { "layerstack:checksDockerHost": "gpu1:2375" }, 'layerstack:checksDockerHost: "gpu1:2375" is not a Docker host'],
+    // Nix remote builders (lib/builders.ts): the key, the pinned host keys, the machine lines (a string or a YAML list).
+    ["builders without their SSH key", { "layerstack:nixBuilders": "ssh-ng://nix@builder1.example.com x86_64-linux - 8 1", "layerstack:nixBuildersHostKeys": { "builder1.example.com": HOST_KEY } },
+        "layerstack:nixBuildersSshKey is required when layerstack:nixBuilders is set: the private key the machines accept (set it with: pulumi config set --secret layerstack:nixBuildersSshKey < key-file)"],
+    ["a builder without its host key", { "layerstack:nixBuilders": "ssh-ng://nix@builder1.example.com" },
+        "layerstack:nixBuildersHostKeys is required when layerstack:nixBuilders is set", { "layerstack:nixBuildersSshKey": SENTINEL }],
+    ["a builder on another port", { "layerstack:nixBuilders": "ssh-ng://nix@builder1.example.com:2222", "layerstack:nixBuildersHostKeys": { "builder1.example.com": HOST_KEY } },
+        'layerstack:nixBuilders: machine 1 ("ssh-ng://nix@builder1.example.com:2222"): Nix 2.8 takes no port in a builder\'s URI', { "layerstack:nixBuildersSshKey": SENTINEL }],
+    ["a builders list naming a key file", { "layerstack:nixBuilders": ["ssh-ng://nix@builder1.example.com x86_64-linux - 8", "ssh-ng://nix@builder2.example.com x86_64-linux /root/.ssh/id_ed25519"],
+        "layerstack:nixBuildersHostKeys": { "builder1.example.com": HOST_KEY, "builder2.example.com": HOST_KEY } },
+        'layerstack:nixBuilders: machine 2 ("ssh-ng://nix@builder2.example.com"): field 3 (the SSH key) must be "-"', { "layerstack:nixBuildersSshKey": SENTINEL }],
+    ["a builders key without builders", {}, "layerstack:nixBuildersSshKey is set but layerstack:nixBuilders is not", { "layerstack:nixBuildersSshKey": SENTINEL }],
 ];
 
 test.each(cases)("%s", (_name, change, message, secrets = {}) => {

@@ -20,6 +20,29 @@ test("actionlint does fail on a broken workflow (so the test above can fail)", (
     expect(r.status).not.toBe(0);
 });
 
+test("the job summary's graph runs as the workflow runs it (scripts/graph.js loads TypeScript: ts-node)", () => {
+    const text = fs.readFileSync(WORKFLOW, "utf8");
+    // Every use goes through a graph() helper, defined the same way in each step that draws.
+    const uses = text.split("\n").filter((l) => l.includes("scripts/graph.js"));
+    expect(uses.length).toBeGreaterThanOrEqual(2);
+    for (const def of new Set(uses.map((l) => l.trim()))) {
+        expect(def).toMatch(/^graph\(\) \{ .* scripts\/graph\.js "\$@"; \}$/);
+        const layers = JSON.stringify({ a: { digest: "sha256:" + "a".repeat(64), ownBlobSize: 10 }, b: { parent: "a", digest: "sha256:" + "b".repeat(64), ownBlobSize: 20 } });
+        const forecast = JSON.stringify({ a: { status: "unchanged", build: [], fetch: [], downloadSize: 0, narSize: 0 }, b: { status: "build", build: ["/nix/store/x.drv"], fetch: [], downloadSize: 0, narSize: 0 } });
+        const dir = fs.mkdtempSync("/tmp/layerstack-wf-graph-");
+        fs.writeFileSync(path.join(dir, "layers.json"), layers);
+        fs.writeFileSync(path.join(dir, "forecast.json"), forecast);
+        const r = spawnSync("bash", ["-c", `${def}\ngraph --outputs "$1/layers.json" --forecast "$1/forecast.json"`, "graph", dir], { cwd: REPO, encoding: "utf8" });
+        fs.rmSync(dir, { recursive: true, force: true });
+        expect(r.stderr).toBe("");
+        expect(r.status).toBe(0);
+        expect(r.stdout.split("\n").filter((l) => l.includes(":::"))).toEqual([
+            '  a["a<br/>published<br/>unchanged: nothing to build or fetch<br/>sha256:aaaaaaaaaaaa<br/>10 B own blob"]:::unchanged',
+            '  b["b<br/>published<br/>build: 1 derivation to build<br/>sha256:bbbbbbbbbbbb<br/>20 B own blob"]:::build',
+        ]);
+    }
+});
+
 test("secrets reach steps only through env, never in an if:", () => {
     const text = fs.readFileSync(WORKFLOW, "utf8");
     const ifs = text.split("\n").filter((l) => /^\s*if:/.test(l));
