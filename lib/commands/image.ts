@@ -157,9 +157,10 @@ esac`;
  * skopeo reads credentials from REGISTRY_AUTH_FILE, as every skopeo does (containers/skopeo
  * cmd/skopeo/utils.go: --authfile defaults to $REGISTRY_AUTH_FILE), which REGISTRY_LOGIN
  * exports; never a credentials flag (argv). It prints to stdout, which the push keeps for the
- * digest, hence >&2. The pushed digest is then read back from the registry.
+ * digest, hence >&2. The pushed digest is then read back from the registry. A registry's
+ * server error is tried again (again_on_5xx, lib/commands/layer.ts AGAIN_ON_5XX).
  */
-export const COPY_TO_PUSH = `"$copy_to" --quiet --retry-times 2 --dest-tls-verify="$LAYERSTACK_TLS_VERIFY" \\
+export const COPY_TO_PUSH = `again_on_5xx "$copy_to" --quiet --retry-times 2 --dest-tls-verify="$LAYERSTACK_TLS_VERIFY" \\
     "docker://$LAYERSTACK_REPOSITORY:$LAYERSTACK_TAG" >&2
   skopeo inspect --tls-verify="$LAYERSTACK_TLS_VERIFY" --format '{{.Digest}}' \\
     "docker://$LAYERSTACK_REPOSITORY:$LAYERSTACK_TAG" > "$tmp/digest"`;

@@ -79,6 +79,29 @@ const PARENT_PREFIX_CHECK = `if [ -n "\${LAYERSTACK_PARENT_IMAGE:-}" ]; then
 fi`;
 
 /**
+ * Runs a copy to the registry (its arguments), once more after 2 s and again after 4 s when the
+ * registry answered with a server error (5xx): a gateway's 502 or a 503 under load. skopeo's own
+ * --retry-times does not cover those: it retries network errors and registry error codes only
+ * (containers/common pkg/retry/retry.go isRetryable: a "received unexpected HTTP status" error is
+ * none of them). The copy is idempotent (blobs the registry has are skipped), so trying again
+ * costs only what did not arrive. Any other failure is final at once, with skopeo's own message.
+ * Expects $tmp and LAYERSTACK_LAYER.
+ */
+export const AGAIN_ON_5XX = `again_on_5xx() {
+  n=0
+  while :; do
+    s=0
+    "$@" 2>"$tmp/copy.err" || s=$?
+    cat "$tmp/copy.err" >&2
+    if [ "$s" -eq 0 ]; then return 0; fi
+    n=$((n + 1))
+    if [ "$n" -gt 2 ] || ! grep -q 'unexpected HTTP status: 5[0-9][0-9]' "$tmp/copy.err"; then return "$s"; fi
+    echo "layer $LAYERSTACK_LAYER: the registry answered with a server error; pushing again in $((2 * n))s ($n of 2)" >&2
+    sleep $((2 * n))
+  done
+}`;
+
+/**
  * Pushes one built layer. Inputs:
  *   LAYERSTACK_DRV_PATH        realised again first (a no-op unless garbage-collected), under
  *                              a GC root in the private $tmp (an indirect root: nix-store
@@ -106,10 +129,11 @@ out=$(readlink "$tmp/image")
 ${IMAGE_KIND}
 ${REGISTRY_LOGIN}
 ${IMAGE_SOURCE}
+${AGAIN_ON_5XX}
 if [ -n "$copy_to" ]; then
   ${COPY_TO_PUSH}
 else
-skopeo copy --quiet --retry-times 2 --dest-tls-verify="$LAYERSTACK_TLS_VERIFY" --digestfile "$tmp/digest" \\
+again_on_5xx skopeo copy --quiet --retry-times 2 --dest-tls-verify="$LAYERSTACK_TLS_VERIFY" --digestfile "$tmp/digest" \\
   "$src" "docker://$LAYERSTACK_REPOSITORY:$LAYERSTACK_TAG" >&2
 fi
 exec 3>&-

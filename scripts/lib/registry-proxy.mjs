@@ -105,6 +105,7 @@ const server = (tls ? (handler) => https.createServer(tls, handler) : http.creat
     ures.pipe(res);
   });
   upstream.on("error", (err) => {
+    console.error(`registry-proxy: ${req.method} ${path}: upstream error after ${inBytes} request bytes: ${err.code ?? ""} ${err.message}`);
     if (!res.headersSent) {
       status = "502";
       res.writeHead(502, { "content-type": "text/plain" });
