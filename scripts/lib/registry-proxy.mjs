@@ -64,6 +64,10 @@ for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"]) {
 }
 
 const log = fs.createWriteStream(logPath, { flags: "a" });
+// A gateway in trouble, for the tests: LAYERSTACK_REGISTRY_FAIL_UPLOADS=N answers the first N
+// blob-upload PATCH requests with 502 Bad Gateway, as a reverse proxy does when its upstream
+// fails, without forwarding them (the registry never sees them).
+let failUploads = Number(process.env.LAYERSTACK_REGISTRY_FAIL_UPLOADS ?? "0");
 // A new upstream connection per request (cheap on a unix socket): a reused keep-alive
 // connection that the registry closes at the same moment fails the request (ECONNRESET), which
 // a client would see as a 502 in the middle of an upload.
@@ -91,6 +95,15 @@ const server = (tls ? (handler) => https.createServer(tls, handler) : http.creat
     log.write(`${new Date(started).toISOString()} ${req.method} ${path} ${status} ${inBytes} ${outBytes} ${Date.now() - started}\n`);
   };
   req.on("data", (c) => { inBytes += c.length; });
+  if (failUploads > 0 && req.method === "PATCH" && /\/blobs\/uploads\//.test(bare)) {
+    failUploads--;
+    status = "502";
+    req.resume();
+    res.writeHead(502, { "content-type": "text/plain" });
+    res.end("registry-proxy: 502 injected (LAYERSTACK_REGISTRY_FAIL_UPLOADS)\n");
+    res.on("finish", done);
+    return;
+  }
 
   const upstream = http.request({
     agent,

@@ -23,7 +23,7 @@ const ALL = [...ABOVE, ...BENEATH];
 const nonce = () => `fault ${crypto.randomBytes(6).toString("hex")}`;
 
 /** A fresh stack of the five layers on its own registry, for one describe block (made in beforeAll). */
-function setup(stack: string, port: number, config: Record<string, string> = {}) {
+function setup(stack: string, port: number, config: Record<string, string | object> = {}) {
     const it = {} as { registry: TestRegistry; project: TestProject };
     beforeAll(() => {
         it.registry = new TestRegistry(port);
@@ -175,6 +175,56 @@ describe("the registry going down during the pushes", () => {
         const old = new Set(ABOVE.flatMap((id) => inspectLayers(registry, id)));
         expect(registry.uploadedBlobs(logFrom).filter((d) => old.has(d))).toEqual([]);
         expect(registry.repositories()).toEqual(repos(ALL));
+    });
+});
+
+describe("a gateway answering 502 to blob uploads", () => {
+    // One layer: each push attempt stops at its first failed blob upload, so the number of 502s
+    // decides the outcome. skopeo itself does not retry a 5xx (containers/common pkg/retry); the
+    // push does, twice (AGAIN_ON_5XX in lib/commands/layer.ts).
+    const ID = "layer01-base-cuda";
+    const s = setup("gateway", 5307, { "layerstack:layers": [{ id: ID }] });
+    const badGateways = (registry: TestRegistry, from: number) =>
+        registry.accessLog().split("\n").slice(from).filter((l) => / PATCH \S+\/blobs\/uploads\/\S+ 502 /.test(l));
+
+    test("two 502s: the push tries again, says why, and publishes", () => {
+        const { registry, project } = s;
+        registry.stop();
+        registry.failUploads = 2;
+        registry.start();
+        const from = registry.accessLogLines();
+        const r = must(project.up(), "up through two 502s");
+        const out = r.stdout + r.stderr;
+        expect(out).toContain(`layer ${ID}: the registry answered with a server error; pushing again in 2s (1 of 2)`);
+        expect(out).toContain(`layer ${ID}: the registry answered with a server error; pushing again in 4s (2 of 2)`);
+        expect(out).toContain("received unexpected HTTP status: 502 Bad Gateway");
+        expect(badGateways(registry, from)).toHaveLength(2);
+        expect(registry.repositories()).toEqual(repos([ID]));
+        const layer = project.outputs().layers[ID];
+        expect(registry.tags(`${REPO_PATH}/${ID}`)).toEqual([layer.tag]);
+        expect(inspectLayers(registry, ID)).toHaveLength(1);
+    });
+
+    test("three 502s: the third is final, the up fails naming the layer and the status, and nothing new is published", () => {
+        const { registry, project } = s;
+        const before = project.outputs().layers[ID];
+        registry.stop();
+        registry.failUploads = 3;
+        registry.start();
+        project.editFixtureLayer(ID, { content: nonce() });
+        const from = registry.accessLogLines();
+        const r = project.up();
+        expect(r.code).not.toBe(0);
+        const out = r.stdout + r.stderr;
+        expect(out).toMatch(new RegExp(`${ID}-push \\*\\*(creating|updating|replacing) failed\\*\\*`));
+        expect(out).toContain("received unexpected HTTP status: 502 Bad Gateway");
+        expect(out).toContain("pushing again in 4s (2 of 2)");
+        expect(out).not.toContain("(3 of 2)");
+        expect(badGateways(registry, from)).toHaveLength(3);
+        // No manifest was written: the registry holds the old tag only, and the stack still exports it.
+        expect(registry.manifestPuts(from)).toEqual([]);
+        expect(registry.tags(`${REPO_PATH}/${ID}`)).toEqual([before.tag]);
+        expect(project.outputs().layers[ID]).toEqual(before);
     });
 });
 

@@ -238,6 +238,8 @@ export class TestRegistry {
      */
     /** Serve HTTPS with this certificate and key (set before start()). @default plain HTTP */
     tls?: { cert: string; key: string };
+    /** Answer the first N blob-upload PATCH requests after start() with 502, as a failing gateway does (set before start()). @default 0 */
+    failUploads = 0;
     constructor(port: number, opts: { htpasswd?: string } = {}) {
         this.port = port + testPortOffset();
         this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `layerstack-registry-${port}-`));
@@ -248,7 +250,7 @@ export class TestRegistry {
     private run(cmd: string): void {
         const extra = cmd !== "start" ? [] : [...(this.auth ? ["--auth", this.auth] : []), ...(this.tls ? ["--tls", this.tls.cert, this.tls.key] : [])];
         execFileSync("bash", [path.join(REPO, "scripts/registry.sh"), cmd, ...extra], {
-            env: { ...process.env, LAYERSTACK_REGISTRY_PORT: String(this.port), LAYERSTACK_REGISTRY_DIR: this.dir },
+            env: { ...process.env, LAYERSTACK_REGISTRY_PORT: String(this.port), LAYERSTACK_REGISTRY_DIR: this.dir, LAYERSTACK_REGISTRY_FAIL_UPLOADS: String(this.failUploads) },
             stdio: ["ignore", "pipe", "pipe"],
         });
     }
