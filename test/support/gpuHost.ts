@@ -3,14 +3,15 @@
 // lacks (nvidia-smi reporting a driver version, sudo, systemctl). Plus a stand-in runner
 // release tarball with the pinned file name. The stand-ins record every call
 // (test/support/standin-host.js); the sshd logs every login.
-import { ChildProcess, execFileSync, spawn, spawnSync } from "child_process";
+import { execFileSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { runnerTarball } from "../../lib/commands/runner";
 import { makeArgvShims, readArgvLog } from "./argv";
-import { REPO, testPortOffset } from "./stack";
+import { SshHost } from "./sshHost";
+import { REPO } from "./stack";
 
 /** One call of a stand-in tool on the host, as standin-host.js records it. */
 export interface HostCall {
@@ -28,40 +29,16 @@ const sha256 = (data: string | Buffer) => crypto.createHash("sha256").update(dat
 /** The host programs whose every argv is logged: the ones the host scripts hand data to. */
 export const HOST_SHIMS = ["sh", "curl", "tar", "sha256sum", "cat", "sed", "mktemp", "install", "timeout", "node", "awk", "df"];
 
-/** Reads an OpenSSH public key file into the `<type> <base64>` line runnerHostKey takes. */
-function keyLine(pubFile: string): string {
-    return fs.readFileSync(pubFile, "utf8").trim().split(/\s+/).slice(0, 2).join(" ");
-}
-
-export class GpuHost {
-    readonly dir: string;
+export class GpuHost extends SshHost {
     readonly home: string;
-    readonly user: string;
-    readonly port: number;
-    /** The host key sshd presents, as `ssh-keyscan` prints it (without the host name). */
-    readonly hostKey: string;
-    /** A host key of another machine: pinning it must make every SSH step fail. */
-    readonly otherHostKey: string;
-    /** The throwaway user's private key (OpenSSH format). */
-    readonly privateKey: string;
     readonly callsFile: string;
     /** argv of every call of the shimmed programs on the host (HOST_SHIMS). */
     readonly argvLog: string;
-    private sshd?: ChildProcess;
 
     /** `port` is shifted by LAYERSTACK_TEST_PORT_OFFSET; `apiUrl` is where the stand-in runner registers. */
     constructor(port: number, readonly apiUrl: string) {
-        if (process.getuid?.() !== 0) throw new Error("test/support/gpuHost.ts needs root: it creates a throwaway user and runs sshd for it");
-        execFileSync("bash", [path.join(REPO, "test/support/openssh-server.sh")], { stdio: ["ignore", "pipe", "inherit"] });
-        this.port = port + testPortOffset();
-        this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "layerstack-gpuhost-"));
-        fs.chmodSync(this.dir, 0o755);
+        super(port, "gpuhost", "lsgpu");
         this.home = path.join(this.dir, "home");
-        this.user = `lsgpu${crypto.randomBytes(4).toString("hex")}`;
-        for (const k of ["host", "other", "user"]) execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `layerstack-e2e-${k}`, "-f", path.join(this.dir, k)]);
-        this.hostKey = keyLine(path.join(this.dir, "host.pub"));
-        this.otherHostKey = keyLine(path.join(this.dir, "other.pub"));
-        this.privateKey = fs.readFileSync(path.join(this.dir, "user"), "utf8");
         this.callsFile = path.join(this.dir, "calls.jsonl");
         this.argvLog = path.join(this.dir, "argv.log");
     }
@@ -84,33 +61,8 @@ export class GpuHost {
         write(path.join(bin, "nvidia-smi"), `#!/bin/sh\ncase "$*" in\n  *driver_version*) cat ${path.join(state, "driver")} ;;\n  *name*) echo "NVIDIA H100 80GB HBM3" ;;\n  *) echo "NVIDIA-SMI stand-in" ;;\nesac\n`);
         write(path.join(this.dir, "svc.sh.template"), `#!/bin/sh\n${env}\ncd "$(dirname "$0")"\nexec ${helper} svc "$@"\n`);
         this.setDriver("580.82.07");
-        execFileSync("useradd", ["-M", "-d", this.home, "-s", "/bin/sh", this.user]);
-        // sshd without PAM refuses a locked account ("!" in /etc/shadow); "*" is no password, not locked.
-        execFileSync("usermod", ["-p", "*", this.user]);
-        execFileSync("chown", ["-R", `${this.user}:`, this.home, this.callsFile, this.argvLog]);
-        const ak = path.join(this.dir, "authorized_keys");
-        fs.mkdirSync(ak, { mode: 0o755 });
-        fs.copyFileSync(path.join(this.dir, "user.pub"), path.join(ak, this.user));
-        fs.mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
-        const config = path.join(this.dir, "sshd_config");
-        fs.writeFileSync(config, [
-            `Port ${this.port}`, "ListenAddress 127.0.0.1", `HostKey ${path.join(this.dir, "host")}`,
-            `PidFile ${path.join(this.dir, "sshd.pid")}`, `AuthorizedKeysFile ${ak}/%u`,
-            "PasswordAuthentication no", "KbdInteractiveAuthentication no", "PubkeyAuthentication yes",
-            "UsePAM no", "PermitRootLogin no", `AllowUsers ${this.user}`,
-            // The test's files live under /tmp, whose mode StrictModes refuses.
-            "StrictModes no",
-            // The user's PATH over SSH: the stand-ins first, then the argv shims, then the system's (nix, node, curl, tar).
-            `SetEnv PATH=${this.sessionPath(bin, shims)}`,
-            "LogLevel VERBOSE",
-        ].join("\n") + "\n");
-        execFileSync("/usr/sbin/sshd", ["-t", "-f", config]);
-        this.sshd = spawn("/usr/sbin/sshd", ["-D", "-f", config, "-E", path.join(this.dir, "sshd.log")], { stdio: "ignore" });
-        for (let i = 0; i < 100; i++) {
-            if (this.sshdLog().includes(`Server listening on 127.0.0.1 port ${this.port}`)) return;
-            spawnSync("sleep", ["0.1"]);
-        }
-        throw new Error(`sshd did not start:\n${this.sshdLog()}`);
+        // The user's PATH over SSH: the stand-ins first, then the argv shims, then the system's (nix, node, curl, tar).
+        this.startSshd({ home: this.home, owned: [this.callsFile, this.argvLog], config: [`SetEnv PATH=${this.sessionPath(bin, shims)}`] });
     }
 
     /** The SSH session's PATH. */
@@ -128,16 +80,6 @@ export class GpuHost {
         fs.writeFileSync(path.join(this.home, ".standin", "driver"), version + "\n", { mode: 0o644 });
     }
 
-    sshdLog(): string {
-        const f = path.join(this.dir, "sshd.log");
-        return fs.existsSync(f) ? fs.readFileSync(f, "utf8") : "";
-    }
-
-    /** Logins sshd accepted so far. */
-    logins(): number {
-        return (this.sshdLog().match(/Accepted publickey for /g) ?? []).length;
-    }
-
     calls(): HostCall[] {
         return fs.readFileSync(this.callsFile, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
     }
@@ -145,12 +87,6 @@ export class GpuHost {
     /** The runner directory GpuRunner uses by default for `runnerName`. */
     runnerDir(runnerName: string): string {
         return path.join(this.home, `actions-runner-${runnerName}`);
-    }
-
-    dispose(): void {
-        this.sshd?.kill("SIGTERM");
-        spawnSync("userdel", [this.user]);
-        fs.rmSync(this.dir, { recursive: true, force: true });
     }
 }
 
