@@ -1,5 +1,5 @@
 import * as path from "path";
-import { RawConfig, validateConfig, absolutizeFlake } from ".";
+import { RawConfig, validateConfig, absolutizeFlake, stackArgs } from ".";
 import { LayerstackError } from "../lib/errors";
 
 const projectDir = path.resolve(__dirname, "..");
@@ -39,6 +39,15 @@ describe("validateConfig", () => {
         expect(s.variant).toBe("dev");
         expect(s.buildTimeoutSeconds).toBeUndefined();
         expect(s.auth).toBeUndefined();
+        expect(s.forecast).toBe(true);
+    });
+
+    test("layerstack:forecast turns the work forecast off, and reaches the pipeline", () => {
+        const s = validateConfig({ ...good, forecast: "false" }, ctx);
+        expect(s.forecast).toBe(false);
+        expect(stackArgs(s, {}).pipeline.forecast).toBe(false);
+        expect(stackArgs(validateConfig(good, ctx), {}).pipeline.forecast).toBe(true);
+        expect(errorOf({ forecast: "no" })).toBe('layerstack:forecast: "no" must be true or false');
     });
 
     test.each<[string, Partial<RawConfig>, string]>([

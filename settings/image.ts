@@ -129,7 +129,7 @@ export function wholeNumber(value: string | undefined, min: number, message: () 
 }
 
 /** A true/false key, `fallback` when unset; a malformed one pushes a problem. Written once for every boolean key. */
-export function flag(raw: RawConfig, k: "deleteImagesOnDestroy" | "runChecks" | "promoteTags" | "runnerEphemeral" | "allowPublicRepository" | "runnerSshAgent" | "nixBuildersUseSubstitutes", fallback: boolean, problems: string[]): boolean {
+export function flag(raw: RawConfig, k: "deleteImagesOnDestroy" | "runChecks" | "promoteTags" | "runnerEphemeral" | "allowPublicRepository" | "runnerSshAgent" | "nixBuildersUseSubstitutes" | "forecast", fallback: boolean, problems: string[]): boolean {
     const v = raw[k];
     if (v === undefined) return fallback;
     if (v !== "true" && v !== "false") problems.push(`${key(k)}: ${JSON.stringify(v)} must be true or false`);

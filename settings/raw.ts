@@ -22,7 +22,7 @@ export const STRING_KEYS = [
     "runnerHost", "runnerHostKey", "runnerSshAgent", "runnerEphemeral", "allowPublicRepository", "runnerMinFreeDiskGb",
     "runnerReleaseUrl", "runnerReleaseSha256", "checksOn", "checksDockerHost",
     // A Nix builders value, or a YAML list of machine lines (which arrives as its JSON text).
-    "nixBuilders", "nixBuildersUseSubstitutes",
+    "nixBuilders", "nixBuildersUseSubstitutes", "forecast",
 ] as const;
 /** Keys whose value is a list or an object (YAML in the stack's file). */
 export const OBJECT_KEYS = ["layers", "checks", "runnerLabels", "nixBuildersHostKeys"] as const;

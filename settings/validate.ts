@@ -30,6 +30,8 @@ export interface ValidatedConfig extends Omit<ImageConfig, "flake" | "registry" 
     readonly keepImages?: number;
     /** @default false */
     readonly deleteImagesOnDestroy: boolean;
+    /** Ask Nix what the layers' builds would do, before anything runs (`layerstack:forecast`). @default true */
+    readonly forecast: boolean;
     /** Nix remote builders for the layers' builds (`layerstack:nixBuilders`), the key still to be joined. @default none: this machine builds */
     readonly builders?: Omit<NixBuilders, "sshKey">;
 }
@@ -47,6 +49,7 @@ export function validateConfig(raw: RawConfig, ctx: { stack: string; projectDir:
     const keepImages = wholeNumber(raw.keepImages, 1, () => `${key("keepImages")}: ${JSON.stringify(raw.keepImages)} must be a whole number, at least 1 (the images a stack output points at are always kept); leave it unset to keep every image`, problems);
     const deleteImagesOnDestroy = flag(raw, "deleteImagesOnDestroy", false, problems);
     const runChecks = flag(raw, "runChecks", true, problems);
+    const forecast = flag(raw, "forecast", true, problems);
     const overrides = parseCheckOverrides(raw.checks, key("checks"), problems);
     raiseAll(problems);
 
@@ -58,6 +61,6 @@ export function validateConfig(raw: RawConfig, ctx: { stack: string; projectDir:
     const composed = composeChecks({ layers, source: layersSource, own: layerChecks, overrides, overridesKey: key("checks"), variant: production.cuda, run: runChecks });
     return {
         ...image, flake: image.flake!, registry, repository, layers, layersSource, checks: composed,
-        ...(keepImages !== undefined ? { keepImages } : {}), deleteImagesOnDestroy, ...production, ...(builders ? { builders } : {}),
+        ...(keepImages !== undefined ? { keepImages } : {}), deleteImagesOnDestroy, forecast, ...production, ...(builders ? { builders } : {}),
     };
 }
