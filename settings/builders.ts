@@ -5,11 +5,12 @@
  * naming the key and the machine. The key's value is never looked at, only whether it is set.
  */
 import { BuilderMachine, NixBuilders } from "../lib/builders";
-import { HOST_KEY } from "../lib/hosts";
+import { HOST_LABEL, NOT_A_HOST_KEY, hostKeyLine } from "../lib/hosts";
 import { flag } from "./image";
 import { RawConfig, key } from "./raw";
 
-const HOST = /^(?:[a-z0-9]([a-z0-9-]*[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i;
+/** A host name (lib/hosts.ts HOST_LABEL, dot-separated) or an IPv4 address, any case. */
+const HOST = new RegExp(`^${HOST_LABEL}(\\.${HOST_LABEL})*$`, "i");
 const URI = /^(?<scheme>ssh|ssh-ng):\/\/(?:(?<user>[A-Za-z0-9._-]+)@)?(?<host>[^/?:@\s]+)(?<port>:[^/?\s]*)?(?<query>\?[^\s]*)?$/;
 const SYSTEM = /^[a-z0-9_]+-[a-z0-9_]+$/;
 const FEATURE = /^[A-Za-z0-9._+-]+$/;
@@ -97,11 +98,11 @@ function parseHostKeys(value: unknown, problems: string[]): Map<string, string> 
     const out = new Map<string, string>();
     let ok = true;
     for (const [host, v] of Object.entries(value as Record<string, unknown>)) {
-        const m = typeof v === "string" ? HOST_KEY.exec(v.trim()) : null;
-        if (!m) {
+        const line = hostKeyLine(v);
+        if (line === undefined) {
             ok = false;
-            problems.push(`${k}.${host}: ${JSON.stringify(v)} is not an SSH public key ("ssh-ed25519 AAAA...", as ssh-keyscan prints it)`);
-        } else out.set(host, `${m.groups!.type} ${m.groups!.key}`);
+            problems.push(`${k}.${host}: ${JSON.stringify(v)} ${NOT_A_HOST_KEY}`);
+        } else out.set(host, line);
     }
     return ok ? out : undefined;
 }

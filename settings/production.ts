@@ -4,7 +4,7 @@
  * stack that sets none of them is untouched.
  */
 import { DEFAULT_CACHIX_API_URL, DEFAULT_GITHUB_API_URL, DEFAULT_RUNNER_MIN_FREE_DISK_GB, DEFAULT_SSH_PORT, RUNNER_FIXED_LABELS, trimUrl } from "../lib/defaults";
-import { HOST_KEY, SSH_TARGET } from "../lib/hosts";
+import { NOT_A_HOST_KEY, SSH_TARGET, hostKeyLine } from "../lib/hosts";
 import { CudaVariant, resolveVariant } from "../lib/variants";
 import { flag, wholeNumber } from "./image";
 import { RawConfig, key } from "./raw";
@@ -192,11 +192,11 @@ function validateRunnerAccess(raw: RawConfig, sshAgent: boolean, ephemeral: bool
         ok = false;
         problems.push(`${key("runnerHostKey")} is required when ${key("runnerHost")} is set: the host's public key as \`ssh-keyscan -t ed25519 <host>\` prints it (SSH refuses any other host key)`);
     } else {
-        const m = HOST_KEY.exec(raw.runnerHostKey.trim());
-        if (!m) {
+        const line = hostKeyLine(raw.runnerHostKey);
+        if (line === undefined) {
             ok = false;
-            problems.push(`${key("runnerHostKey")}: ${JSON.stringify(raw.runnerHostKey)} is not an SSH public key ("ssh-ed25519 AAAA...", as ssh-keyscan prints it)`);
-        } else hostKey = `${m.groups!.type} ${m.groups!.key}`;
+            problems.push(`${key("runnerHostKey")}: ${JSON.stringify(raw.runnerHostKey)} ${NOT_A_HOST_KEY}`);
+        } else hostKey = line;
     }
     if (sshAgent && raw.hasRunnerSshKey) {
         ok = false;
