@@ -169,7 +169,7 @@ export class ImagePipeline extends pulumi.ComponentResource {
         // before anything runs (lib/forecast.ts). With a nix-store cache its settings are known
         // now and the forecast runs at once; a Cachix cache's once its info is read.
         this.forecast = args.forecast === false ? undefined : forecastLayers(
-            ordered.map((l) => ({ id: l.id, drvPath: components.get(l.id)!.drvPath, resource: components.get(l.id) })),
+            [...components].map(([id, layer]) => ({ id, drvPath: layer.drvPath, resource: layer })),
             [args.nixConfig, args.cache ? args.cache.knownNixConfig ?? args.cache.nixConfig : undefined]);
         const entries = ordered.map((l) => {
             const c = components.get(l.id)!;

@@ -202,6 +202,11 @@ export function attribute(layers: readonly { id: string; drvPath: string }[], dr
     return out;
 }
 
+/** `1 path`, `3 paths`. */
+function count(k: number, one: string, many: string): string {
+    return `${k} ${k === 1 ? one : many}`;
+}
+
 /** A size with its exact bytes first: `812 B`, `12800 B (12.5 KiB)`. */
 export function formatSize(bytes: number): string {
     if (bytes < 1024) return `${bytes} B`;
@@ -213,11 +218,10 @@ export function formatSize(bytes: number): string {
 
 /** What a layer's forecast says in one line: `3 derivations to build, 1 path to fetch: <size> download, <size> unpacked`. */
 export function forecastSummary(f: LayerForecast): string {
-    const n = (k: number, one: string, many: string) => `${k} ${k === 1 ? one : many}`;
     const parts: string[] = [];
-    if (f.build.length) parts.push(`${n(f.build.length, "derivation", "derivations")} to build`);
-    if (f.fetch.length) parts.push(`${n(f.fetch.length, "path", "paths")} to fetch: ${formatSize(f.downloadSize)} download, ${formatSize(f.narSize)} unpacked`);
-    if (f.unknown?.length) parts.push(`${n(f.unknown.length, "path", "paths")} Nix does not know how to build`);
+    if (f.build.length) parts.push(`${count(f.build.length, "derivation", "derivations")} to build`);
+    if (f.fetch.length) parts.push(`${count(f.fetch.length, "path", "paths")} to fetch: ${formatSize(f.downloadSize)} download, ${formatSize(f.narSize)} unpacked`);
+    if (f.unknown?.length) parts.push(`${count(f.unknown.length, "path", "paths")} Nix does not know how to build`);
     return parts.length ? parts.join(", ") : "nothing to build or fetch";
 }
 
@@ -281,8 +285,7 @@ export function forecastTotals(layers: Record<string, LayerForecast>, dry: DryRu
     const all = Object.values(layers);
     const busy = all.filter((f) => f.status !== "unchanged").length;
     if (!busy && !dry.unknown.length) return `forecast: nothing to build or fetch for the ${all.length} layers`;
-    const n = (k: number, one: string, many: string) => `${k} ${k === 1 ? one : many}`;
-    return `forecast: ${busy} of ${all.length} layers have work: ${n(dry.build.length, "derivation", "derivations")} to build, ${n(dry.fetch.length, "path", "paths")} to fetch`
+    return `forecast: ${busy} of ${all.length} layers have work: ${count(dry.build.length, "derivation", "derivations")} to build, ${count(dry.fetch.length, "path", "paths")} to fetch`
         + (dry.downloadMiB !== undefined ? ` (${dry.downloadMiB.toFixed(2)} MiB download, ${dry.unpackedMiB!.toFixed(2)} MiB unpacked, as Nix sums them)` : "");
 }
 
