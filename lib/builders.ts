@@ -1,7 +1,7 @@
 // Nix remote builders for the layers' builds (`layerstack:nixBuilders`, validated in
-// settings/builders.ts): the stack passes a
-// Nix `builders` value through to the builds' Nix, which dispatches each derivation to the
-// machines itself (the build hook, `nix __build-remote`). layerstack schedules nothing.
+// settings/builders.ts): the stack passes a Nix `builders` value through to the builds' Nix,
+// which dispatches each derivation to the machines itself (the build hook, `nix
+// __build-remote`). layerstack schedules nothing.
 //
 // What Nix 2.8 does with a machine line (NixOS/nix at 2.8.0):
 // - src/libstore/machines.cc parseBuilderLine: whitespace-separated fields, "-" or empty for

@@ -54,7 +54,6 @@ export function withBuilders(script: string): string {
     return `${WITH_BUILDERS}\n/bin/sh -c ${shellQuote(script)}`;
 }
 
-
 /**
  * The environment WITH_BUILDERS reads: the machines (field 3 "-", field 8 the pinned host key),
  * the key (secret, marked so here) and, when the stack sets it, builders-use-substitutes.
