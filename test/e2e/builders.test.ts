@@ -7,7 +7,6 @@
 // The tests build on each other: cold ups (everything is valid here, the builder is not
 // asked), a one-layer change (built there, copied back, nothing built here), the same change
 // built locally (same digests), and another host key pinned (refused, nothing built).
-import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -33,13 +32,10 @@ let cold: Record<string, any>;
 let changed: Record<string, any>;
 let expectedDrvs: string[];
 
-function nix(args: string[], env: NodeJS.ProcessEnv = local.nixEnv) {
-    const r = spawnSync(args[0], args.slice(1), { env, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
-    return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-const outputOf = (drv: string) => must(nix(["nix-store", "-q", "--outputs", drv]), `outputs of ${drv}`).stdout.trim().split("\n");
-/** `nix path-info --json` in this machine's store. */
-const localInfo = (paths: string[]) => JSON.parse(must(nix(["nix", "path-info", "--json", ...paths]), "path-info").stdout) as { path: string; valid?: boolean; ultimate?: boolean }[];
+// This machine's store, as the harness's own Nix calls see it (the local stack's settings).
+const nix = (argv: string[]) => local.nix(argv);
+const outputOf = (drv: string) => local.outputsOf(drv);
+const localInfo = (paths: string[]) => local.pathInfo(paths);
 
 /** Private directories of the builders script (lib/commands/builders.ts) still holding a key file. */
 const keyFilesLeft = () => fs.readdirSync(tmp).filter((d) => fs.existsSync(path.join(tmp, d, "ssh-key")));

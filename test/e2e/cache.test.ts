@@ -24,10 +24,7 @@ let publicKey = "";
 let layers: Record<string, any>;
 
 /** Runs nix (or nix-store) with the test's environment; never throws. */
-function nix(prog: "nix" | "nix-store", args: string[], env: NodeJS.ProcessEnv = project.nixEnv) {
-    const r = spawnSync(prog, args, { env, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
-    return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
+const nix = (prog: "nix" | "nix-store", args: string[], env?: NodeJS.ProcessEnv) => project.nix([prog, ...args], env);
 const closure = (outPath: string) => nix("nix-store", ["-qR", outPath]).stdout.split("\n").filter(Boolean).sort();
 /** `path sig sig...` per path of the closure as the cache has it. */
 function cachedSigs(outPath: string): Map<string, string[]> {

@@ -26,10 +26,7 @@ const cacheDir = path.join(project.dir, "binary-cache");
 const CACHE_URL = `file://${cacheDir}`;
 let cold: Record<string, any>;
 
-function nix(args: string[]) {
-    const r = spawnSync(args[0], args.slice(1), { env: project.nixEnv, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
-    return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
+const nix = (argv: string[]) => project.nix(argv);
 /** The fixture's own derivations, read from the flake directly: a layer's package, blob and image. */
 function fixture(attr: string): { pkg: string; blob: string; blobOut: string; image: string } {
     const ev = (installable: string, apply: string) => JSON.parse(must(nix(["nix", "eval", "--json", `path:${project.flakeDir}#${installable}`, "--apply", apply]), "nix eval").stdout);
@@ -38,14 +35,15 @@ function fixture(attr: string): { pkg: string; blob: string; blobOut: string; im
         image: ev(`packages.x86_64-linux.${attr}`, "p: p.drvPath"),
     };
 }
-const outputOf = (drv: string) => must(nix(["nix-store", "-q", "--outputs", drv]), "outputs").stdout.trim();
+/** The output of a fixture derivation (each has one). */
+const outputOf = (drv: string) => project.outputsOf(drv).join("\n");
 /** What the cache's narinfo says of a path (read from the file, not through Nix). */
 function narinfo(storePath: string): { downloadSize: number; narSize: number } {
     const text = fs.readFileSync(path.join(cacheDir, `${path.basename(storePath).slice(0, 32)}.narinfo`), "utf8");
     const field = (k: string) => Number(new RegExp(`^${k}: (\\d+)$`, "m").exec(text)![1]);
     return { downloadSize: field("FileSize"), narSize: field("NarSize") };
 }
-const localInfo = (paths: string[]) => JSON.parse(must(nix(["nix", "path-info", "--json", ...paths]), "path-info").stdout) as { path: string; ultimate?: boolean }[];
+const localInfo = (paths: string[]) => project.pathInfo(paths);
 /** The lines of one resource's block in the preview's Diagnostics section, trimmed. */
 function diagnostics(stdout: string, header: string): string[] | undefined {
     const lines = stdout.slice(stdout.indexOf("\nDiagnostics:\n")).split("\n");

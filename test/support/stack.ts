@@ -78,6 +78,22 @@ export class TestProject {
         return devNixEnv(this.env);
     }
 
+    /** Runs a Nix program (`argv[0]`: nix, nix-store) with `env` (default nixEnv); never throws on a non-zero exit. */
+    nix(argv: string[], env: NodeJS.ProcessEnv = this.nixEnv): Run {
+        const r = spawnSync(argv[0], argv.slice(1), { env, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+        return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+    }
+
+    /** A derivation's output paths in this machine's store. */
+    outputsOf(drv: string): string[] {
+        return must(this.nix(["nix-store", "-q", "--outputs", drv]), `outputs of ${drv}`).stdout.trim().split("\n");
+    }
+
+    /** `nix path-info --json` of paths in this machine's store (`ultimate`: built here, not copied). */
+    pathInfo(paths: string[]): { path: string; valid?: boolean; ultimate?: boolean }[] {
+        return JSON.parse(must(this.nix(["nix", "path-info", "--json", ...paths]), "nix path-info").stdout);
+    }
+
     /** Runs pulumi with the stack selected; never throws on a non-zero exit. */
     pulumi(args: string[], opts: { input?: string } = {}): Run {
         const r = spawnSync("pulumi", [...args, "--stack", this.stack, "--non-interactive"], {
