@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 bash scripts/toolchain.sh
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
+# The dev world's Nix (scripts/toolchain.sh), multi-user: every Nix client of the tests, root
+# included, goes through the daemon (scripts/nix-daemon.sh), as on the hosts users run.
+export PATH="$LAYERSTACK_ROOT/.layerstack/nix/bin:$PATH" NIX_REMOTE=daemon
+bash scripts/nix-daemon.sh start
 
 npx tsc -p tsconfig.json --noEmit
 # Imports run one way (.dependency-cruiser.cjs): index.ts -> settings/ -> components/ -> layers/ -> lib/.

@@ -12,18 +12,24 @@
 #     existing v3.248.0 `pulumi` on PATH).
 #  4. Plugins from tools/plugins (pulumi-language-nodejs, pulumi-resource-command),
 #     cached by a hash of their sources; `command` 1.2.1 installed into PULUMI_HOME.
-#  5. <repo>/.layerstack/bin (first on PATH via env.sh): the `pulumi` wrapper (see
+#  5. Nix (the dev toolchain's own, Debian trixie's nix-bin in a private prefix:
+#     scripts/lib/nix-install.sh), linked as <repo>/.layerstack/nix/bin; not on PATH for
+#     anything but the dev world (the pulumi wrapper's dev stacks, scripts/test.sh, the bench).
+#     Its daemon: scripts/nix-daemon.sh.
+#  6. <repo>/.layerstack/bin (first on PATH via env.sh): the `pulumi` wrapper (see
 #     scripts/lib/pulumi-wrapper.sh) and actionlint. The plugins stay off PATH: next to the
 #     dev CLI (language host, pulumi-resource-pulumi-nodejs) and in the dev PULUMI_HOME (command).
 #
-# Environment: LAYERSTACK_CACHE (default ~/.cache/layerstack).
+# Environment: LAYERSTACK_CACHE (default /var/cache/layerstack as root, else
+# ~/.cache/layerstack). Root's cache is readable by every user: the tests run stacks as a
+# user the Nix daemon does not trust, with this CLI and this Nix.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-CACHE="${LAYERSTACK_CACHE:-$HOME/.cache/layerstack}"
+if [ "$(id -u)" = 0 ]; then CACHE="${LAYERSTACK_CACHE:-/var/cache/layerstack}"; else CACHE="${LAYERSTACK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/layerstack}"; fi
 PULUMI_VERSION=v3.248.0
 COMMAND_PLUGIN_VERSION=1.2.1
-APT_PACKAGES=(nix-bin skopeo docker-registry apache2-utils umoci bubblewrap busybox-static curl openssh-server openssh-client openssl util-linux zstd)
+APT_PACKAGES=(patchelf bash-static skopeo docker-registry apache2-utils umoci bubblewrap busybox-static curl openssh-server openssh-client openssl util-linux zstd)
 BIN="$REPO/.layerstack/bin"
 LIBEXEC="$REPO/.layerstack/libexec"
 export PULUMI_HOME="$REPO/.layerstack/pulumi-home"
@@ -172,7 +178,12 @@ if [ ! -x "$ACTIONLINT" ]; then
 fi
 ln -sfn "$ACTIONLINT" "$BIN/actionlint"
 
-# ---------------------------------------------------------------- 5. bin dir
+# ---------------------------------------------------------------- 5. Nix
+# shellcheck source=scripts/lib/nix-install.sh
+source "$REPO/scripts/lib/nix-install.sh"
+install_dev_nix
+
+# ---------------------------------------------------------------- 6. bin dir
 # (filled above: pulumi wrapper, plugins; .layerstack/libexec/pulumi = real CLI)
 
-step "ok: pulumi $PULUMI_VERSION, bin dir $BIN (now: source scripts/env.sh)"
+step "ok: pulumi $PULUMI_VERSION, nix $DEV_NIX_VERSION, bin dir $BIN (now: source scripts/env.sh)"
