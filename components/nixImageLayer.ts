@@ -59,6 +59,11 @@ export interface NixImageLayerArgs {
      */
     readonly nixConfig?: pulumi.Input<string>;
     /**
+     * Nix `access-tokens` (`host=token ...`) the build runs with, for private flake inputs; a
+     * secret (it reaches Nix as `extra-access-tokens` in the secret environment only). @default none
+     */
+    readonly nixAccessTokens?: pulumi.Input<string>;
+    /**
      * Read the pushed tag back from the registry on every preview, up and refresh, and publish
      * it again when it is gone (RegistryImage `<name>-in-registry`). Off only to measure what the
      * check costs (bench/run.ts). @default true
@@ -160,7 +165,7 @@ export class NixImageLayer extends pulumi.ComponentResource {
         const build = childName(name, "build");
         this.build = new command.local.Command(build, {
             create: scriptStub(build),
-            environment: buildEnv({ drvPath: args.drvPath, timeoutSeconds: args.buildTimeoutSeconds ?? DEFAULT_TIMEOUTS.build, nixConfig: args.nixConfig, builders: args.builders }),
+            environment: buildEnv({ drvPath: args.drvPath, timeoutSeconds: args.buildTimeoutSeconds ?? DEFAULT_TIMEOUTS.build, nixConfig: args.nixConfig, nixAccessTokens: args.nixAccessTokens, builders: args.builders }),
             triggers: [args.drvPath],
             logging: "stderr",
         }, { parent: this });

@@ -19,7 +19,9 @@ export const CHECK_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/local/cuda/bin";
  */
 export const IMAGE_SANDBOX_FUNCTIONS = `layerstack_unpack() {
   skopeo copy --quiet --src-tls-verify="$LAYERSTACK_TLS_VERIFY" "docker://$1" "oci:$2/oci:check" >&2
-  umoci raw unpack --image "$2/oci:check" "$2/rootfs" > "$2/unpack.log" 2>&1 || { cat "$2/unpack.log" >&2; return 1; }
+  # As a user other than root (a GPU host's CI user), umoci cannot chown: --rootless unpacks as that user.
+  lss_rootless=; [ "$(id -u)" = 0 ] || lss_rootless=--rootless
+  umoci raw unpack $lss_rootless --image "$2/oci:check" "$2/rootfs" > "$2/unpack.log" 2>&1 || { cat "$2/unpack.log" >&2; return 1; }
 }
 layerstack_sandbox() {
   lss_root=$1; shift

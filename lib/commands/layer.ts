@@ -18,7 +18,7 @@ import type { RegistryAuth } from "../registry";
 import { scriptEnv } from "./bounded";
 import { buildersEnv, withBuilders } from "./builders";
 import { withNixConfig } from "./cache";
-import { ScriptEnv, layerEnv, nixConfigEnv, registryEnv } from "./env";
+import { ScriptEnv, layerEnv, nixAccessTokensEnv, nixConfigEnv, registryEnv } from "./env";
 import { COPY_TO_PUSH, IMAGE_KIND, IMAGE_SOURCE } from "./image";
 
 export { shellQuote } from "../shell";
@@ -148,11 +148,11 @@ printf '%s\n%s\n' "$digest" "$manifest"`;
  * and with the stack's remote builders when it has some (WITH_BUILDERS, builders.ts: Nix then
  * dispatches the derivations to them).
  */
-export function buildEnv(b: { readonly drvPath: string; readonly timeoutSeconds: number; readonly nixConfig?: pulumi.Input<string>; readonly builders?: NixBuilders }): ScriptEnv {
+export function buildEnv(b: { readonly drvPath: string; readonly timeoutSeconds: number; readonly nixConfig?: pulumi.Input<string>; readonly nixAccessTokens?: pulumi.Input<string>; readonly builders?: NixBuilders }): ScriptEnv {
     const script = withNixConfig(BUILD_SCRIPT);
     return {
         ...scriptEnv(b.builders ? withBuilders(script) : script, b.timeoutSeconds),
-        ...layerEnv({ drvPath: b.drvPath }), ...nixConfigEnv(b.nixConfig), ...(b.builders ? buildersEnv(b.builders) : {}),
+        ...layerEnv({ drvPath: b.drvPath }), ...nixConfigEnv(b.nixConfig), ...nixAccessTokensEnv(b.nixAccessTokens), ...(b.builders ? buildersEnv(b.builders) : {}),
     };
 }
 

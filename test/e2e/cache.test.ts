@@ -104,7 +104,8 @@ test("a fresh Nix store substitutes a layer from the cache, with building made i
         must({ ...nix("nix", ["copy", "--derivation", "--no-check-sigs", "--to", store, drvPath]) }, "nix copy --derivation");
         expect(fs.existsSync(path.join(store, outPath))).toBe(false);
         return nix("nix", ["build", "--store", store, "--max-jobs", "0", "--no-link",
-            "--option", "substituters", CACHE_URL, "--option", "trusted-public-keys", trusted, drvPath]);
+            // The derivation's outputs: a bare .drv is the file itself since Nix 2.15 (rl-2.15.md).
+            "--option", "substituters", CACHE_URL, "--option", "trusted-public-keys", trusted, `${drvPath}^*`]);
     };
     const fresh = path.join(project.dir, "fresh-store");
     const ok = substitute(fresh, publicKey);

@@ -100,7 +100,8 @@ export class TestProject {
 
     /** The environment for the harness's own nix calls: this project's, with the dev Nix settings. */
     get nixEnv(): NodeJS.ProcessEnv {
-        return devNixEnv(this.env);
+        // The harness runs as root: root's HOME, not the project user's (Nix warns of a HOME not its own).
+        return devNixEnv(this.user ? { ...this.env, HOME: process.env.HOME, USER: process.env.USER, LOGNAME: process.env.LOGNAME } : this.env);
     }
 
     /** Runs a Nix program (`argv[0]`: nix, nix-store) with `env` (default nixEnv); never throws on a non-zero exit. */
