@@ -90,7 +90,7 @@ test("with the token the stack publishes; the token is in no argv, output or pla
     must(again, "second up --expect-no-changes");
     expect(Object.keys(project.outputs().layers)).toEqual(["layer01-base-cuda"]);
     // The stand-in saw the token (it checks its hash), and answered the commit and the tarball.
-    expect(requests().filter((q) => q.authorized && q.status === 200).map((q) => q.path.split("/")[5]).sort()).toEqual(expect.arrayContaining(["commits", "tarball"]));
+    expect(requests().filter((q) => q.authorized && q.status === 200).map((q) => q.path.split("/")[6]).sort()).toEqual(expect.arrayContaining(["commits", "tarball"]));
     // Never in clear: not in any argv, nor output, nor the backend's files, nor the shims' argv log.
     expect(sampler.hits).toEqual([]);
     expect(sampler.seen).toContain("nix");
