@@ -51,6 +51,9 @@ beforeAll(async () => {
     const flake = path.join(project.flakeDir, "flake.nix");
     fs.writeFileSync(flake, fs.readFileSync(flake, "utf8")
         .replace("outputs = { self }:", `inputs.private.url = "github:acme/private-pkgs?host=${HOST}";\n\n  outputs = { self, private }: assert private.lib.note == "from the private input";`));
+    // Nix's fetcher cache of this run's own (XDG_CACHE_HOME/nix): an earlier run's download of
+    // the input must not stand in for this one's.
+    project.env.XDG_CACHE_HOME = path.join(work, "cache");
     registry.start();
     project.initFor(registry, {
         "layerstack:layers": [{ id: "layer01-base-cuda", attr: "layer01-base-cuda" }],
