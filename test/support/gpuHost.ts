@@ -67,7 +67,8 @@ export class GpuHost extends SshHost {
 
     /** The SSH session's PATH. */
     sessionPath(bin = path.join(this.home, "bin"), shims = path.join(this.home, "shims")): string {
-        return `${bin}:${shims}:/usr/local/bin:/usr/bin:/bin`;
+        // The host's Nix is this machine's dev Nix (its daemon on the default socket serves this user).
+        return `${bin}:${shims}:${path.join(REPO, ".layerstack/nix/bin")}:/usr/local/bin:/usr/bin:/bin`;
     }
 
     /** argv of every call of a shimmed program on the host so far. */

@@ -35,6 +35,12 @@ export class TestNixDaemon {
         return { NIX_REMOTE: "daemon", NIX_DAEMON_SOCKET_PATH: this.socket };
     }
 
+    /** What the daemon (and the build hooks it runs) wrote to its log. */
+    log(): string {
+        const f = path.join(this.dir, "daemon.log");
+        return fs.existsSync(f) ? fs.readFileSync(f, "utf8") : "";
+    }
+
     start(): void {
         execFileSync("bash", [path.join(REPO, "scripts/nix-daemon.sh"), "start"], { env: this.env, stdio: ["ignore", "pipe", "pipe"] });
     }
