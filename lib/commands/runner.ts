@@ -64,6 +64,7 @@ const PARAMS_EOF = "LAYERSTACK_PARAMS";
 const PROGRAM_HEAD = `{
 while IFS= read -r line || [ -n "$line" ]; do
   name=\${line%%=*}
+  # shellcheck disable=SC2034 # read by the eval below
   value=\${line#*=}
   case "$name" in
     ${RUNNER_PARAMS.join("|")}) eval "$name=\\$value" ;;
@@ -71,6 +72,7 @@ while IFS= read -r line || [ -n "$line" ]; do
 done <<'${PARAMS_EOF}'`;
 /** After the parameters: a leading ~/ in RUNNER_DIR means the SSH user's home. */
 const PROGRAM_TILDE = `${PARAMS_EOF}
+# shellcheck disable=SC2088 # a literal "~/" in the parameter, not a path to expand
 case "\${RUNNER_DIR:-}" in "~/"*) RUNNER_DIR="$HOME/\${RUNNER_DIR#"~/"}" ;; esac`;
 /**
  * Closes a host program. The whole program is one brace group, which sh parses completely
@@ -174,7 +176,7 @@ const RUNNER_DEPS = `runner_deps_missing() {
   done
   ldconfig_cmd=ldconfig
   command -v ldconfig >/dev/null 2>&1 || ldconfig_cmd=/sbin/ldconfig
-  # shellcheck disable=SC2086 # config.sh splits LD_LIBRARY_PATH into words the same way
+  # shellcheck disable=SC2046 # config.sh splits LD_LIBRARY_PATH into words the same way
   "$ldconfig_cmd" -NXv $(printf '%s' "\${LD_LIBRARY_PATH:-}" | tr ':' ' ') 2>&1 | grep -q libicu || echo libicu
 }`;
 
@@ -189,11 +191,11 @@ const RUNNER_DEPS = `runner_deps_missing() {
 export const INSTALL_REMOTE = `set -eu
 ${RUNNER_DEPS}
 deps() {
-  missing=$(runner_deps_missing | tr '\\n' ' ')
+  missing=$(runner_deps_missing | tr '\\n' ' ' | sed 's/ $//')
   [ -n "$missing" ] || return 0
   echo "runner $RUNNER_VERSION: its .NET dependencies are missing ($missing): running sudo ./bin/installdependencies.sh" >&2
   sudo -n ./bin/installdependencies.sh >&2 || { echo "runner $RUNNER_VERSION: sudo -n ./bin/installdependencies.sh failed in $RUNNER_DIR: run it there as root" >&2; exit 1; }
-  missing=$(runner_deps_missing | tr '\\n' ' ')
+  missing=$(runner_deps_missing | tr '\\n' ' ' | sed 's/ $//')
   [ -z "$missing" ] || { echo "runner $RUNNER_VERSION: still missing after bin/installdependencies.sh: $missing (config.sh would stop: Libicu's dependencies is missing)" >&2; exit 1; }
 }
 mkdir -p "$RUNNER_DIR"
@@ -227,6 +229,7 @@ etc="/etc/layerstack/$unit"
 unitfile="/etc/systemd/system/$unit.service"
 mode=persistent
 [ "\${RUNNER_EPHEMERAL:-}" != true ] || mode=jit
+# shellcheck disable=SC2034 # want: read by STATE_REMOTE and REGISTER_REMOTE, not by UNREGISTER_REMOTE
 want=$(printf '%s|' "$mode" "\${RUNNER_URL:-}" "$RUNNER_NAME" "\${RUNNER_LABELS:-}" "\${RUNNER_VERSION:-}" "\${RUNNER_JIT_TOKEN_ID:-}" "\${GITHUB_API:-}")
 # Stops and removes the config.sh service (svc.sh, which config.sh generates) and our JIT unit.
 stop_all() {
