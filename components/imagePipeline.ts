@@ -158,6 +158,7 @@ export class ImagePipeline extends pulumi.ComponentResource {
                 checks: args.checks?.get(l.id),
                 checkRunner,
                 nixConfig,
+                netrc: args.cache?.netrc,
                 checkRegistry: args.checkRegistry,
                 builders: args.builders,
             }, { parent: this });
