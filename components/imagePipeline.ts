@@ -55,6 +55,14 @@ export interface ImagePipelineArgs {
      */
     readonly nixConfig?: string;
     /**
+     * Nix `access-tokens` (`host=token ...`, whitespace-separated) for private flake inputs
+     * (`layerstack:nixAccessTokens`): the evaluation and every build get them as
+     * `extra-access-tokens`. Plain text here, because the evaluation runs before any Output
+     * resolves: it stays in memory and reaches Nix only through its environment; the builds
+     * get it as a secret. @default none
+     */
+    readonly nixAccessTokens?: string;
+    /**
      * A binary cache: every build and push substitutes from it (its `nixConfig`, after the
      * pipeline's own), and each layer's closure is pushed to it once built (`<cache>-push-<id>`).
      * @default none
@@ -161,6 +169,7 @@ export class ImagePipeline extends pulumi.ComponentResource {
                 netrc: args.cache?.netrc,
                 checkRegistry: args.checkRegistry,
                 builders: args.builders,
+                ...(args.nixAccessTokens ? { nixAccessTokens: pulumi.secret(args.nixAccessTokens) } : {}),
             }, { parent: this });
             components.set(l.id, layer);
             // Each layer's closure goes to the cache once it is built (`<cache>-push-<id>`).
@@ -205,7 +214,7 @@ export class ImagePipeline extends pulumi.ComponentResource {
         const source = args.layersSource ?? "layers";
         const system = args.system ?? DEFAULT_SYSTEM;
         const ordered = validateImagePipelineArgs(args);
-        const evaluated = args.evaluated ?? evaluateAttrs(args.flake, system, [...new Set(ordered.map((l) => l.attr))], args.nixConfig);
+        const evaluated = args.evaluated ?? evaluateAttrs(args.flake, system, [...new Set(ordered.map((l) => l.attr))], args.nixConfig, args.nixAccessTokens);
         raiseAll(ordered.flatMap((l) => {
             const ev = evaluated.get(l.attr);
             if (!ev) return [`${source}: layer "${l.id}": the flake has no attribute packages.${system}.${l.attr} (${args.flake})`];

@@ -61,6 +61,11 @@ export interface NixImageLayerArgs {
     /** A private binary cache's netrc (secret; `BinaryCache.netrc`), for the build and the push. @default none */
     readonly netrc?: pulumi.Input<string>;
     /**
+     * Nix `access-tokens` (`host=token ...`) the build runs with, for private flake inputs; a
+     * secret (it reaches Nix as `extra-access-tokens` in the secret environment only). @default none
+     */
+    readonly nixAccessTokens?: pulumi.Input<string>;
+    /**
      * Read the pushed tag back from the registry on every preview, up and refresh, and publish
      * it again when it is gone (RegistryImage `<name>-in-registry`). Off only to measure what the
      * check costs (bench/run.ts). @default true
@@ -162,7 +167,10 @@ export class NixImageLayer extends pulumi.ComponentResource {
         const build = childName(name, "build");
         this.build = new command.local.Command(build, {
             create: scriptStub(build),
-            environment: buildEnv({ drvPath: args.drvPath, timeoutSeconds: args.buildTimeoutSeconds ?? DEFAULT_TIMEOUTS.build, nixConfig: args.nixConfig, builders: args.builders, netrc: args.netrc }),
+            environment: buildEnv({
+                drvPath: args.drvPath, timeoutSeconds: args.buildTimeoutSeconds ?? DEFAULT_TIMEOUTS.build, nixConfig: args.nixConfig,
+                nixAccessTokens: args.nixAccessTokens, builders: args.builders, netrc: args.netrc,
+            }),
             triggers: [args.drvPath],
             logging: "stderr",
         }, { parent: this });

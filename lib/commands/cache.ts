@@ -111,13 +111,20 @@ echo "$out"`;
  * the caller's own NIX_CONFIG, which therefore still wins. The system's nix.conf stays as it
  * is: a production stack adds only \`extra-\` settings, and only the dev stack's
  * \`layerstack:nixConfig\` turns the machine offline. Used by every command that runs Nix.
+ * LAYERSTACK_NIX_ACCESS_TOKENS (secret, \`layerstack:nixAccessTokens\`) becomes one more line,
+ * \`extra-access-tokens = ...\`, in the environment only: never in argv or the command's text.
  */
 export const WITH_NIX_CONFIG = `if [ -n "\${LAYERSTACK_NIX_CONFIG:-}" ]; then
   NIX_CONFIG="$LAYERSTACK_NIX_CONFIG\${NIX_CONFIG:+
 $NIX_CONFIG}"
   export NIX_CONFIG
 fi
-unset LAYERSTACK_NIX_CONFIG`;
+if [ -n "\${LAYERSTACK_NIX_ACCESS_TOKENS:-}" ]; then
+  NIX_CONFIG="\${NIX_CONFIG:+$NIX_CONFIG
+}extra-access-tokens = $LAYERSTACK_NIX_ACCESS_TOKENS"
+  export NIX_CONFIG
+fi
+unset LAYERSTACK_NIX_CONFIG LAYERSTACK_NIX_ACCESS_TOKENS`;
 
 /** \`script\`, run with the stack's Nix settings (see WITH_NIX_CONFIG). */
 export function withNixConfig(script: string): string {

@@ -19,7 +19,10 @@ export const CHECK_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/local/cuda/bin";
  */
 export const IMAGE_SANDBOX_FUNCTIONS = `layerstack_unpack() {
   skopeo copy --quiet --src-tls-verify="$LAYERSTACK_TLS_VERIFY" "docker://$1" "oci:$2/oci:check" >&2
-  umoci raw unpack --image "$2/oci:check" "$2/rootfs" > "$2/unpack.log" 2>&1 || { cat "$2/unpack.log" >&2; return 1; }
+  # As a user other than root (a GPU host's CI user), umoci cannot chown: --rootless unpacks as
+  # that user, keeping the image's modes (read-only store paths), so the trap makes it writable first.
+  lss_rootless=; [ "$(id -u)" = 0 ] || lss_rootless=--rootless
+  umoci raw unpack $lss_rootless --image "$2/oci:check" "$2/rootfs" > "$2/unpack.log" 2>&1 || { cat "$2/unpack.log" >&2; return 1; }
 }
 layerstack_sandbox() {
   lss_root=$1; shift
@@ -38,7 +41,7 @@ layerstack_sandbox() {
  */
 export const LOCAL_CHECK_SCRIPT = `set -eu
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+trap 'chmod -R u+w "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
 ${REGISTRY_LOGIN}
 ${IMAGE_SANDBOX_FUNCTIONS}
 layerstack_unpack "$LAYERSTACK_IMAGE_REF" "$tmp"
@@ -58,7 +61,7 @@ tail -n 40 "$tmp/output"`;
  */
 export const IMAGE_SHELL_SCRIPT = `set -eu
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+trap 'chmod -R u+w "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
 ${IMAGE_SANDBOX_FUNCTIONS}
 ref=$1; shift
 [ $# -gt 0 ] || set -- /bin/sh

@@ -18,7 +18,7 @@ import type { RegistryAuth } from "../registry";
 import { scriptEnv } from "./bounded";
 import { buildersEnv, withBuilders } from "./builders";
 import { netrcEnv, withNetrc, withNixConfig } from "./cache";
-import { ScriptEnv, layerEnv, nixConfigEnv, registryEnv } from "./env";
+import { ScriptEnv, layerEnv, nixAccessTokensEnv, nixConfigEnv, registryEnv } from "./env";
 import { COPY_TO_PUSH, IMAGE_KIND, IMAGE_SOURCE } from "./image";
 
 export { shellQuote } from "../shell";
@@ -148,13 +148,16 @@ printf '%s\n%s\n' "$digest" "$manifest"`;
  * and with the stack's remote builders when it has some (WITH_BUILDERS, builders.ts: Nix then
  * dispatches the derivations to them).
  */
-export function buildEnv(b: { readonly drvPath: string; readonly timeoutSeconds: number; readonly nixConfig?: pulumi.Input<string>; readonly builders?: NixBuilders; readonly netrc?: pulumi.Input<string> }): ScriptEnv {
+export function buildEnv(b: {
+    readonly drvPath: string; readonly timeoutSeconds: number; readonly nixConfig?: pulumi.Input<string>; readonly nixAccessTokens?: pulumi.Input<string>;
+    readonly builders?: NixBuilders; readonly netrc?: pulumi.Input<string>;
+}): ScriptEnv {
     const nix = withNixConfig(BUILD_SCRIPT);
     const script = b.netrc !== undefined ? withNetrc(nix) : nix;
     return {
         ...scriptEnv(b.builders ? withBuilders(script) : script, b.timeoutSeconds),
         ...netrcEnv(b.netrc),
-        ...layerEnv({ drvPath: b.drvPath }), ...nixConfigEnv(b.nixConfig), ...(b.builders ? buildersEnv(b.builders) : {}),
+        ...layerEnv({ drvPath: b.drvPath }), ...nixConfigEnv(b.nixConfig), ...nixAccessTokensEnv(b.nixAccessTokens), ...(b.builders ? buildersEnv(b.builders) : {}),
     };
 }
 

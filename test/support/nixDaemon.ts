@@ -14,9 +14,10 @@ export class TestNixDaemon {
 
     /**
      * `extra`: nix.conf lines after the dev daemon's offline ones (trusted-substituters, ...);
-     * or `confDir`: a machine's nix.conf directory, used as it is.
+     * or `confDir`: a machine's nix.conf directory, used as it is; `env`: more of the daemon's
+     * own environment.
      */
-    constructor(opts: { extra?: string; confDir?: string } = {}) {
+    constructor(opts: { extra?: string; confDir?: string; env?: NodeJS.ProcessEnv } = {}) {
         this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "layerstack-nix-daemon-"));
         fs.chmodSync(this.dir, 0o755);
         this.socket = path.join(this.dir, "socket");
@@ -24,6 +25,8 @@ export class TestNixDaemon {
             ...process.env, LAYERSTACK_NIX_DAEMON_DIR: this.dir, NIX_DAEMON_SOCKET_PATH: this.socket,
             ...(opts.extra ? { LAYERSTACK_NIX_DAEMON_EXTRA: opts.extra } : {}),
             ...(opts.confDir ? { LAYERSTACK_NIX_CONF_DIR: opts.confDir } : {}),
+            // The daemon's own environment (what a host gives its nix-daemon service).
+            ...opts.env,
         };
     }
 
