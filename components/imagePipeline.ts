@@ -166,6 +166,7 @@ export class ImagePipeline extends pulumi.ComponentResource {
                 checks: args.checks?.get(l.id),
                 checkRunner,
                 nixConfig,
+                netrc: args.cache?.netrc,
                 checkRegistry: args.checkRegistry,
                 builders: args.builders,
                 ...(args.nixAccessTokens ? { nixAccessTokens: pulumi.secret(args.nixAccessTokens) } : {}),
@@ -229,6 +230,14 @@ export class ImagePipeline extends pulumi.ComponentResource {
         return {
             provider: new docker.Provider(`${name}-check-host`, {
                 host: host.dockerHost,
+                // No ping when the provider is configured: the engine configures it on every
+                // preview too, and with an ssh:// host that ping is an SSH connection to the GPU
+                // host from wherever the preview runs (a hosted runner, a workstation), which fails
+                // where the host is unreachable (kreuzwerker/terraform-provider-docker
+                // internal/provider/config.go: dockerClient.Ping unless DisableDockerDaemonCheck;
+                // pulumi-docker bridges it as disableDockerDaemonCheck). An up still reaches the
+                // daemon at its first pull, after the runner's preflight has checked Docker there.
+                disableDockerDaemonCheck: true,
                 // Over SSH: never prompt, fail fast when the host is unreachable; with the runner's pinned key when given.
                 ...(ssh ? { sshOpts: host.ssh ? dockerSshOptions(host.ssh) : DEFAULT_DOCKER_SSH_OPTS } : {}),
                 ...(args.registryAuth ? {

@@ -67,7 +67,8 @@ export function stackArgs(v: ValidatedConfig, secrets: Secrets, env: StackEnviro
         pipeline,
         ...(cache ? { cache } : {}),
         // The workflow's only Actions settings are its Cachix steps' (an unset CACHIX_ENABLED is false).
-        ...(g && c?.kind === "cachix" ? { github: { ...g, cachix: { cacheName: c.name, authToken: secrets.cachixAuthToken! } } } : {}),
+        // Each name carries the variant (CACHIX_ENABLED_CU130): two stacks on one repository own their own.
+        ...(g && c?.kind === "cachix" ? { github: { ...g, variant: v.variant, cachix: { cacheName: c.name, authToken: secrets.cachixAuthToken! } } } : {}),
         ...(r && g && v.cuda ? {
             runner: {
                 connection: { host: r.host, port: r.port, user: r.user, hostKey: r.hostKey, privateKey: secrets.runnerSshKey, agent: r.sshAgent },

@@ -3,7 +3,7 @@
 // lacks (nvidia-smi reporting a driver version, sudo, systemctl). Plus a stand-in runner
 // release tarball with the pinned file name. The stand-ins record every call
 // (test/support/standin-host.js); the sshd logs every login.
-import { execFileSync } from "child_process";
+import { execFileSync, spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
@@ -58,8 +58,15 @@ export class GpuHost extends SshHost {
         const write = (file: string, text: string) => fs.writeFileSync(file, text, { mode: 0o755 });
         write(path.join(bin, "sudo"), `#!/bin/sh\n${env}\n${helper} sudo "$@"\n[ "$1" != -n ] || shift\nexec "$@"\n`);
         write(path.join(bin, "systemctl"), `#!/bin/sh\n${env}\nexec ${helper} systemctl "$@"\n`);
+        // ldconfig as a minimal host answers before the runner's dependencies are installed: no libicu
+        // (what the release's config.sh looks for), until bin/installdependencies.sh has run.
+        write(path.join(bin, "ldconfig"), `#!/bin/sh\n[ ! -f ${path.join(state, "icu")} ] || echo "	libicuuc.so.72 -> libicuuc.so.72.1"\necho "/usr/lib/x86_64-linux-gnu:"\n`);
         write(path.join(bin, "nvidia-smi"), `#!/bin/sh\ncase "$*" in\n  *driver_version*) cat ${path.join(state, "driver")} ;;\n  *name*) echo "NVIDIA H100 80GB HBM3" ;;\n  *) echo "NVIDIA-SMI stand-in" ;;\nesac\n`);
         write(path.join(this.dir, "svc.sh.template"), `#!/bin/sh\n${env}\ncd "$(dirname "$0")"\nexec ${helper} svc "$@"\n`);
+        // The host's Nix (the preflight requires one): this machine's, which the dev toolchain keeps in a
+        // private prefix rather than /usr/bin (scripts/lib/nix-install.sh).
+        const nix = spawnSync("sh", ["-c", "command -v nix"], { encoding: "utf8" }).stdout.trim();
+        if (nix && !fs.existsSync("/usr/bin/nix")) fs.symlinkSync(fs.realpathSync(nix), path.join(bin, "nix"));
         this.setDriver("580.82.07");
         // The user's PATH over SSH: the stand-ins first, then the argv shims, then the system's (nix, node, curl, tar).
         this.startSshd({ home: this.home, owned: [this.callsFile, this.argvLog], config: [`SetEnv PATH=${this.sessionPath(bin, shims)}`] });
@@ -104,6 +111,8 @@ export function makeRunnerRelease(dir: string, version: string, host: GpuHost): 
         fs.writeFileSync(path.join(src, name), `#!/bin/sh\n${env}\ncd "$(dirname "$0")"\nexec ${helper} ${sub} "$@"\n`, { mode: 0o755 });
     }
     fs.mkdirSync(path.join(src, "bin"));
+    // The release's dependency installer (src/Misc/layoutbin/installdependencies.sh): records its call, then "installs" libicu.
+    fs.writeFileSync(path.join(src, "bin", "installdependencies.sh"), `#!/bin/sh\n${env}\nexec ${helper} installdependencies "$@"\n`, { mode: 0o755 });
     fs.writeFileSync(path.join(src, "bin", "Runner.Listener"), "stand-in\n");
     const out = path.join(dir, `v${version}`);
     fs.mkdirSync(out, { recursive: true });
