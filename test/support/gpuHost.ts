@@ -3,7 +3,7 @@
 // lacks (nvidia-smi reporting a driver version, sudo, systemctl). Plus a stand-in runner
 // release tarball with the pinned file name. The stand-ins record every call
 // (test/support/standin-host.js); the sshd logs every login.
-import { execFileSync, spawnSync } from "child_process";
+import { execFileSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
@@ -63,10 +63,6 @@ export class GpuHost extends SshHost {
         write(path.join(bin, "ldconfig"), `#!/bin/sh\n[ ! -f ${path.join(state, "icu")} ] || echo "	libicuuc.so.72 -> libicuuc.so.72.1"\necho "/usr/lib/x86_64-linux-gnu:"\n`);
         write(path.join(bin, "nvidia-smi"), `#!/bin/sh\ncase "$*" in\n  *driver_version*) cat ${path.join(state, "driver")} ;;\n  *name*) echo "NVIDIA H100 80GB HBM3" ;;\n  *) echo "NVIDIA-SMI stand-in" ;;\nesac\n`);
         write(path.join(this.dir, "svc.sh.template"), `#!/bin/sh\n${env}\ncd "$(dirname "$0")"\nexec ${helper} svc "$@"\n`);
-        // The host's Nix (the preflight requires one): this machine's, which the dev toolchain keeps in a
-        // private prefix rather than /usr/bin (scripts/lib/nix-install.sh).
-        const nix = spawnSync("sh", ["-c", "command -v nix"], { encoding: "utf8" }).stdout.trim();
-        if (nix && !fs.existsSync("/usr/bin/nix")) fs.symlinkSync(fs.realpathSync(nix), path.join(bin, "nix"));
         this.setDriver("580.82.07");
         // The user's PATH over SSH: the stand-ins first, then the argv shims, then the system's (nix, node, curl, tar).
         this.startSshd({ home: this.home, owned: [this.callsFile, this.argvLog], config: [`SetEnv PATH=${this.sessionPath(bin, shims)}`] });
@@ -74,7 +70,9 @@ export class GpuHost extends SshHost {
 
     /** The SSH session's PATH. */
     sessionPath(bin = path.join(this.home, "bin"), shims = path.join(this.home, "shims")): string {
-        // The host's Nix is this machine's dev Nix (its daemon on the default socket serves this user).
+        // The host's Nix (the preflight requires one) is this machine's dev Nix, which the dev toolchain
+        // keeps in a private prefix rather than /usr/bin (scripts/lib/nix-install.sh); its daemon on the
+        // default socket serves this user.
         return `${bin}:${shims}:${path.join(REPO, ".layerstack/nix/bin")}:/usr/local/bin:/usr/bin:/bin`;
     }
 
