@@ -37,11 +37,20 @@ interface EngineEvent {
 /** Which layer and step a resource name belongs to (the longest matching id wins): lib/naming.ts layerChildOf. */
 export const stepOf = layerChildOf;
 
-/** The last `n` lines of a failure's output, without the provider's `running "<command>":` line. */
+/**
+ * `n` lines of a failure's output, without the provider's `running "<command>":` line: from
+ * Nix's root cause on, when the output has one (its last `error: builder for '<drv>' failed`,
+ * which Nix 2.26 follows with the log's last lines, "For full logs, run:" and one "error: 1
+ * dependencies ... failed to build" per derivation above it: NixOS/nix 2.26.3
+ * src/libstore/build/derivation-goal.cc), else its last `n` lines.
+ */
 export function lastLines(message: string, n = 6): string {
     const lines = message.replace(/\r/g, "").split("\n");
     const start = /: running ".*":$/.test(lines[0]) ? 1 : 0;
-    return lines.slice(start).map((l) => l.trimEnd()).filter((l) => l.trim() !== "").slice(-n).join("\n");
+    const kept = lines.slice(start).map((l) => l.trimEnd()).filter((l) => l.trim() !== "");
+    let root = -1;
+    kept.forEach((l, i) => { if (/^error: builder for '/.test(l.trim())) root = i; });
+    return (root >= 0 ? kept.slice(root, root + n) : kept.slice(-n)).join("\n");
 }
 
 /** The rows of the table, parents first. */

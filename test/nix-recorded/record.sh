@@ -32,6 +32,15 @@ nix build --dry-run "/nix/store/00000000000000000000000000000000-missing.drv^*" 
 nix path-info --json --option substituters "" --store "file://$w/cache" "$depout" /nix/store/00000000000000000000000000000000-missing >"$out/path-info-binary-cache.json"
 nix config show --json | node -e 'const c = JSON.parse(require("fs").readFileSync(0, "utf8")); process.stdout.write(JSON.stringify({ substituters: c.substituters, "trusted-substituters": c["trusted-substituters"] }, null, 1) + "\n")' >"$out/config-show-substituters.json"
 nix store info --json >"$out/store-info-trusted.json"
+# A build that fails beneath another, as a layer's build with a broken package fails.
+cat >"$w/broken.nix" <<'NIX'
+rec {
+  broken = derivation { name = "recorded-broken"; system = "x86_64-linux"; builder = "/bin/sh"; args = [ "-c" "echo this package is broken >&2; exit 1" ]; };
+  above = derivation { name = "recorded-above"; system = "x86_64-linux"; builder = "/bin/sh"; args = [ "-c" "echo ${broken} > $out" ]; };
+}
+NIX
+nix-store --realise --no-gc-warning --no-build-output "$(nix-instantiate "$w/broken.nix" -A above 2>/dev/null)" 2>"$out/build-failure.stderr" && exit 1
+
 # A user the daemon does not trust, adding a substituter and its key.
 id layerstack-record >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin layerstack-record
 setpriv --reuid layerstack-record --regid "$(id -g layerstack-record)" --clear-groups env -i PATH="$PATH" HOME=/nonexistent \
