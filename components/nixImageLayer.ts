@@ -199,10 +199,11 @@ export class NixImageLayer extends pulumi.ComponentResource {
             this.checks = new RunnerChecks(check, {
                 layer: name, imageRef: this.imageRef, checks: args.checks, provider: args.checkRunner.provider,
                 dependsOn: [this.push, ...(args.checkRunner.dependsOn ?? [])],
+                registry: args.registry, registryAuth: args.registryAuth,
             }, { parent: this });
         } else if (args.checks?.length) {
             this.checks = new LayerChecks(check, {
-                imageRef: this.imageRef, registry: args.registry, checks: args.checks,
+                layer: name, imageRef: this.imageRef, registry: args.registry, checks: args.checks,
                 registryAuth: args.registryAuth, dependsOn: [this.push],
             }, { parent: this });
         }

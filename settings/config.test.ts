@@ -322,7 +322,7 @@ describe("a layer's checks follow it through a rename", () => {
             'layerstack:layers: layer "layer04-pytorch" has the id of a catalog layer with checks (torch-cuda-version, torch-sees-gpu), but the flake attribute "my-torch": checks follow the attribute, so these would be dropped. Set "checks" on the layer to keep them (or "checks: []" to run none)'],
         ["overrides keyed by an old id", { layers: [{ id: "base", attr: "layer01-base-cuda" }], checks: { "layer01-base-cuda": [{ name: "nvcc-version", skip: true }] } },
             'layerstack:checks: no layer "layer01-base-cuda" in layerstack:layers (checks are keyed by layer id: after a rename, key them by the new id)'],
-        ["checks on a layer that are not a list", { layers: [{ id: "base", attr: "a", checks: "nvcc" }] }, "layerstack:layers[0].checks: must be a list of {name, script, gpu?}"],
+        ["checks on a layer that are not a list", { layers: [{ id: "base", attr: "a", checks: "nvcc" }] }, "layerstack:layers[0].checks: must be a list of {name, script | argv, gpu?}"],
         ["a check on a layer without a script", { layers: [{ id: "base", attr: "a", checks: [{ name: "x" }] }] }, "layerstack:layers[0].checks[0]: script must be a non-empty string"],
         ["two checks of one name on a layer", { layers: [{ id: "base", attr: "a", checks: [{ name: "x", script: "true" }, { name: "x", script: "false" }] }] }, 'layerstack:layers[0].checks[1]: duplicate check name "x"'],
     ])("%s fails, saying so", (_name, raw, expected) => {
