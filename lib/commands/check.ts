@@ -60,8 +60,9 @@ export const IMAGE_SANDBOX_FUNCTIONS = `layerstack_unpack() {
   umoci raw unpack --image "$2/oci:check" "$2/rootfs" > "$2/unpack.log" 2>&1 || { cat "$2/unpack.log" >&2; return 1; }
   skopeo inspect --config "oci:$2/oci:check" > "$2/config.json"
   jq -c --arg home /root ${shellQuote(CHECK_ENV_JQ)} "$2/config.json" > "$2/env.json"
-  jq -r '.[] | index("=") as $i | "--setenv \\(.[:$i] | @sh) \\(.[$i + 1:] | @sh)"' "$2/env.json" > "$2/sandbox-args"
-  jq -r '(.config // {}).WorkingDir // "" | select(. != "") | "--dir \\(@sh) --chdir \\(@sh)"' "$2/config.json" >> "$2/sandbox-args"
+  # One line of sh words (jq -j: a newline only inside a quoted value), for layerstack_sandbox's eval.
+  jq -j '.[] | index("=") as $i | "--setenv \\(.[:$i] | @sh) \\(.[$i + 1:] | @sh) "' "$2/env.json" > "$2/sandbox-args"
+  jq -j '(.config // {}).WorkingDir // "" | select(. != "") | "--dir \\(@sh) --chdir \\(@sh) "' "$2/config.json" >> "$2/sandbox-args"
   lsu_user=$(jq -r '(.config // {}).User // ""' "$2/config.json")
   case $lsu_user in
   ''|root|0|0:0|root:root) ;;
@@ -76,7 +77,7 @@ export const IMAGE_SANDBOX_FUNCTIONS = `layerstack_unpack() {
       lsu_gid=$(awk -F: -v n="$lsu_group" '$1 == n { print $3; exit }' "$2/rootfs/etc/group" 2>/dev/null || true)
       [ -n "$lsu_gid" ] || { echo "the image's User $lsu_user names a group not in its /etc/group" >&2; return 1; } ;;
     esac
-    printf -- '--unshare-user --uid %s --gid %s\\n' "$lsu_uid" "\${lsu_gid:-$lsu_uid}" >> "$2/sandbox-args" ;;
+    printf -- '--unshare-user --uid %s --gid %s ' "$lsu_uid" "\${lsu_gid:-$lsu_uid}" >> "$2/sandbox-args" ;;
   esac
 }
 layerstack_sandbox() {
