@@ -32,7 +32,7 @@ describe("validateConfig", () => {
         expect(s.flake).toBe(`path:${projectDir}/fixtures/megapak`);
         expect(s.layers.map((l) => l.id)).toEqual([
             "layer01-base-cuda", "layer02-python-tools", "layer03-gcc15", "layer04-pytorch", "layer05-pak3", "layer06-cupy",
-            "layer07-pak5", "layer08-pak7", "layer10-performance", "layer11-app", "layer12-comfyui",
+            "layer07-pak5", "layer08-pak7", "layer09-sam", "layer10-performance", "layer11-app", "layer12-comfyui",
         ]);
         expect(s.layers.find((l) => l.id === "layer10-performance")!.parent).toBe("layer08-pak7");
         expect(s.system).toBe("x86_64-linux");
@@ -298,7 +298,7 @@ describe("a layer's checks follow it through a rename", () => {
     test("a renamed layer keeps the catalog's checks of its flake attribute", () => {
         const s = validateConfig({ ...good, layers: [{ id: "base", attr: "layer01-base-cuda" }, { id: "torch", attr: "layer04-pytorch", parent: "base" }] }, ctx);
         expect(names(s, "base")).toEqual(["nvcc-version"]);
-        expect(names(s, "torch")).toEqual(["torch-cuda-version", "torch-sees-gpu"]);
+        expect(names(s, "torch")).toEqual(["torch-cuda-version", "torch-sees-gpu", "pytorch-installed"]);
     });
 
     test("another variant's attribute (<attr>-cu128) finds them too, with that variant's versions", () => {
@@ -319,7 +319,7 @@ describe("a layer's checks follow it through a rename", () => {
 
     test.each([
         ["a catalog id on another attribute, which would drop its checks", { layers: [{ id: "layer04-pytorch", attr: "my-torch" }] },
-            'layerstack:layers: layer "layer04-pytorch" has the id of a catalog layer with checks (torch-cuda-version, torch-sees-gpu), but the flake attribute "my-torch": checks follow the attribute, so these would be dropped. Set "checks" on the layer to keep them (or "checks: []" to run none)'],
+            'layerstack:layers: layer "layer04-pytorch" has the id of a catalog layer with checks (torch-cuda-version, torch-sees-gpu, pytorch-installed), but the flake attribute "my-torch": checks follow the attribute, so these would be dropped. Set "checks" on the layer to keep them (or "checks: []" to run none)'],
         ["overrides keyed by an old id", { layers: [{ id: "base", attr: "layer01-base-cuda" }], checks: { "layer01-base-cuda": [{ name: "nvcc-version", skip: true }] } },
             'layerstack:checks: no layer "layer01-base-cuda" in layerstack:layers (checks are keyed by layer id: after a rename, key them by the new id)'],
         ["checks on a layer that are not a list", { layers: [{ id: "base", attr: "a", checks: "nvcc" }] }, "layerstack:layers[0].checks: must be a list of {name, script | argv, gpu?}"],
