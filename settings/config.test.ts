@@ -34,7 +34,7 @@ describe("validateConfig", () => {
             "layer01-base-cuda", "layer02-python-tools", "layer03-gcc15", "layer04-pytorch", "layer05-pak3", "layer06-cupy",
             "layer07-pak5", "layer08-pak7", "layer09-sam", "layer10-performance", "layer11-app", "layer12-comfyui",
         ]);
-        expect(s.layers.find((l) => l.id === "layer10-performance")!.parent).toBe("layer08-pak7");
+        expect(s.layers.find((l) => l.id === "layer10-performance")!.parent).toBe("layer09-sam");
         expect(s.system).toBe("x86_64-linux");
         expect(s.variant).toBe("dev");
         expect(s.buildTimeoutSeconds).toBeUndefined();
