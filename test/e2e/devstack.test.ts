@@ -78,7 +78,7 @@ test("after one layer's content changes, preview names exactly it and its descen
     // (The catalog's checks, layers/megapak.ts; those marked gpu do not run here.)
     const checked = ["layer05-pak3-check-pak3-installed", "layer05-pak3-check-pak3-modules", "layer06-cupy-check-cupy-installed",
         "layer07-pak5-check-pak5-installed", "layer08-pak7-check-pak7-installed", "layer10-performance-check-performance-installed",
-        "layer11-app-check-app-files", "layer12-comfyui-check-all-installed", "layer12-comfyui-check-app-files"];
+        "layer11-app-check-app-files", "layer12-comfyui-check-all-installed", "layer12-comfyui-check-all-modules", "layer12-comfyui-check-app-files"];
     // Each rebuilt layer's registry read-back (RegistryImage) stands for its new tag, so it is replaced too.
     const expected = [...BENEATH.flatMap((id) => [`replace ${id}-build`, `replace ${id}-push`, `replace ${id}-in-registry`]), ...checked.map((c) => `replace ${c}`)];
     expect(changed.filter((c) => !c.startsWith("create-replacement") && !c.startsWith("delete-replaced")).sort()).toEqual(expected.sort());
