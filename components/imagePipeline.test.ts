@@ -89,6 +89,25 @@ describe("ImagePipeline", () => {
         expect(out["t-other"].parent).toBe("t-base");
         expect(p.layerComponents.size).toBe(3);
     });
+    test("the single layout: every layer in the one repository, its id ending its tags (lib/layout.ts)", async () => {
+        const p = new mod.ImagePipeline("one", {
+            ...base, repositoryLayout: "single",
+            layers: [{ id: "one-base", attr: "layer01-base-cuda" }, { id: "one-top", attr: "layer02-python-tools", parent: "one-base" }],
+        });
+        const out = await valueOf(p.layers);
+        for (const id of ["one-base", "one-top"]) {
+            expect(out[id].repository).toBe("127.0.0.1:5000/layerstack/megapak");
+            expect(out[id].tag).toBe(`dev-${out[id].drvPath.slice(11, 43)}-${id}`);
+            expect(out[id].imageRef).toBe(`127.0.0.1:5000/layerstack/megapak@sha256:${"cd".repeat(32)}`);
+            expect(p.layerComponents.get(id)!.tagSuffix).toBe(`-${id}`);
+        }
+        // The registry read-back and the push name the one repository and the layer's own tag.
+        const readBack = recorded.find((r) => r.name === "one-top-in-registry")!.inputs;
+        expect(readBack).toMatchObject({ repository: "layerstack/megapak", tag: out["one-top"].tag });
+        expect(() => mod.validateImagePipelineArgs({ ...base, repositoryLayout: "single", repository: "r".repeat(250), layers: [{ id: "a", attr: "a" }] }))
+            .toThrow(`layers: layer "a": "127.0.0.1:5000/${"r".repeat(250)}" is 265 characters; an image name may have at most 255`);
+    });
+
     test("its own rules, without the engine: the layers parents first, a bad one named (validateImagePipelineArgs)", () => {
         const two = [{ id: "b", attr: "b", parent: "a" }, { id: "a", attr: "a" }];
         expect(mod.validateImagePipelineArgs({ ...base, layers: two }).map((l) => l.id)).toEqual(["a", "b"]);

@@ -6,6 +6,7 @@ import { DEFAULT_SYSTEM, defaultVariant } from "../lib/defaults";
 import { DockerSshAccess, dockerSshOptions } from "../lib/dockerSsh";
 import { raiseAll } from "../lib/errors";
 import { LayerSpec, orderLayers } from "../lib/graph";
+import { RepositoryLayout, layerPlace, tagProblem } from "../lib/layout";
 import { LayerForecast, forecastLayers } from "../lib/forecast";
 import { EvalResult, Evaluated, evaluateAttrs, isEvalFailure, joinNixConfig } from "../lib/nix";
 import { nameProblem } from "../lib/reference";
@@ -27,8 +28,16 @@ export interface ImagePipelineArgs {
     readonly layersSource?: string;
     /** Registry `host[:port]`; loopback registries are reached over plain HTTP, others over TLS. @example "ghcr.io" */
     readonly registry: string;
-    /** Repository path prefix; layer `<id>` goes to `<registry>/<repository>/<id>`. @example "owner/megapak" */
+    /**
+     * Repository path prefix; layer `<id>` goes to `<registry>/<repository>/<id>`, or with
+     * `repositoryLayout: "single"` every layer to `<registry>/<repository>`. @example "owner/megapak"
+     */
     readonly repository: string;
+    /**
+     * `"per-layer"`: a repository per layer, tags `<variant>-<drv hash>`. `"single"`: every layer
+     * in `repository`, tags `<variant>-<drv hash>-<id>` (lib/layout.ts). @default "per-layer"
+     */
+    readonly repositoryLayout?: RepositoryLayout;
     /** Starts every tag (`<variant>-<drv hash>`). @default the stack name */
     readonly variant?: string;
     /** Registry credentials; the password must be a secret Output. @default anonymous */
@@ -96,11 +105,12 @@ const DEFAULT_DOCKER_SSH_OPTS = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=30
  * layers form a forest and every image name is one a registry accepts. Returns the layers
  * parents first: the one place the layer order is worked out.
  */
-export function validateImagePipelineArgs(args: Pick<ImagePipelineArgs, "layers" | "layersSource" | "registry" | "repository">): LayerSpec[] {
+export function validateImagePipelineArgs(args: Pick<ImagePipelineArgs, "layers" | "layersSource" | "registry" | "repository" | "repositoryLayout" | "variant">): LayerSpec[] {
     const source = args.layersSource ?? "layers";
     const ordered = orderLayers(args.layers, source);
     raiseAll(ordered.flatMap((l) => {
-        const p = nameProblem(args.registry, `${args.repository}/${l.id}`);
+        const place = layerPlace(args.repositoryLayout, args.repository, l.id);
+        const p = nameProblem(args.registry, place.repositoryPath) ?? (args.variant !== undefined ? tagProblem(args.variant, place) : undefined);
         return p ? [`${source}: layer "${l.id}": ${p}`] : [];
     }));
     return ordered;
@@ -150,6 +160,7 @@ export class ImagePipeline extends pulumi.ComponentResource {
                 copyTo: l.format ? undefined : ev.copyTo,
                 registry: args.registry,
                 repository: args.repository,
+                repositoryLayout: args.repositoryLayout,
                 variant: args.variant ?? defaultVariant(pulumi.getStack()),
                 parent: l.parent ? components.get(l.parent) : undefined,
                 registryAuth: args.registryAuth,

@@ -42,6 +42,13 @@ describe("validateConfig", () => {
         expect(s.forecast).toBe(true);
     });
 
+    test("layerstack:repositoryLayout: per-layer by default; single reaches the pipeline", () => {
+        expect(validateConfig(good, ctx).repositoryLayout).toBe("per-layer");
+        const s = validateConfig({ ...good, repositoryLayout: "single" }, ctx);
+        expect(s.repositoryLayout).toBe("single");
+        expect(stackArgs(s, {}).pipeline.repositoryLayout).toBe("single");
+    });
+
     test("layerstack:forecast turns the work forecast off, and reaches the pipeline", () => {
         const s = validateConfig({ ...good, forecast: "false" }, ctx);
         expect(s.forecast).toBe(false);
@@ -58,6 +65,9 @@ describe("validateConfig", () => {
         ["registry with scheme", { registry: "https://ghcr.io" }, 'layerstack:registry: "https://ghcr.io" is not a registry host[:port]'],
         ["registry port out of range", { registry: "127.0.0.1:70000" }, 'layerstack:registry: "127.0.0.1:70000" is not a registry host[:port]'],
         ["repository with capitals", { repository: "Owner/Megapak" }, 'layerstack:repository: "Owner/Megapak" is not a repository path'],
+        ["an unknown repository layout", { repositoryLayout: "flat" }, 'layerstack:repositoryLayout: "flat" must be "per-layer" or "single" (a repository per layer, or every layer in layerstack:repository with its id in the tag)'],
+        ["a layer id too long for the single layout's tags", { repositoryLayout: "single", variant: "v".repeat(32), layers: [{ id: "l".repeat(64), attr: "a" }] },
+            `layerstack:layers: layer "${"l".repeat(64)}": its tags would be 130 characters ("${"v".repeat(32)}-<32-character drv hash>-${"l".repeat(64)}"); a tag may have at most 128: use a shorter id or variant`],
         ["bad system", { system: "x86 linux" }, 'layerstack:system: "x86 linux" is not a Nix system'],
         ["bad variant", { variant: "CU 130" }, 'layerstack:variant: "CU 130" must be lowercase'],
         ["zero timeout", { buildTimeout: "0" }, 'layerstack:buildTimeout: "0" must be a whole number of seconds, at least 1'],

@@ -8,6 +8,7 @@ import { CheckSpec, parseLayerChecks } from "../lib/checks";
 import { DEFAULT_SYSTEM, defaultVariant } from "../lib/defaults";
 import { LayerSpec } from "../lib/graph";
 import { HOST_LABEL } from "../lib/hosts";
+import { DEFAULT_REPOSITORY_LAYOUT, REPOSITORY_LAYOUTS, RepositoryLayout } from "../lib/layout";
 import { NAME_TOTAL_LENGTH_MAX, REPOSITORY_PATH } from "../lib/reference";
 import { RawConfig, key } from "./raw";
 
@@ -26,6 +27,8 @@ export interface ImageConfig {
     flake?: string;
     registry?: string;
     repository?: string;
+    /** One repository per layer, or all in `repository` (`layerstack:repositoryLayout`, lib/layout.ts). */
+    repositoryLayout: RepositoryLayout;
     system: string;
     variant: string;
     buildTimeoutSeconds?: number;
@@ -78,6 +81,11 @@ export function validateImage(raw: RawConfig, ctx: { stack: string; projectDir: 
         problems.push(`${key("repository")}: "${registry}/${repository}" is ${registry.length + 1 + repository.length} characters, which leaves no room for a layer id: an image name may have at most ${NAME_TOTAL_LENGTH_MAX}`);
     }
 
+    const repositoryLayout = (raw.repositoryLayout ?? DEFAULT_REPOSITORY_LAYOUT) as RepositoryLayout;
+    if (!REPOSITORY_LAYOUTS.includes(repositoryLayout)) {
+        problems.push(`${key("repositoryLayout")}: ${JSON.stringify(raw.repositoryLayout)} must be ${REPOSITORY_LAYOUTS.map((l) => `"${l}"`).join(" or ")} (a repository per layer, or every layer in ${key("repository")} with its id in the tag)`);
+    }
+
     const system = raw.system ?? DEFAULT_SYSTEM;
     if (!SYSTEM.test(system)) problems.push(`${key("system")}: ${JSON.stringify(system)} is not a Nix system (e.g. "${DEFAULT_SYSTEM}")`);
 
@@ -112,7 +120,7 @@ export function validateImage(raw: RawConfig, ctx: { stack: string; projectDir: 
     const layerChecks = new Map<string, CheckSpec[]>();
     const layers = raw.layers === undefined ? undefined : parseLayers(raw.layers, problems, layerChecks);
     return {
-        flake, registry, repository, system, variant, buildTimeoutSeconds, ...(nixConfig ? { nixConfig } : {}), auth,
+        flake, registry, repository, repositoryLayout, system, variant, buildTimeoutSeconds, ...(nixConfig ? { nixConfig } : {}), auth,
         ...(raw.layers !== undefined ? { layers: layers ?? [] } : {}), layerChecks,
     };
 }

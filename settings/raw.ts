@@ -15,7 +15,7 @@ export function key(k: string): string {
 
 /** Keys whose value is a string. */
 export const STRING_KEYS = [
-    "flake", "registry", "repository", "system", "variant", "buildTimeout", "nixConfig", "registryUsername", "runChecks",
+    "flake", "registry", "repository", "repositoryLayout", "system", "variant", "buildTimeout", "nixConfig", "registryUsername", "runChecks",
     "cuda", "pytorch", "python", "promoteTags", "keepImages", "deleteImagesOnDestroy",
     "cache", "cachixCache", "cachixApiUrl", "cacheUrl", "cachePublicKey",
     "githubOwner", "githubRepository", "githubApiUrl",

@@ -57,7 +57,9 @@ export function validateConfig(raw: RawConfig, ctx: { stack: string; projectDir:
     const registry = image.registry!, repository = image.repository!;
     // Graph rules (unknown parent, cycle, duplicate id, an id that is no path component) and image
     // names a registry refuses: the pipeline's own rules, naming the layer.
-    const layers = validateImagePipelineArgs({ layers: own ?? catalogLayers(production.cuda), layersSource, registry, repository });
+    const layers = validateImagePipelineArgs({
+        layers: own ?? catalogLayers(production.cuda), layersSource, registry, repository, repositoryLayout: image.repositoryLayout, variant: image.variant,
+    });
     const composed = composeChecks({ layers, source: layersSource, own: layerChecks, overrides, overridesKey: key("checks"), variant: production.cuda, run: runChecks });
     return {
         ...image, flake: image.flake!, registry, repository, layers, layersSource, checks: composed,
