@@ -8,10 +8,11 @@ import { raiseAll } from "../lib/errors";
 import { LayerSpec, orderLayers } from "../lib/graph";
 import { RepositoryLayout, layerPlace, tagProblem } from "../lib/layout";
 import { LayerForecast, forecastLayers } from "../lib/forecast";
-import { EvalResult, Evaluated, evaluateAttrs, isEvalFailure, joinNixConfig } from "../lib/nix";
+import { EvalResult, Evaluated, evaluateAttrs, isEvalFailure, joinNixConfig, joinNixConfigText } from "../lib/nix";
+import { checkCacheTrust } from "../lib/nixTrust";
 import { nameProblem } from "../lib/reference";
 import { RegistryAuth } from "../lib/registry";
-import { BinaryCache } from "./binaryCache";
+import { BinaryCache, substituterConfig } from "./binaryCache";
 import { CheckRunner, NixImageLayer } from "./nixImageLayer";
 
 export interface ImagePipelineArgs {
@@ -179,6 +180,15 @@ export class ImagePipeline extends pulumi.ComponentResource {
         // What realising the layers would make Nix do, per layer, asked once for all of them
         // before anything runs (lib/forecast.ts). With a nix-store cache its settings are known
         // now and the forecast runs at once; a Cachix cache's once its info is read.
+        // A cache the Nix daemon ignores (this user is not trusted, the daemon does not list it)
+        // is said once, on the cache, naming the daemon settings: Nix itself only warns per command.
+        if (args.cache) {
+            const cache = args.cache;
+            pulumi.all([cache.substituter, cache.publicKeys]).apply(([url, keys]) => {
+                const problem = checkCacheTrust(url, keys, joinNixConfigText(args.nixConfig, substituterConfig(url, keys)));
+                if (problem) pulumi.log.warn(problem, cache);
+            });
+        }
         this.forecast = args.forecast === false ? undefined : forecastLayers(
             [...components].map(([id, layer]) => ({ id, drvPath: layer.drvPath, resource: layer })),
             [args.nixConfig, args.cache ? args.cache.knownNixConfig ?? args.cache.nixConfig : undefined]);

@@ -58,3 +58,10 @@ export const DEFAULT_SSH_PORT = 22;
 export function trimUrl(url: string): string {
     return url.replace(/\/+$/, "");
 }
+
+/**
+ * The oldest Nix layerstack runs on: nixpkgs' own minimum (nixpkgs lib/minver.nix, 2.18 since
+ * 2025), below which no flake on a current nixpkgs evaluates. Every Nix command and output the
+ * project reads is read as Nix 2.18 and newer print it (lib/nixCli.ts).
+ */
+export const NIX_MIN_VERSION = "2.18";

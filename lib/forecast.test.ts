@@ -5,12 +5,16 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { DEV_NIX_CONFIG, devNixEnv } from "../test/support/stack";
-import { DrvInfo, LayerForecast, attribute, forecastMessage, formatSize, parseDerivation, parseDryRun, runForecast } from "./forecast";
+import { DrvInfo, LayerForecast, attribute, forecastMessage, formatSize, parseDerivation, parseDryRun, parsePathInfo, runForecast } from "./forecast";
+
+/** What the dev toolchain's Nix printed (test/nix-recorded/record.sh). */
+const RECORDED = path.join(__dirname, "../test/nix-recorded/2.26.3");
+const recorded = (f: string) => fs.readFileSync(path.join(RECORDED, f), "utf8");
 
 const S = (name: string) => `/nix/store/${name.padEnd(32, "0").slice(0, 32)}-${name}`;
 
 describe("parseDryRun", () => {
-    test("reads printMissing's lists and totals (NixOS/nix 2.8.0 src/libmain/shared.cc)", () => {
+    test("reads printMissing's lists and totals (NixOS/nix 2.26.3 src/libmain/shared.cc)", () => {
         const text = [
             "warning: something unrelated",
             "these 2 derivations will be built:",
@@ -37,6 +41,38 @@ describe("parseDryRun", () => {
 
     test("an indented line outside a list is not taken", () => {
         expect(parseDryRun(`error: something\n  ${S("a")}\n`)).toEqual({ build: [], fetch: [], unknown: [] });
+    });
+});
+
+describe("the answers Nix 2.26.3 printed (test/nix-recorded)", () => {
+    const dep = "/nix/store/q48fvj6vfgkjhjvhl95f4cbx04398kj8-recorded-dep";
+    const top = "/nix/store/i6zg7z0sz2bsri1f79hh5nb4xwks85as-recorded-top.drv";
+    const missing = "/nix/store/00000000000000000000000000000000-missing";
+
+    test("a dry run with a path to build and one to fetch", () => {
+        expect(parseDryRun(recorded("dry-run-build-fetch.stderr"))).toEqual({ build: [top], fetch: [dep], unknown: [], downloadMiB: 0, unpackedMiB: 0 });
+    });
+
+    test("a derivation the store lacks is a path Nix does not know how to build, not an error", () => {
+        expect(parseDryRun(recorded("dry-run-unknown.stderr"))).toEqual({ build: [], fetch: [], unknown: [`${missing}.drv`] });
+    });
+
+    test("path-info of a binary cache: an object keyed by path, null for a path it lacks", () => {
+        const infos = parsePathInfo(recorded("path-info-binary-cache.json"));
+        expect([...infos.keys()]).toEqual([dep]);
+        expect(infos.get(dep)).toMatchObject({ downloadSize: 128, narSize: 120, references: [] });
+    });
+
+    test("path-info as Nix 2.18 answers it: a list, with valid false for a path the store lacks", () => {
+        const list = JSON.stringify([{ path: dep, valid: true, narSize: 120, downloadSize: 128, references: [] }, { path: missing, valid: false }]);
+        expect([...parsePathInfo(list)]).toEqual([[dep, { path: dep, valid: true, narSize: 120, downloadSize: 128, references: [] }]]);
+    });
+
+    test("the recorded derivation's outputs and inputs", () => {
+        const d = parseDerivation(recorded("recorded-top.drv"));
+        expect(Object.keys(d.outputs)).toEqual(["out"]);
+        expect(d.outputs.out).toMatch(/^\/nix\/store\/[0-9a-z]{32}-recorded-top$/);
+        expect(d.inputDrvs).toEqual({ "/nix/store/a3r3ayxfw89xx77qlakn1cjaz449qrgy-recorded-dep.drv": ["out"] });
     });
 });
 
@@ -171,7 +207,14 @@ describe("runForecast, against this machine's Nix and a file:// cache", () => {
     });
 
     test("a failing Nix call is an error naming the command", () => {
-        expect(() => runForecast([{ id: "x", drvPath: "/nix/store/00000000000000000000000000000000-missing.drv" }], DEV_NIX_CONFIG))
+        // (A derivation the store lacks no longer fails a dry run since Nix 2.15: a path outside the store does.)
+        expect(() => runForecast([{ id: "x", drvPath: "/tmp/not-in-the-store.drv" }], DEV_NIX_CONFIG))
             .toThrow(/^nix build --dry-run exited 1: /);
+    });
+
+    test("a derivation the store lacks is named as unknown", () => {
+        const missing = "/nix/store/00000000000000000000000000000000-missing.drv";
+        const { layers: f } = runForecast([{ id: "x", drvPath: missing }], DEV_NIX_CONFIG);
+        expect(f.x).toEqual({ status: "unchanged", build: [], fetch: [], downloadSize: 0, narSize: 0, unknown: [missing] });
     });
 });

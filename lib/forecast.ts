@@ -3,34 +3,41 @@
 // cache (with their sizes), or nothing at all. Nix answers for all layers at once; layerstack
 // only attributes the answer to the layers.
 //
-// How Nix 2.8 answers (NixOS/nix at 2.8.0):
-// - `nix build --dry-run <drv>...` (src/nix/build.cc) calls printMissing (src/libmain/shared.cc)
-//   at error level, i.e. always on stderr, and builds nothing:
+// How Nix answers, read against NixOS/nix 2.18.0 to 2.26.3 (the Nix of the dev toolchain, whose
+// answers test/nix-recorded/ holds as it printed them):
+// - `nix build --dry-run <drv>^*...` (src/nix/build.cc, `if (dryRun)`) calls printMissing
+//   (src/libmain/shared.cc) at error level, i.e. always on stderr, builds nothing and exits 0:
 //     "this derivation will be built:" / "these N derivations will be built:", then one
 //       "  <drv>" per line;
 //     "this path will be fetched (X MiB download, Y MiB unpacked):" / "these N paths will be
 //       fetched (...):", then one "  <path>" per line;
-//     "don't know how to build these paths...:", then the paths.
-//   A .drv installable means all its outputs (src/libcmd/installables.cc InstallableStorePath).
+//     "don't know how to build these paths...:", then the paths (a derivation the store lacks:
+//       since 2.15 no longer an error).
+//   `<drv>^*` is the derivation's outputs, all of them. A bare `.drv` installable is the .drv
+//   file itself since 2.15 (doc/manual release notes rl-2.15.md: the `.drv` special handling
+//   was removed), which is always valid: asking for it would forecast nothing at all.
 // - The sets come from Store::queryMissing (src/libstore/misc.cc): a derivation with a missing
 //   output that no substituter has is to be built, and then so is each of its input
 //   derivations' missing outputs, recursively; a missing output a substituter has is to be
 //   fetched, and so are the missing paths it references. The download size is the narinfo's
-//   FileSize, summed (LocalStore::querySubstitutablePathInfos: the first substituter, in
-//   priority order, that has the path).
+//   FileSize, summed. Through a daemon, queryMissing runs in the daemon with the substituters
+//   it accepts from the client (src/libstore/daemon.cc ClientSettings::apply).
 // - It prints sizes only in total, so the sizes of the paths to fetch come from
-//   `nix path-info --json --store <substituter> <paths>` (src/nix/path-info.cc,
-//   Store::pathInfoToJSON: narSize, references and, for a binary cache, downloadSize; a path the
-//   store lacks is {"path", "valid": false}), asked of the substituters `nix show-config --json`
-//   lists, in that order, until every path is found.
+//   `nix path-info --json --store <substituter> <paths>` (src/nix/path-info.cc pathInfoToJSON):
+//   since 2.19 an object keyed by store path whose value is the path's info (narSize,
+//   references, downloadSize for a binary cache) or null for a path the store lacks; 2.18
+//   answers a list of {path, valid, ...} (src/libstore/store-api.cc Store::pathInfoToJSON).
+//   Both are read. The substituters asked are the ones `nix config show --json` lists
+//   (`nix show-config` before 2.20, lib/nixCli.ts), in that order, until every path is found.
 // The forecast therefore costs one Nix process for all layers (the dry run), plus, only when
-// something is to be fetched, `nix show-config` and one `nix path-info` per substituter asked.
+// something is to be fetched, the config and one `nix path-info` per substituter asked.
 // It never runs `nix eval` (the program's single evaluation stays the only one) nor
 // `nix-store` (which the layers' builds run).
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
 import { joinNixConfigText } from "./nix";
+import { configShowArgs, requireNix } from "./nixCli";
 
 /** What realising a layer makes Nix do: nothing, only fetch, or build (and maybe fetch). */
 export type ForecastStatus = "unchanged" | "substitute" | "build";
@@ -105,7 +112,7 @@ type ATerm = string | ATerm[];
 
 /**
  * Parses a .drv file (Nix's ATerm: `Derive([outputs],[inputDrvs],[inputSrcs],system,builder,
- * [args],[env])`, strings in double quotes with \" \\ \n \r \t escaped; NixOS/nix 2.8.0
+ * [args],[env])`, strings in double quotes with \" \\ \n \r \t escaped; NixOS/nix 2.26.3
  * src/libstore/derivations.cc parseDerivation and printString).
  */
 export function parseDerivation(text: string): DrvInfo {
@@ -154,6 +161,24 @@ export interface PathInfo {
     readonly narSize?: number;
     readonly references: string[];
     readonly substituter: string;
+}
+
+/** One path as `nix path-info --json` describes it (either shape, see the header). */
+interface RawPathInfo { narSize?: number; downloadSize?: number; references?: string[] }
+
+/**
+ * `nix path-info --json`'s answer as path -> info, for the paths the store has: Nix 2.19 and
+ * later answer an object (null for a path the store lacks), 2.18 a list with `valid`.
+ */
+export function parsePathInfo(json: string): Map<string, RawPathInfo> {
+    const v = JSON.parse(json) as Record<string, RawPathInfo | null> | (RawPathInfo & { path: string; valid?: boolean })[];
+    const out = new Map<string, RawPathInfo>();
+    if (Array.isArray(v)) {
+        for (const p of v) if (p.valid !== false) out.set(p.path, p);
+    } else {
+        for (const [p, info] of Object.entries(v)) if (info) out.set(p, info);
+    }
+    return out;
 }
 
 /**
@@ -253,20 +278,18 @@ export function runForecast(layers: readonly { id: string; drvPath: string }[], 
     const env: NodeJS.ProcessEnv = { ...process.env, NIX_CONFIG: joinNixConfigText(nixConfig, process.env.NIX_CONFIG) };
     if (!env.NIX_CONFIG) delete env.NIX_CONFIG;
     const drvs = [...new Set(layers.map((l) => l.drvPath))];
-    const dry = parseDryRun(nix(["build", "--dry-run", ...drvs], env).stderr);
+    const dry = parseDryRun(nix(["build", "--dry-run", ...drvs.map((d) => `${d}^*`)], env).stderr);
     const infos = new Map<string, PathInfo>();
     if (dry.fetch.length) {
-        const config = JSON.parse(nix(["show-config", "--json"], env).stdout) as { substituters?: { value?: string[] } };
+        const config = JSON.parse(nix(configShowArgs(requireNix(env)), env).stdout) as { substituters?: { value?: string[] } };
         let left = dry.fetch;
         for (const substituter of config.substituters?.value ?? []) {
             if (!left.length) break;
             // No substituters of its own: path-info only reads what this one has.
-            const listed = JSON.parse(nix(["path-info", "--json", "--option", "substituters", "", "--store", substituter, ...left], env).stdout) as
-                { path: string; valid?: boolean; narSize?: number; downloadSize?: number; references?: string[] }[];
-            for (const p of listed) {
-                if (p.valid === false) continue;
-                infos.set(p.path, { references: p.references ?? [], substituter,
-                    ...(p.downloadSize !== undefined ? { downloadSize: p.downloadSize } : {}), ...(p.narSize !== undefined ? { narSize: p.narSize } : {}) });
+            const listed = parsePathInfo(nix(["path-info", "--json", "--option", "substituters", "", "--store", substituter, ...left], env).stdout);
+            for (const [p, info] of listed) {
+                infos.set(p, { references: info.references ?? [], substituter,
+                    ...(info.downloadSize !== undefined ? { downloadSize: info.downloadSize } : {}), ...(info.narSize !== undefined ? { narSize: info.narSize } : {}) });
             }
             left = left.filter((p) => !infos.has(p));
         }

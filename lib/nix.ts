@@ -2,6 +2,7 @@ import { execFileSync } from "child_process";
 import * as pulumi from "@pulumi/pulumi";
 import { LayerstackError } from "./errors";
 import { FLAKE_ATTR } from "./graph";
+import { requireNix } from "./nixCli";
 
 /** What Nix knows about a layer's attribute after evaluation, before any build. */
 export interface Evaluated {
@@ -91,6 +92,8 @@ export function evaluateAttrs(flake: string, system: string, attrs: readonly str
     const installable = packageSet(flake, system);
     // The stack's own Nix settings (layerstack:nixConfig) in front of the caller's NIX_CONFIG.
     const env = nixConfig === undefined ? process.env : { ...process.env, NIX_CONFIG: joinNixConfigText(nixConfig, process.env.NIX_CONFIG) };
+    // Before anything else: a Nix older than nixpkgs accepts is refused, naming what was found.
+    requireNix(env);
     const all = nixEval(installable, evalExpression(attrs), env);
     let parsed: Record<string, RawEvaluated | { failed: true } | null>;
     if (all.ok) {

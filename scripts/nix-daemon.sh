@@ -20,6 +20,8 @@
 #                                 own: a client that cannot write the store finds it there).
 #   LAYERSTACK_NIX_DAEMON_EXTRA   more nix.conf lines for this daemon (trusted-substituters,
 #                                 trusted-public-keys, trusted-users, ...).
+#   LAYERSTACK_NIX_CONF_DIR       a machine's own nix.conf directory, used as it is instead
+#                                 (what a host's daemon and its clients both read).
 #
 # The daemon's settings (its nix.conf below) are the dev world's offline ones: no substituter
 # to wait on, no sandbox and no build users (a container has neither the namespaces nor the
@@ -41,6 +43,7 @@ DIR="$(cd "$DIR" && pwd)"
 PIDFILE="$DIR/daemon.pid"
 
 conf() {
+  if [ -n "${LAYERSTACK_NIX_CONF_DIR:-}" ]; then cat "$LAYERSTACK_NIX_CONF_DIR/nix.conf"; return; fi
   cat <<EOF
 # Written by scripts/nix-daemon.sh: the dev world's daemon, offline.
 experimental-features = nix-command flakes
@@ -79,10 +82,12 @@ case "${1:-}" in
     fi
     [ "$(id -u)" = 0 ] || die "the daemon runs as root (it owns /nix)"
     conf >"$DIR/nix.conf"
+    conf_dir="${LAYERSTACK_NIX_CONF_DIR:-$DIR}"
     mkdir -p "$(dirname "$SOCKET")"
     rm -f "$SOCKET"
     # setsid: its own session, so a test's process group signals leave it alone.
-    NIX_CONF_DIR="$DIR" NIX_DAEMON_SOCKET_PATH="$SOCKET" setsid "$BIN/nix-daemon" </dev/null >>"$DIR/daemon.log" 2>&1 &
+    # Not NIX_REMOTE: a daemon whose own store were the daemon would connect to itself, forever.
+    env -u NIX_REMOTE NIX_CONF_DIR="$conf_dir" NIX_DAEMON_SOCKET_PATH="$SOCKET" setsid "$BIN/nix-daemon" </dev/null >>"$DIR/daemon.log" 2>&1 &
     echo $! >"$PIDFILE"
     for _ in $(seq 1 100); do
       reachable && exit 0

@@ -75,7 +75,9 @@ if [ ! -x "$real" ]; then
   echo "pulumi (layerstack): $real missing; run scripts/toolchain.sh (the offline dev toolchain)" >&2
   exit 127
 fi
-export PULUMI_HOME="$repo/.layerstack/pulumi-home"
+# LAYERSTACK_PULUMI_HOME: a copy of it for a user who cannot write the checkout's (the tests'
+# untrusted Nix user, test/support/testUser.ts).
+export PULUMI_HOME="${LAYERSTACK_PULUMI_HOME:-$repo/.layerstack/pulumi-home}"
 export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 export PULUMI_IGNORE_AMBIENT_PLUGINS=true
@@ -84,6 +86,12 @@ export PULUMI_IGNORE_AMBIENT_PLUGINS=true
 # bounds the real work itself (max-jobs, cores). The CI workflow sets the same.
 export PULUMI_PARALLEL="${PULUMI_PARALLEL:-64}"
 if [ "$is_dev" = 1 ]; then
+  # The dev stack's Nix: the dev toolchain's own, through its daemon (scripts/nix-daemon.sh),
+  # as on a multi-user host. (The tests' stacks get theirs from scripts/test.sh.)
+  if [ -x "$repo/.layerstack/nix/bin/nix" ]; then
+    export PATH="$repo/.layerstack/nix/bin:$PATH" NIX_REMOTE=daemon
+    case "${1:-}" in up|update|preview|refresh|destroy) bash "$repo/scripts/nix-daemon.sh" start ;; esac
+  fi
   if [ -z "${PULUMI_BACKEND_URL:-}" ]; then
     mkdir -p "$repo/.layerstack/state"
     export PULUMI_BACKEND_URL="file://$repo/.layerstack/state"

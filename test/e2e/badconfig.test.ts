@@ -1,6 +1,7 @@
 // Bad input on the real engine: each case fails `pulumi up` before any resource exists,
 // names the key or layer, and never echoes a secret.
-import { TestProject, must } from "../support/stack";
+import * as path from "path";
+import { REPO, TestProject, must } from "../support/stack";
 
 const SENTINEL = "Sentinel-Secret-7f3a9c";
 const project = new TestProject("badconfig");
@@ -120,5 +121,21 @@ test("a flake that does not evaluate is reported with Nix's own error", () => {
         expect(project.resources().filter((res) => !res.type.startsWith("pulumi:"))).toEqual([]);
     } finally {
         fs.writeFileSync(flake, original);
+    }
+});
+
+test("a Nix older than nixpkgs accepts, first on PATH, fails the preview before any resource, naming it and the minimum", () => {
+    // Debian bookworm's real Nix 2.8 (scripts/lib/nix-install.sh keeps it for this test).
+    const old = path.join(REPO, ".layerstack/nix/old-bin");
+    const saved = project.env.PATH;
+    project.env.PATH = `${old}:${saved}`;
+    try {
+        const r = project.pulumi(["preview"]);
+        expect(r.code).not.toBe(0);
+        expect(r.stdout + r.stderr).toContain(`error: the nix first on PATH (${old}/nix) is Nix 2.8.0, older than 2.18: layerstack needs Nix 2.18 or newer, the oldest nixpkgs evaluates on (its lib/minver.nix). Install a current Nix (https://nixos.org/download) or put one first on PATH`);
+        expect(r.stdout + r.stderr).not.toMatch(/at Object\.<anonymous>|\.ts:\d+:\d+/);
+        expect(project.resources().filter((res) => !res.type.startsWith("pulumi:"))).toEqual([]);
+    } finally {
+        project.env.PATH = saved;
     }
 });

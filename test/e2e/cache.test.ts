@@ -2,13 +2,19 @@
 // Every layer's closure lands in the cache, a fresh Nix store substitutes a layer from it
 // (building is made impossible), the layers' own builds substitute from it, and a cache
 // outage fails `up` naming the cache and the layer without corrupting the state.
+//
+// The stack runs as a user the Nix daemon does not trust, as on a GPU host: the suite's daemon
+// lists the cache in trusted-substituters, with its key. A daemon that does not is named.
 import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import { TestNixDaemon } from "../support/nixDaemon";
 import { DEV_NIX_CONFIG, devNixEnv, TestProject, TestRegistry, must } from "../support/stack";
+import { untrustedUser } from "../support/testUser";
 
 const registry = new TestRegistry(5401);
-const project = new TestProject("cache", { shims: true });
+const project = new TestProject("cache", { shims: true, user: untrustedUser() });
+let daemon: TestNixDaemon;
 const LAYERS = [
     { id: "layer01-base-cuda", attr: "layer01-base-cuda" },
     { id: "layer02-python-tools", attr: "layer02-python-tools", parent: "layer01-base-cuda" },
@@ -41,6 +47,10 @@ beforeAll(() => {
     secretKey = fs.readFileSync(path.join(keyDir, "secret"), "utf8").trim();
     publicKey = fs.readFileSync(path.join(keyDir, "public"), "utf8").trim();
     fs.rmSync(path.join(keyDir, "secret")); // from here on the secret key lives only in the stack's secret config
+    project.binaryCacheDir(cacheDir);
+    daemon = new TestNixDaemon({ extra: `trusted-substituters = ${CACHE_URL}\ntrusted-public-keys = ${publicKey}` });
+    daemon.start();
+    Object.assign(project.env, daemon.clientEnv);
     // Store paths of this test's own (a nonce in the root layer), so deleting one touches no other test.
     project.editFixtureLayer("layer01-base-cuda", { content: `base layer of the cache test ${process.pid}-${Date.now()}` });
     project.initFor(registry, {
@@ -54,6 +64,7 @@ beforeAll(() => {
 afterAll(() => {
     registry.dispose();
     project.dispose();
+    daemon?.dispose();
 });
 
 test("after up, every layer's closure is in the cache, signed with the stack's key, which is nowhere in clear", () => {
@@ -153,4 +164,25 @@ test("a cache outage fails up naming the cache and the layer; with the cache bac
     expect(after[LEAF].drvPath).toBe(newDrv);
     expect([...cachedSigs(after[LEAF].outPath).keys()].sort()).toEqual(closure(after[LEAF].outPath));
     must(project.up(["--expect-no-changes"]), "up --expect-no-changes");
+});
+
+test("a cache the daemon does not trust is named in the preview, with the daemon settings to add", () => {
+    // The dev daemon's settings and nothing more: no trusted-substituters.
+    const untrusting = new TestNixDaemon();
+    untrusting.start();
+    const saved = project.env.NIX_DAEMON_SOCKET_PATH;
+    project.env.NIX_DAEMON_SOCKET_PATH = untrusting.socket;
+    try {
+        const r = must(project.pulumi(["preview"]), "preview against a daemon that does not trust the cache");
+        const out = r.stdout + r.stderr;
+        expect(out).toContain(`binary cache ${CACHE_URL}: the Nix daemon ignores it, because this user is not in its trusted-users, so nothing is substituted from it and every path it holds is built from source.`);
+        expect(out).toContain(`extra-trusted-substituters = ${CACHE_URL}`);
+        expect(out).toContain(`extra-trusted-public-keys = ${publicKey}`);
+    } finally {
+        project.env.NIX_DAEMON_SOCKET_PATH = saved;
+        untrusting.dispose();
+    }
+    // With the suite's daemon, which trusts it, nothing is said.
+    const r = must(project.pulumi(["preview"]), "preview");
+    expect(r.stdout + r.stderr).not.toContain("the Nix daemon ignores it");
 });

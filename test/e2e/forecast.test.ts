@@ -6,14 +6,21 @@
 // cache has them) and 01 <- 04. The tests build on each other: a cold up; a no-op preview; a
 // one-layer change on a store that lacks layer 01's blob (the cache has it), whose forecast
 // names exactly what the up then builds and fetches; and a preview with all three colours.
+//
+// As production runs it: the stack is run by a user the Nix daemon does not trust, so the
+// daemon's own nix.conf lists the cache (trusted-substituters) and its key; the stack's
+// `extra-substituters` alone would be ignored (lib/nixTrust.ts).
 import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { formatSize } from "../../lib/forecast";
+import { TestNixDaemon } from "../support/nixDaemon";
 import { TestProject, TestRegistry, devNixEnv, must } from "../support/stack";
+import { untrustedUser } from "../support/testUser";
 
 const registry = new TestRegistry(5953);
-const project = new TestProject("forecast", { shims: true });
+const project = new TestProject("forecast", { shims: true, user: untrustedUser() });
+let daemon: TestNixDaemon;
 const LAYERS = [
     { id: "layer01-base-cuda", attr: "layer01-base-cuda" },
     { id: "layer02-python-tools", attr: "layer02-python-tools", parent: "layer01-base-cuda" },
@@ -64,6 +71,11 @@ beforeAll(() => {
     const keyDir = path.join(project.dir, "keys");
     fs.mkdirSync(keyDir);
     execFileSync("nix-store", ["--generate-binary-cache-key", "layerstack-forecast-1", path.join(keyDir, "secret"), path.join(keyDir, "public")], { env: devNixEnv() });
+    const publicKey = fs.readFileSync(path.join(keyDir, "public"), "utf8").trim();
+    project.binaryCacheDir(cacheDir);
+    daemon = new TestNixDaemon({ extra: `trusted-substituters = ${CACHE_URL}\ntrusted-public-keys = ${publicKey}` });
+    daemon.start();
+    Object.assign(project.env, daemon.clientEnv);
     project.editFixtureLayer(L1, { content: `base layer of the forecast test ${nonce}` });
     // The fixture flake's own tree (layers.json) to match: layer 03 a stream image
     // (streamLayeredImage's shape), layer 04 on layer 01.
@@ -78,6 +90,7 @@ beforeAll(() => {
 afterAll(() => {
     registry.dispose();
     project.dispose();
+    daemon?.dispose();
 });
 
 test("a no-op preview: every layer unchanged, one nix eval and one dry run, nothing else of Nix", () => {
@@ -88,12 +101,18 @@ test("a no-op preview: every layer unchanged, one nix eval and one dry run, noth
     expect(r.stdout).toContain(`forecast: nothing to build or fetch for the ${LAYERS.length} layers`);
     expect(r.stdout).not.toContain("layerstack:index:NixImageLayer (");
     const calls = project.argv(before);
+    // The version check, the one evaluation, the daemon's word on the cache, the one dry run (of each derivation's outputs).
+    expect(calls.filter((a) => a[0] === "nix" && a[1] === "--version")).toHaveLength(1);
     expect(calls.filter((a) => a[0] === "nix" && a.includes("eval"))).toHaveLength(1);
+    expect(calls.filter((a) => a[0] === "nix" && a.includes("store") && a.includes("info"))).toHaveLength(1);
     const dryRuns = calls.filter((a) => a[0] === "nix" && a.includes("--dry-run"));
     expect(dryRuns.map((a) => [...a.slice(0, 5), ...a.slice(5).sort()]))
-        .toEqual([["nix", "--extra-experimental-features", "nix-command", "build", "--dry-run", ...LAYERS.map((l) => cold[l.id].drvPath).sort()]]);
+        .toEqual([["nix", "--extra-experimental-features", "nix-command", "build", "--dry-run", ...LAYERS.map((l) => `${cold[l.id].drvPath}^*`).sort()]]);
     expect(calls.filter((a) => a[0] === "nix-store")).toEqual([]);
-    expect(calls).toHaveLength(2);
+    expect(calls).toHaveLength(4);
+    // The daemon takes the cache from this untrusted user: no word of it ignored.
+    expect(r.stdout + r.stderr).not.toContain("ignoring untrusted substituter");
+    expect(r.stdout + r.stderr).not.toContain("the Nix daemon ignores it");
 });
 
 test("after a one-layer change, preview and the forecast output name exactly the derivations to build and the paths to fetch from the cache, with their sizes; up does exactly that", () => {

@@ -6,6 +6,10 @@
 // /etc/containers/certs.d, with a password; a signed file:// binary cache. None of the offline
 // dev toolchain's environment may reach any process of the run.
 //
+// Nix as a GPU host runs it: multi-user, through a nix-daemon that reads the machine's nix.conf,
+// with the stack run by a user the daemon does not trust. The administrator's nix.conf lists
+// the stack's cache in trusted-substituters, with its key, as README's host setup says.
+//
 // The official plugins cannot be downloaded here (no network): the command plugin is put into
 // the user's PULUMI_HOME as `pulumi plugin install --file` would put a downloaded one, and the
 // engine's attempts to acquire the others fail as they would offline (best effort).
@@ -14,7 +18,9 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { TestNixDaemon } from "../support/nixDaemon";
 import { PROJECT_FILES, REPO, TestProject, TestRegistry, must } from "../support/stack";
+import { chownTree, untrustedUser } from "../support/testUser";
 
 const HOST = "registry.layerstack.test";
 const HTPASSWD = path.join(fs.mkdtempSync("/tmp/layerstack-prod-htpasswd-"), "htpasswd");
@@ -32,6 +38,8 @@ const work = fs.mkdtempSync(path.join(os.tmpdir(), "layerstack-prod-"));
 const certsDir = `/etc/containers/certs.d/${ADDRESS}`;
 let project: TestProject;
 let authfile: string;
+let daemon: TestNixDaemon;
+const user = untrustedUser();
 
 /** The environment of a machine with the official CLI: no dev wrapper, no dev settings. */
 function productionEnv(): NodeJS.ProcessEnv {
@@ -100,21 +108,33 @@ beforeAll(() => {
     registry.tls = { cert: path.join(tls, "server.crt"), key: path.join(tls, "server.key") };
     registry.start();
 
-    // The machine's own Nix configuration, as its administrator wrote it: this machine has no
-    // network (no substituter to wait on), no namespaces for a sandbox and no build users.
-    fs.mkdirSync(path.join(work, "etc-nix"));
-    fs.writeFileSync(path.join(work, "etc-nix", "nix.conf"), "substituters =\nsandbox = false\nbuild-users-group =\n");
-
     // The binary cache's signing key.
     const keys = path.join(work, "cache-key");
     fs.mkdirSync(keys);
-    execFileSync("nix-store", ["--generate-binary-cache-key", "prod-cache-1", path.join(keys, "secret"), path.join(keys, "public")],
-        { env: { ...process.env, NIX_CONF_DIR: path.join(work, "etc-nix") } });
+    execFileSync("nix-store", ["--generate-binary-cache-key", "prod-cache-1", path.join(keys, "secret"), path.join(keys, "public")]);
 
-    project = new TestProject("production");
-    // Not the harness's dev-toolchain environment: the production one, whole.
+    // The machine's own Nix configuration, as its administrator wrote it, read by its daemon
+    // and its clients: this machine has no network (no substituter to wait on), no namespaces
+    // for a sandbox and no build users; the stack's cache is one its users may add, with its key.
+    fs.mkdirSync(path.join(work, "etc-nix"));
+    fs.writeFileSync(path.join(work, "etc-nix", "nix.conf"), [
+        "substituters =", "sandbox = false", "build-users-group =", "trusted-users = root",
+        `trusted-substituters = file://${path.join(work, "binary-cache")}`,
+        `trusted-public-keys = ${fs.readFileSync(path.join(keys, "public"), "utf8").trim()}`, "",
+    ].join("\n"));
+    daemon = new TestNixDaemon({ confDir: path.join(work, "etc-nix") });
+    daemon.start();
+
+    project = new TestProject("production", { user });
+    // Not the harness's dev-toolchain environment: the production one, whole, as the host's user.
     for (const k of Object.keys(project.env)) delete project.env[k];
-    Object.assign(project.env, productionEnv());
+    Object.assign(project.env, productionEnv(), { HOME: user.home, USER: user.name, LOGNAME: user.name },
+        // Where this host's daemon listens: a user who cannot write the store reaches it there.
+        { NIX_DAEMON_SOCKET_PATH: daemon.socket });
+    // The cache's directory is the publishing user's, made before the daemon (root) opens it
+    // as a substituter (src/libstore/local-binary-cache-store.cc init makes what is missing).
+    for (const sub of ["nar", "realisations", "log", "debuginfo"]) fs.mkdirSync(path.join(work, "binary-cache", sub), { recursive: true });
+    chownTree(work, user);
     project.env.PULUMI_BACKEND_URL = `file://${project.stateDir}`;
     project.env.PULUMI_CONFIG_PASSPHRASE = "a-user-passphrase";
     project.init({
@@ -137,6 +157,7 @@ beforeAll(() => {
 afterAll(() => {
     registry.dispose();
     project?.dispose();
+    daemon?.dispose();
     fs.rmSync(certsDir, { recursive: true, force: true });
     fs.rmSync(work, { recursive: true, force: true });
 });
@@ -152,6 +173,9 @@ describe("a production-shaped stack", () => {
         sampler.stop();
         expect(first.stdout + first.stderr).not.toContain(PASSWORD);
         must(first, "up");
+        // The daemon takes the cache from this untrusted user, as its nix.conf says.
+        expect(first.stdout + first.stderr).not.toContain("ignoring untrusted substituter");
+        expect(first.stdout + first.stderr).not.toContain("the Nix daemon ignores it");
         const layers = project.outputs().layers;
         expect(Object.keys(layers).sort()).toEqual(LAYERS.map((l) => l.id));
         let parentLayers = 0;

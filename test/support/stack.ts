@@ -4,6 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import { parse as parseYaml } from "yaml";
 import { joinNixConfigText } from "../../lib/nix";
+import { TestUser, chownTree } from "./testUser";
 
 export const REPO = path.resolve(__dirname, "../..");
 
@@ -48,7 +49,10 @@ export class TestProject {
     readonly argvLog: string;
     readonly env: NodeJS.ProcessEnv;
 
-    constructor(readonly stack: string, opts: { passphrase?: string; shims?: boolean } = {}) {
+    /** Runs the stack's processes as this user (the daemon's untrusted user), not root. @default root */
+    readonly user?: TestUser;
+
+    constructor(readonly stack: string, opts: { passphrase?: string; shims?: boolean; user?: TestUser } = {}) {
         this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `layerstack-${stack}-`));
         for (const f of PROJECT_FILES) fs.cpSync(path.join(REPO, f), path.join(this.dir, f), { recursive: true, filter: (src) => !src.endsWith(".test.ts") });
         fs.symlinkSync(path.join(REPO, "node_modules"), path.join(this.dir, "node_modules"));
@@ -71,6 +75,27 @@ export class TestProject {
             LAYERSTACK_RUN_TABLE: "0",
         };
         delete this.env.PULUMI_CONFIG_PASSPHRASE_FILE;
+        if (opts.user) {
+            this.user = opts.user;
+            Object.assign(this.env, { HOME: opts.user.home, USER: opts.user.name, LOGNAME: opts.user.name });
+            // The dev CLI's PULUMI_HOME, which this user cannot write: a copy of its own (the
+            // plugins hard-linked, the directories the user's, for the CLI's lock files).
+            const home = path.join(opts.user.home, "pulumi-home");
+            execFileSync("cp", ["-al", path.join(REPO, ".layerstack/pulumi-home"), home]);
+            this.env.LAYERSTACK_PULUMI_HOME = home;
+            chownTree(opts.user.home, opts.user);
+            this.own();
+        }
+    }
+
+    /** Gives the project's files to its user again, after the harness (root) wrote some. */
+    own(): void {
+        if (this.user) chownTree(this.dir, this.user);
+    }
+
+    /** spawn options that run a process as the project's user. */
+    private get as(): { uid?: number; gid?: number } {
+        return this.user ? { uid: this.user.uid, gid: this.user.gid } : {};
     }
 
     /** The environment for the harness's own nix calls: this project's, with the dev Nix settings. */
@@ -91,20 +116,33 @@ export class TestProject {
 
     /** `nix path-info --json` of paths in this machine's store (`ultimate`: built here, not copied). */
     pathInfo(paths: string[]): { path: string; valid?: boolean; ultimate?: boolean }[] {
-        return JSON.parse(must(this.nix(["nix", "path-info", "--json", ...paths]), "nix path-info").stdout);
+        // Nix 2.19 and later answer an object keyed by path (lib/forecast.ts parsePathInfo).
+        const v = JSON.parse(must(this.nix(["nix", "path-info", "--json", ...paths]), "nix path-info").stdout);
+        return Array.isArray(v) ? v : Object.entries(v).map(([p, info]) => (info ? { path: p, valid: true, ...(info as object) } : { path: p, valid: false }));
+    }
+
+    /**
+     * A file:// binary cache's directory, made for this project's user before the daemon (root)
+     * opens it as a substituter and would make it, and its subdirectories, root's
+     * (NixOS/nix 2.26.3 src/libstore/local-binary-cache-store.cc init).
+     */
+    binaryCacheDir(dir: string): string {
+        for (const sub of ["nar", "realisations", "log", "debuginfo"]) fs.mkdirSync(path.join(dir, sub), { recursive: true });
+        this.own();
+        return dir;
     }
 
     /** Runs pulumi with the stack selected; never throws on a non-zero exit. */
     pulumi(args: string[], opts: { input?: string } = {}): Run {
         const r = spawnSync("pulumi", [...args, "--stack", this.stack, "--non-interactive"], {
-            cwd: this.dir, env: this.env, encoding: "utf8", input: opts.input, maxBuffer: 256 * 1024 * 1024,
+            cwd: this.dir, env: this.env, encoding: "utf8", input: opts.input, maxBuffer: 256 * 1024 * 1024, ...this.as,
         });
         return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
     }
 
     /** Like `pulumi`, but asynchronous, so a test can act while it runs (kill it, stop the registry). */
     pulumiAsync(args: string[]) {
-        const child = spawn("pulumi", [...args, "--stack", this.stack, "--non-interactive"], { cwd: this.dir, env: this.env, detached: true });
+        const child = spawn("pulumi", [...args, "--stack", this.stack, "--non-interactive"], { cwd: this.dir, env: this.env, detached: true, ...this.as });
         let stdout = "", stderr = "";
         child.stdout.on("data", (d) => (stdout += d));
         child.stderr.on("data", (d) => (stderr += d));
@@ -154,6 +192,7 @@ export class TestProject {
         if (at < 0) { out.push("config:"); at = out.length - 1; }
         out.splice(at + 1, 0, `  ${key}: ${JSON.stringify(value)}`);
         fs.writeFileSync(file, out.join("\n"));
+        this.own();
     }
 
     up(extra: string[] = []): Run {
@@ -187,10 +226,12 @@ export class TestProject {
         if (!layer) throw new Error(`no fixture layer ${attr}`);
         Object.assign(layer, change);
         fs.writeFileSync(file, JSON.stringify(spec, null, 2));
+        this.own();
     }
 
     dispose(): void {
         fs.rmSync(this.dir, { recursive: true, force: true });
+        if (this.user) fs.rmSync(this.user.home, { recursive: true, force: true });
     }
 
     /** The stack's checkpoint as `pulumi stack export` gives it (resources and pending operations). */
