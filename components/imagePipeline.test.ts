@@ -108,6 +108,20 @@ describe("ImagePipeline", () => {
             .toThrow(`layers: layer "a": "127.0.0.1:5000/${"r".repeat(250)}" is 265 characters; an image name may have at most 255`);
     });
 
+    test("a nix2container image's own layers: ids by position unless given, in its order; a wrong count or no layers refused", () => {
+        const n2c = `path:${path.resolve(__dirname, "../fixtures/nix2container")}`;
+        const plan = mod.ImagePipeline.plan({ ...base, flake: n2c, layers: [], containerImage: { attr: "folded" } });
+        expect(plan.ordered.map((l) => l.id)).toEqual(["folded"]);
+        expect(plan.container!.layers.map((l) => l.id)).toEqual(mod.containerLayerIds("folded", 6));
+        expect(mod.containerLayerIds("folded", 2)).toEqual(["folded-layer01", "folded-layer02"]);
+        expect(() => mod.ImagePipeline.plan({ ...base, flake: n2c, layers: [], containerImage: { attr: "folded", layerIds: ["a", "b"] } }))
+            .toThrow(`layers: containerImage "folded" has 6 layers (the last is buildImage's own), but 2 layer ids are given`);
+        expect(() => mod.ImagePipeline.plan({ ...base, flake: n2c, layers: [], containerImage: { attr: "folded", layerIds: ["a", "b", "c", "d", "e", "a"] } }))
+            .toThrow(`layers: containerImage "folded": duplicate layer id "a"`);
+        expect(() => mod.ImagePipeline.plan({ ...base, layers: [], containerImage: { attr: "layer09-sam" } }))
+            .toThrow(`layers: containerImage "layer09-sam": packages.x86_64-linux.layer09-sam is no nix2container image with layers of its own (its buildImage script names no layers.json)`);
+    });
+
     test("its own rules, without the engine: the layers parents first, a bad one named (validateImagePipelineArgs)", () => {
         const two = [{ id: "b", attr: "b", parent: "a" }, { id: "a", attr: "a" }];
         expect(mod.validateImagePipelineArgs({ ...base, layers: two }).map((l) => l.id)).toEqual(["a", "b"]);

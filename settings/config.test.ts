@@ -42,6 +42,13 @@ describe("validateConfig", () => {
         expect(s.forecast).toBe(true);
     });
 
+    test("layerstack:containerImage: its layers are the stack's (no catalog), ids and all reach the pipeline", () => {
+        const s = validateConfig({ ...good, containerImage: "comfyui", containerLayerIds: ["base", "app"] }, ctx);
+        expect(s.layers).toEqual([]);
+        expect(stackArgs(s, {}).pipeline.containerImage).toEqual({ attr: "comfyui", layerIds: ["base", "app"] });
+        expect(stackArgs(validateConfig(good, ctx), {}).pipeline.containerImage).toBeUndefined();
+    });
+
     test("layerstack:repositoryLayout: per-layer by default; single reaches the pipeline", () => {
         expect(validateConfig(good, ctx).repositoryLayout).toBe("per-layer");
         const s = validateConfig({ ...good, repositoryLayout: "single" }, ctx);
@@ -65,6 +72,8 @@ describe("validateConfig", () => {
         ["registry with scheme", { registry: "https://ghcr.io" }, 'layerstack:registry: "https://ghcr.io" is not a registry host[:port]'],
         ["registry port out of range", { registry: "127.0.0.1:70000" }, 'layerstack:registry: "127.0.0.1:70000" is not a registry host[:port]'],
         ["repository with capitals", { repository: "Owner/Megapak" }, 'layerstack:repository: "Owner/Megapak" is not a repository path'],
+        ["container layer ids without a container image", { containerLayerIds: ["a"] }, "layerstack:containerLayerIds needs layerstack:containerImage: it names that image's layers"],
+        ["a container image that is no attribute name", { containerImage: "a b" }, 'layerstack:containerImage: "a b" is not a flake attribute name'],
         ["an unknown repository layout", { repositoryLayout: "flat" }, 'layerstack:repositoryLayout: "flat" must be "per-layer" or "single" (a repository per layer, or every layer in layerstack:repository with its id in the tag)'],
         ["a layer id too long for the single layout's tags", { repositoryLayout: "single", variant: "v".repeat(32), layers: [{ id: "l".repeat(64), attr: "a" }] },
             `layerstack:layers: layer "${"l".repeat(64)}": its tags would be 130 characters ("${"v".repeat(32)}-<32-character drv hash>-${"l".repeat(64)}"); a tag may have at most 128: use a shorter id or variant`],

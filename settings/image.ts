@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { CheckSpec, parseLayerChecks } from "../lib/checks";
 import { DEFAULT_SYSTEM, defaultVariant } from "../lib/defaults";
-import { LayerSpec } from "../lib/graph";
+import { FLAKE_ATTR, LayerSpec } from "../lib/graph";
 import { HOST_LABEL } from "../lib/hosts";
 import { DEFAULT_REPOSITORY_LAYOUT, REPOSITORY_LAYOUTS, RepositoryLayout } from "../lib/layout";
 import { NAME_TOTAL_LENGTH_MAX, REPOSITORY_PATH } from "../lib/reference";
@@ -39,6 +39,8 @@ export interface ImageConfig {
     layers?: LayerSpec[];
     /** Checks set on a layer of that list, by layer id. */
     layerChecks: Map<string, CheckSpec[]>;
+    /** A nix2container image whose own layers are layers of the stack (`containerImage`, `containerLayerIds`). */
+    containerImage?: { attr: string; layerIds?: string[] };
 }
 
 /** Validates the image keys, pushing each problem (naming its key) onto `problems`. */
@@ -117,11 +119,23 @@ export function validateImage(raw: RawConfig, ctx: { stack: string; projectDir: 
         }
     }
 
+    let containerImage: ImageConfig["containerImage"];
+    if (raw.containerImage !== undefined) {
+        if (!FLAKE_ATTR.test(raw.containerImage)) problems.push(`${key("containerImage")}: ${JSON.stringify(raw.containerImage)} is not a flake attribute name`);
+        else containerImage = { attr: raw.containerImage };
+    }
+    if (raw.containerLayerIds !== undefined) {
+        const ids = raw.containerLayerIds;
+        if (raw.containerImage === undefined) problems.push(`${key("containerLayerIds")} needs ${key("containerImage")}: it names that image's layers`);
+        else if (!Array.isArray(ids) || !ids.every((x) => typeof x === "string")) problems.push(`${key("containerLayerIds")}: must be a list of layer ids, in the image's order`);
+        else if (containerImage) containerImage = { ...containerImage, layerIds: ids as string[] };
+    }
+
     const layerChecks = new Map<string, CheckSpec[]>();
     const layers = raw.layers === undefined ? undefined : parseLayers(raw.layers, problems, layerChecks);
     return {
         flake, registry, repository, repositoryLayout, system, variant, buildTimeoutSeconds, ...(nixConfig ? { nixConfig } : {}), auth,
-        ...(raw.layers !== undefined ? { layers: layers ?? [] } : {}), layerChecks,
+        ...(raw.layers !== undefined ? { layers: layers ?? [] } : {}), layerChecks, ...(containerImage ? { containerImage } : {}),
     };
 }
 

@@ -53,12 +53,13 @@ export function validateConfig(raw: RawConfig, ctx: { stack: string; projectDir:
     const overrides = parseCheckOverrides(raw.checks, key("checks"), problems);
     raiseAll(problems);
 
-    const layersSource = own === undefined ? "catalog" : "layerstack:layers";
+    // With a container image, its own layers are the stack's: the catalog is not added.
+    const layersSource = own === undefined && !image.containerImage ? "catalog" : "layerstack:layers";
     const registry = image.registry!, repository = image.repository!;
     // Graph rules (unknown parent, cycle, duplicate id, an id that is no path component) and image
     // names a registry refuses: the pipeline's own rules, naming the layer.
     const layers = validateImagePipelineArgs({
-        layers: own ?? catalogLayers(production.cuda), layersSource, registry, repository, repositoryLayout: image.repositoryLayout, variant: image.variant,
+        layers: own ?? (image.containerImage ? [] : catalogLayers(production.cuda)), layersSource, registry, repository, repositoryLayout: image.repositoryLayout, variant: image.variant,
     });
     const composed = composeChecks({ layers, source: layersSource, own: layerChecks, overrides, overridesKey: key("checks"), variant: production.cuda, run: runChecks });
     return {
