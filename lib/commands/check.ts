@@ -52,7 +52,9 @@ export const CHECK_ENV_JQ = `def named($n): any(.[]; startswith($n + "="));
  *   layerstack_sandbox DIR CMD..    runs CMD under bubblewrap with DIR/rootfs as its root, no
  *                                   network and only the image's environment; CMD's program is
  *                                   found on the image's own PATH
- *   layerstack_has_sh DIR           whether the image has an `sh` on its own PATH
+ *   layerstack_has_sh DIR           whether the image has an `sh` on its own PATH (bubblewrap's
+ *                                   own search: it runs `sh -c :` there)
+ *   layerstack_image_path DIR       the PATH the check runs with (for messages)
  * The image's config is read from the pulled layout itself (skopeo inspect --config oci:).
  */
 export const IMAGE_SANDBOX_FUNCTIONS = `layerstack_unpack() {

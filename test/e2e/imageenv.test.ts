@@ -14,13 +14,15 @@ const LAYERS = [
             { name: "env", script: "env | sort; echo \"shell is $(readlink /proc/$$/exe)\"; pwd" },
             // An argv, run as it is: its program found on the image's PATH.
             { name: "argv-ls-root", argv: ["ls", "-1", "/"] },
+            // The image's User (1000:1000, no /etc/passwd: numeric, as Docker takes it).
+            { name: "argv-id", argv: ["id"] },
         ],
     },
     { id: "noshell", attr: "noshell", checks: [{ name: "argv-env", argv: ["env"] }] },
 ];
 
 /** The image's config as the registry holds it. */
-function imageConfig(ref: string): { Env: string[]; WorkingDir?: string } {
+function imageConfig(ref: string): { Env: string[]; WorkingDir?: string; User?: string } {
     return JSON.parse(execFileSync("skopeo", ["inspect", "--config", "--tls-verify=false", `docker://${ref}`], { encoding: "utf8" })).config;
 }
 const stdoutOf = (name: string) => project.resources().find((x) => x.urn.endsWith(`::${name}`))?.outputs.stdout as string;
@@ -35,7 +37,7 @@ afterAll(() => {
     project.dispose();
 });
 
-test("a layer with no /bin passes its checks in its own Env: its PATH, its LD_LIBRARY_PATH first, its WorkingDir", () => {
+test("a layer with no /bin passes its checks in its own Env: its PATH, its LD_LIBRARY_PATH first, its WorkingDir and User", () => {
     must(project.up(), "up");
     const layers = project.outputs().layers;
     const config = imageConfig(layers.nobin.imageRef);
@@ -59,6 +61,9 @@ test("a layer with no /bin passes its checks in its own Env: its PATH, its LD_LI
     for (const e of GPU_CHECK_ENV) expect(out.split("\n")).toContain(e);
     expect(out.trim().split("\n").pop()).toBe(config.WorkingDir);
     expect(config.WorkingDir).toBe("/opt/megapak/nobin");
+
+    expect(stdoutOf("nobin-check-argv-id")).toMatch(/^uid=1000 gid=1000/);
+    expect(config.User).toBe("1000:1000");
 
     // No shell needed for an argv check.
     expect(envLine(stdoutOf("noshell-check-argv-env"), "PATH")).toMatch(/^\/nix\/store\/[0-9a-z]{32}-fixture-tools-nosh\/bin$/);
