@@ -192,7 +192,8 @@ function noopAndChange(): void {
         ratio: f2(r2), goal: "≤ 1.05", met: r2 <= 1.05 ? "yes" : "NO" });
     // Builds: the build resources that ran (distinct drvs realised by nix-store), mapped to layers.
     const drvToId = new Map(Object.entries<any>(out).map(([id, l]) => [l.drvPath, id]));
-    const built = [...new Set(p.argv(argvFrom).filter((a) => a[0] === "nix-store" && a[1] === "--realise").map((a) => drvToId.get(a[2]) ?? a[2]))];
+    // The derivation is nix-store's last argument, whatever flags come first (--no-gc-warning, ...).
+    const built = [...new Set(p.argv(argvFrom).filter((a) => a[0] === "nix-store" && a[1] === "--realise").map((a) => drvToId.get(a[a.length - 1]) ?? a[a.length - 1]))];
     const exact = built.length === expected.length && expected.every((id) => built.includes(id));
     result({ name: "3c. One-layer change: layers built", measured: `${built.length} built (${built.join(", ")}); expected ${expected.length}: ${CHANGED} and its descendants; up took ${secs(upT)}`,
         ratio: `${built.length}/${expected.length}`, goal: "exactly the changed layer + descendants", met: exact ? "yes" : "NO" });
@@ -621,7 +622,7 @@ function write(totalS: number): void {
         `- Commit: \`${commit}\`${dirty}`,
         `- Machine: ${machine()}`,
         `- Date: ${new Date().toISOString()}; whole run ${(totalS / 60).toFixed(1)} min`,
-        `- Tools: ${sh("pulumi", ["version"]).stdout.trim()}, ${sh("nix", ["--version"]).stdout.trim()}, ${sh("skopeo", ["--version"]).stdout.trim()}`,
+        `- Tools: ${sh("pulumi", ["version"]).stdout.trim()}, ${sh("nix", ["--version"]).stdout.trim()} (NIX_REMOTE=${process.env.NIX_REMOTE ?? "auto"}), ${sh("skopeo", ["--version"]).stdout.trim()}`,
         ...(kept.from ? [`- This run measured ${ONLY.join(", ")} only; the other rows are carried over from the run of ${kept.from}`] : []),
         "",
         "| benchmark | measured | ratio | goal | met? |",

@@ -5,7 +5,7 @@ const TOKEN = "cachix-T0KEN-sentinel";
 const SIGNING = "cache.example-1:s1gning-KEY-sentinel";
 const PUBKEY = "megapak.cachix.org-1:" + "x".repeat(43) + "=";
 const recorded: Recorded[] = installMocks({
-    stdout: (r) => (r.name.endsWith("-info") ? JSON.stringify({ name: "megapak", uri: "https://megapak.cachix.org", publicSigningKeys: [PUBKEY], isPublic: true }) : undefined),
+    stdout: (r) => (r.name.endsWith("-info") ? JSON.stringify({ name: "megapak", uri: "https://megapak.cachix.org", publicSigningKeys: [PUBKEY], isPublic: !r.name.startsWith("private") }) : undefined),
 });
 
 import type * as cacheModule from "./binaryCache";
@@ -39,19 +39,36 @@ describe("BinaryCache: cachix", () => {
         });
 
         const push = cache.pushes.get("layer01")!;
+        await valueOf(push.urn);
         expect(find("cachix-push-layer01").inputs.create).toBe(commands.scriptStub("cachix-push-layer01"));
         expect(find("cachix-push-layer01").inputs.triggers).toEqual([DRV, "cachix:megapak"]);
         expect(await isSecret(push.environment as pulumi.Output<unknown>)).toBe(true);
         const env = await valueOf(push.environment as pulumi.Output<Record<string, string>>);
         expect(env).toEqual({
             LAYERSTACK_DRV_PATH: DRV, LAYERSTACK_LAYER: "layer01", LAYERSTACK_CACHIX_CACHE: "megapak", CACHIX_AUTH_TOKEN: TOKEN, CACHIX_SIGNING_KEY: SIGNING,
-            LAYERSTACK_SCRIPT: commands.withNixConfig(commands.CACHIX_PUSH_SCRIPT), LAYERSTACK_TIMEOUT: String(2 * 3600),
+            LAYERSTACK_SCRIPT: commands.withNetrc(commands.withNixConfig(commands.CACHIX_PUSH_SCRIPT)), LAYERSTACK_TIMEOUT: String(2 * 3600),
+            // A public cache: an empty netrc.
+            LAYERSTACK_NIX_NETRC: "",
         });
+        expect(await valueOf(cache.netrc!)).toBe("");
         expect(await text(push)).not.toContain(TOKEN);
         expect(await text(push)).not.toContain(SIGNING);
         // cachix reads both from its environment; the script never names or prints them.
         expect(commands.CACHIX_PUSH_SCRIPT).not.toMatch(/CACHIX_AUTH_TOKEN|echo[^\n]*CACHIX_SIGNING_KEY/);
         expect(await isSecret(cache.substituter)).toBe(false);
+    });
+
+    test("a private cache (Cachix's isPublic: false): a netrc with the token as password, secret, for every push", async () => {
+        const cache = new mod.BinaryCache("private", {
+            kind: "cachix", name: "megapak", authToken: pulumi.secret(TOKEN), closures: [{ id: "layer01", drvPath: DRV }],
+        });
+        expect(await isSecret(cache.netrc!)).toBe(true);
+        expect(await valueOf(cache.netrc!)).toBe(`machine megapak.cachix.org password ${TOKEN}`);
+        const push = cache.pushes.get("layer01")!;
+        await valueOf(push.urn);
+        const env = await valueOf(push.environment as pulumi.Output<Record<string, string>>);
+        expect(env.LAYERSTACK_NIX_NETRC).toBe(`machine megapak.cachix.org password ${TOKEN}`);
+        expect(await text(push)).not.toContain(TOKEN);
     });
 
     test("a Cachix answer without keys fails, naming the cache", () => {

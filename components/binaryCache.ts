@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { cachixInfoEnv, cachixPushEnv, nixCopyPushEnv, parseCachixInfo, scriptStub } from "../lib/commands";
+import { cacheNetrc, cachixInfoEnv, cachixPushEnv, nixCopyPushEnv, parseCachixInfo, scriptStub } from "../lib/commands";
 import { DEFAULT_CACHIX_API_URL, trimUrl } from "../lib/defaults";
 import { cachePushName } from "../lib/naming";
 
@@ -76,6 +76,12 @@ export class BinaryCache extends pulumi.ComponentResource {
     public readonly nixConfig: pulumi.Output<string>;
     /** `nixConfig` as text, when it is known as the cache is declared (a nix-store cache: its URL and key are config). */
     public readonly knownNixConfig?: string;
+    /**
+     * The netrc a private Cachix cache needs for Nix to substitute from it (secret; empty for a
+     * public cache): every build and push that realises a layer runs with it (WITH_NETRC,
+     * lib/commands/cache.ts). Undefined for a nix-store cache, whose URL carries its own access.
+     */
+    public readonly netrc?: pulumi.Output<string>;
     /** The Cachix info read (cachix only). */
     public readonly info?: command.local.Command;
     private readonly name: string;
@@ -96,6 +102,7 @@ export class BinaryCache extends pulumi.ComponentResource {
             const info = this.info.stdout.apply((s) => parseCachixInfo(s, args.name));
             this.substituter = info.uri;
             this.publicKeys = info.publicSigningKeys;
+            this.netrc = pulumi.secret(pulumi.all([info, args.authToken]).apply(([i, token]) => (i.isPublic === false ? cacheNetrc(i.uri, token) : "")));
         } else {
             this.substituter = pulumi.output(args.url);
             this.publicKeys = pulumi.output(args.publicKey ? [args.publicKey] : []);
@@ -124,7 +131,7 @@ export class BinaryCache extends pulumi.ComponentResource {
         const closure = { id: c.id, drvPath: c.drvPath, nixConfig: args.nixConfig, signingKey: args.signingKey };
         const push = new command.local.Command(name, {
             create: scriptStub(name),
-            environment: args.kind === "cachix" ? cachixPushEnv({ ...closure, cache: args.name, authToken: args.authToken }) : nixCopyPushEnv({ ...closure, url: args.url }),
+            environment: args.kind === "cachix" ? cachixPushEnv({ ...closure, cache: args.name, authToken: args.authToken, netrc: this.netrc }) : nixCopyPushEnv({ ...closure, url: args.url }),
             triggers: [c.drvPath, args.kind === "cachix" ? `cachix:${args.name}` : args.url],
             logging: "stderr",
         }, { parent: this, dependsOn: c.dependsOn });

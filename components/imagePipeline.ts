@@ -65,6 +65,14 @@ export interface ImagePipelineArgs {
      */
     readonly nixConfig?: string;
     /**
+     * Nix `access-tokens` (`host=token ...`, whitespace-separated) for private flake inputs
+     * (`layerstack:nixAccessTokens`): the evaluation and every build get them as
+     * `extra-access-tokens`. Plain text here, because the evaluation runs before any Output
+     * resolves: it stays in memory and reaches Nix only through its environment; the builds
+     * get it as a secret. @default none
+     */
+    readonly nixAccessTokens?: string;
+    /**
      * A binary cache: every build and push substitutes from it (its `nixConfig`, after the
      * pipeline's own), and each layer's closure is pushed to it once built (`<cache>-push-<id>`).
      * @default none
@@ -210,8 +218,10 @@ export class ImagePipeline extends pulumi.ComponentResource {
                 checks: args.checks?.get(l.id),
                 checkRunner,
                 nixConfig,
+                netrc: args.cache?.netrc,
                 checkRegistry: args.checkRegistry,
                 builders: args.builders,
+                ...(args.nixAccessTokens ? { nixAccessTokens: pulumi.secret(args.nixAccessTokens) } : {}),
             }, { parent: this });
             components.set(l.id, layer);
             // Each layer's closure goes to the cache once it is built (`<cache>-push-<id>`).
@@ -280,7 +290,7 @@ export class ImagePipeline extends pulumi.ComponentResource {
         const imageId = image ? image.id ?? image.attr : undefined;
         // The container image is a layer of the pipeline too: its id and name are checked with the others'.
         const ordered = validateImagePipelineArgs(image ? { ...args, layers: [...args.layers, { id: imageId!, attr: image.attr }] } : args);
-        const evaluated = args.evaluated ?? evaluateAttrs(args.flake, system, [...new Set(ordered.map((l) => l.attr))], args.nixConfig);
+        const evaluated = args.evaluated ?? evaluateAttrs(args.flake, system, [...new Set(ordered.map((l) => l.attr))], args.nixConfig, args.nixAccessTokens);
         raiseAll(ordered.flatMap((l) => {
             const ev = evaluated.get(l.attr);
             if (!ev) return [`${source}: layer "${l.id}": the flake has no attribute packages.${system}.${l.attr} (${args.flake})`];
@@ -308,6 +318,14 @@ export class ImagePipeline extends pulumi.ComponentResource {
         return {
             provider: new docker.Provider(`${name}-check-host`, {
                 host: host.dockerHost,
+                // No ping when the provider is configured: the engine configures it on every
+                // preview too, and with an ssh:// host that ping is an SSH connection to the GPU
+                // host from wherever the preview runs (a hosted runner, a workstation), which fails
+                // where the host is unreachable (kreuzwerker/terraform-provider-docker
+                // internal/provider/config.go: dockerClient.Ping unless DisableDockerDaemonCheck;
+                // pulumi-docker bridges it as disableDockerDaemonCheck). An up still reaches the
+                // daemon at its first pull, after the runner's preflight has checked Docker there.
+                disableDockerDaemonCheck: true,
                 // Over SSH: never prompt, fail fast when the host is unreachable; with the runner's pinned key when given.
                 ...(ssh ? { sshOpts: host.ssh ? dockerSshOptions(host.ssh) : DEFAULT_DOCKER_SSH_OPTS } : {}),
                 ...(args.registryAuth ? {

@@ -64,6 +64,13 @@ export interface NixImageLayerArgs {
      * / `extra-trusted-public-keys` (`BinaryCache.nixConfig`). @default none
      */
     readonly nixConfig?: pulumi.Input<string>;
+    /** A private binary cache's netrc (secret; `BinaryCache.netrc`), for the build and the push. @default none */
+    readonly netrc?: pulumi.Input<string>;
+    /**
+     * Nix `access-tokens` (`host=token ...`) the build runs with, for private flake inputs; a
+     * secret (it reaches Nix as `extra-access-tokens` in the secret environment only). @default none
+     */
+    readonly nixAccessTokens?: pulumi.Input<string>;
     /**
      * Read the pushed tag back from the registry on every preview, up and refresh, and publish
      * it again when it is gone (RegistryImage `<name>-in-registry`). Off only to measure what the
@@ -166,7 +173,10 @@ export class NixImageLayer extends pulumi.ComponentResource {
         const build = childName(name, "build");
         this.build = new command.local.Command(build, {
             create: scriptStub(build),
-            environment: buildEnv({ drvPath: args.drvPath, timeoutSeconds: args.buildTimeoutSeconds ?? DEFAULT_TIMEOUTS.build, nixConfig: args.nixConfig, builders: args.builders }),
+            environment: buildEnv({
+                drvPath: args.drvPath, timeoutSeconds: args.buildTimeoutSeconds ?? DEFAULT_TIMEOUTS.build, nixConfig: args.nixConfig,
+                nixAccessTokens: args.nixAccessTokens, builders: args.builders, netrc: args.netrc,
+            }),
             triggers: [args.drvPath],
             logging: "stderr",
         }, { parent: this });
@@ -182,7 +192,7 @@ export class NixImageLayer extends pulumi.ComponentResource {
             create: scriptStub(push),
             environment: pushEnv({
                 layer: name, drvPath: args.drvPath, format: args.format, copyTo: args.copyTo,
-                registry: args.registry, repositoryUrl: this.repositoryUrl, tag: this.tag, registryAuth: args.registryAuth, nixConfig: args.nixConfig,
+                registry: args.registry, repositoryUrl: this.repositoryUrl, tag: this.tag, registryAuth: args.registryAuth, nixConfig: args.nixConfig, netrc: args.netrc,
                 // The push checks that the parent's pushed layers start this image (PUSH_SCRIPT).
                 parent: args.parent && { layer: args.parent.layerName, image: `${args.parent.repositoryUrl}:${args.parent.tag}` },
             }),

@@ -84,6 +84,8 @@ describe("RunnerChecks (checks on the GPU runner through @pulumi/docker)", () =>
         const provider = find("prod-check-host");
         expect(provider.type).toBe("pulumi:providers:docker");
         expect(provider.inputs.host).toBe("ssh://ci@gpu1.example.com:2222");
+        // No daemon ping when the provider is configured, so a preview opens no SSH connection.
+        expect(provider.inputs.disableDockerDaemonCheck).toBe("true");
         // A provider's non-string inputs reach it JSON-encoded.
         expect(JSON.parse(provider.inputs.sshOpts as string)).toEqual(["-o", "BatchMode=yes", "-o", "ConnectTimeout=30"]);
         expect(JSON.stringify(provider.inputs.registryAuth)).toContain(PASSWORD);
@@ -145,6 +147,7 @@ describe("RunnerChecks (checks on the GPU runner through @pulumi/docker)", () =>
         await valueOf(p.layerComponents.get("sec-base")!.checks!.gate[0].urn);
         const provider = find("sec-check-host");
         expect(provider.inputs.host).toBe("unix:///var/run/docker.sock");
+        expect(provider.inputs.disableDockerDaemonCheck).toBe("true");
         expect(provider.inputs.sshOpts).toBeUndefined();
         const auth = provider.inputs.registryAuth as Record<string, unknown>;
         // Pulumi's secret envelope: the whole list reaches the provider as a secret.

@@ -94,10 +94,13 @@ function nixEval(installable: string, apply: string, env: NodeJS.ProcessEnv): { 
  * and only then, each attribute is evaluated alone to name the ones that fail. When the
  * package set itself does not evaluate, the error names the flake.
  */
-export function evaluateAttrs(flake: string, system: string, attrs: readonly string[], nixConfig?: string): Map<string, EvalResult> {
+export function evaluateAttrs(flake: string, system: string, attrs: readonly string[], nixConfig?: string, accessTokens?: string): Map<string, EvalResult> {
     const installable = packageSet(flake, system);
-    // The stack's own Nix settings (layerstack:nixConfig) in front of the caller's NIX_CONFIG.
-    const env = nixConfig === undefined ? process.env : { ...process.env, NIX_CONFIG: joinNixConfigText(nixConfig, process.env.NIX_CONFIG) };
+    // The stack's own Nix settings (layerstack:nixConfig) in front of the caller's NIX_CONFIG,
+    // and the access tokens for private inputs, in this environment only (never argv).
+    const tokens = accessTokens ? `extra-access-tokens = ${accessTokens}` : undefined;
+    const env = nixConfig === undefined && tokens === undefined ? process.env
+        : { ...process.env, NIX_CONFIG: joinNixConfigText(nixConfig, process.env.NIX_CONFIG, tokens) };
     // Before anything else: a Nix older than nixpkgs accepts is refused, naming what was found.
     requireNix(env);
     const all = nixEval(installable, evalExpression(attrs), env);
@@ -108,7 +111,7 @@ export function evaluateAttrs(flake: string, system: string, attrs: readonly str
         // Which part fails: the package set itself, or some attributes?
         const names = nixEval(installable, "ps: builtins.attrNames ps", env);
         if (!names.ok) {
-            throw new LayerstackError(`layerstack:flake: evaluating ${installable} failed (nix exited ${names.status}):\n${names.tail}`);
+            throw new LayerstackError(`layerstack:flake: evaluating ${installable} failed (nix exited ${names.status}):\n${names.tail}${inputHint(names.tail, accessTokens)}`);
         }
         const present = new Set(JSON.parse(names.stdout) as string[]);
         parsed = Object.fromEntries(attrs.map((a) => [a, present.has(a) ? { failed: true as const } : null]));
@@ -131,6 +134,17 @@ export function evaluateAttrs(flake: string, system: string, attrs: readonly str
         throw new LayerstackError(`layerstack:flake: evaluating ${installable} failed (nix exited ${all.status}):\n${all.tail}`);
     }
     return out;
+}
+
+/**
+ * What to do about an input Nix could not fetch because the host refused it (a private
+ * repository answers 401, 403 or, on GitHub, 404): Nix's own message names the input.
+ */
+function inputHint(tail: string, accessTokens: string | undefined): string {
+    if (!/while (updating|fetching) the (flake )?input/.test(tail) || !/HTTP error 40[134]/.test(tail)) return "";
+    return accessTokens
+        ? "\n(the host refused the token layerstack:nixAccessTokens gives it for this input: is it the host's, and may it read the repository?)"
+        : "\n(if an input is private, give Nix its token with layerstack:nixAccessTokens: pulumi config set --secret layerstack:nixAccessTokens 'host=token')";
 }
 
 /** One attribute as evalExpression prints it. */

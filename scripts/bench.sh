@@ -11,4 +11,7 @@ cd "$(dirname "$0")/.."
 bash scripts/toolchain.sh >&2
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
+# The dev world's Nix through its daemon, as the tests run it (scripts/test.sh).
+export PATH="$LAYERSTACK_ROOT/.layerstack/nix/bin:$PATH" NIX_REMOTE=daemon
+bash scripts/nix-daemon.sh start
 exec npx ts-node --transpile-only bench/run.ts "$@"

@@ -87,7 +87,9 @@ case "${1:-}" in
     rm -f "$SOCKET"
     # setsid: its own session, so a test's process group signals leave it alone.
     # Not NIX_REMOTE: a daemon whose own store were the daemon would connect to itself, forever.
-    env -u NIX_REMOTE NIX_CONF_DIR="$conf_dir" NIX_DAEMON_SOCKET_PATH="$SOCKET" setsid "$BIN/nix-daemon" </dev/null >>"$DIR/daemon.log" 2>&1 &
+    # The dev Nix first on its PATH: it runs its build hook, `nix __build-remote`, from PATH
+    # (NixOS/nix 2.26.3 src/libstore/unix/build/hook-instance.cc).
+    env -u NIX_REMOTE PATH="$BIN:$PATH" NIX_CONF_DIR="$conf_dir" NIX_DAEMON_SOCKET_PATH="$SOCKET" setsid "$BIN/nix-daemon" </dev/null >>"$DIR/daemon.log" 2>&1 &
     echo $! >"$PIDFILE"
     for _ in $(seq 1 100); do
       reachable && exit 0

@@ -78,6 +78,7 @@ pulumi stack export "${stack[@]}" --non-interactive --file "$tmp/state.json"
 (umask 077; mkdir -p "$PWD/.layerstack/recover")
 backup="$PWD/.layerstack/recover/$name-$(date -u +%Y%m%dT%H%M%SZ).json"
 cp "$tmp/state.json" "$backup"
+# shellcheck disable=SC2016 # the quoted text is JavaScript, not shell
 n=$(node -e '
   const fs = require("fs");
   const f = process.argv[1];

@@ -132,14 +132,14 @@ EOF
 }
 
 do_stop() {
-  local pid i
+  local pid
   if ! pid="$(pid_alive)"; then
     rm -f "$PIDFILE"
     log "not running"
     return 0
   fi
   kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 1 100); do
+  for _ in $(seq 1 100); do
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done
@@ -153,7 +153,7 @@ do_stop() {
 }
 
 do_start() {
-  local pid newconf i code want
+  local pid newconf code want
   command -v docker-registry >/dev/null || die "docker-registry not found (run scripts/toolchain.sh)"
   command -v node >/dev/null || die "node not found"
   command -v curl >/dev/null || die "curl not found"
@@ -162,7 +162,7 @@ do_start() {
     AUTH="$(cd "$(dirname "$AUTH")" && pwd)/$(basename "$AUTH")"
   fi
   if [ -n "$TLS_CERT" ]; then
-    [ -f "$TLS_CERT" ] && [ -f "$TLS_KEY" ] || die "TLS certificate or key not found: $TLS_CERT $TLS_KEY"
+    { [ -f "$TLS_CERT" ] && [ -f "$TLS_KEY" ]; } || die "TLS certificate or key not found: $TLS_CERT $TLS_KEY"
   fi
   mkdir -p "$DATA"
   newconf="$(gen_config)"
@@ -186,7 +186,7 @@ do_start() {
     "$ACCESS_LOG" "$PIDFILE" </dev/null >>"$APP_LOG" 2>&1 &
   local child=$!
   want=200; [ -n "$AUTH" ] && want=401
-  for i in $(seq 1 300); do
+  for _ in $(seq 1 300); do
     code="$(http_code)"
     if [ "$code" = "$want" ]; then
       pid="$(cat "$PIDFILE" 2>/dev/null || echo "$child")"

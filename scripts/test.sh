@@ -22,6 +22,7 @@ status=0
 grep -E '^(--- FAIL|FAIL|ok)' "$results/go.txt" || true
 npx jest --selectProjects unit --json --outputFile "$results/unit.json" "$@" || status=$?
 npx jest --selectProjects e2e --runInBand --json --outputFile "$results/e2e.json" "$@" || status=$?
+# shellcheck disable=SC2016 # the quoted text is JavaScript, not shell
 node -e '
   const fs = require("fs");
   let p = 0, f = 0, s = 0;

@@ -29,7 +29,7 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 if [ "$(id -u)" = 0 ]; then CACHE="${LAYERSTACK_CACHE:-/var/cache/layerstack}"; else CACHE="${LAYERSTACK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/layerstack}"; fi
 PULUMI_VERSION=v3.248.0
 COMMAND_PLUGIN_VERSION=1.2.1
-APT_PACKAGES=(patchelf bash-static skopeo docker-registry apache2-utils umoci bubblewrap busybox-static curl openssh-server openssh-client openssl util-linux zstd)
+APT_PACKAGES=(patchelf bash-static shellcheck skopeo docker-registry apache2-utils umoci bubblewrap busybox-static curl openssh-server openssh-client openssl util-linux zstd)
 BIN="$REPO/.layerstack/bin"
 LIBEXEC="$REPO/.layerstack/libexec"
 export PULUMI_HOME="$REPO/.layerstack/pulumi-home"

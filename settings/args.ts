@@ -36,6 +36,8 @@ export interface StackEnvironment {
      * `--target` leaves undeclared resources as they are. @default false
      */
     readonly runnerOnly?: boolean;
+    /** `layerstack:nixAccessTokens`, validated, as plain text (ImagePipelineArgs.nixAccessTokens). @default none */
+    readonly nixAccessTokens?: string;
 }
 
 /** Each component's args from the validated config and the secrets. */
@@ -47,6 +49,7 @@ export function stackArgs(v: ValidatedConfig, secrets: Secrets, env: StackEnviro
         flake: v.flake, system: v.system, layers: v.layers, layersSource: v.layersSource, registry: v.registry, repository: v.repository,
         repositoryLayout: v.repositoryLayout, variant: v.variant, ...(v.containerImage ? { containerImage: v.containerImage } : {}), registryAuth, buildTimeoutSeconds: v.buildTimeoutSeconds, nixConfig: v.nixConfig, forecast: v.forecast,
         checks: env.runnerOnly ? new Map() : v.checks,
+        ...(env.nixAccessTokens ? { nixAccessTokens: env.nixAccessTokens } : {}),
         // Nix remote builders (`layerstack:nixBuilders`): Nix dispatches the layers' builds to them.
         ...(v.builders ? { builders: { ...v.builders, sshKey: secrets.nixBuildersSshKey! } } : {}),
         // Production: every check in a container with the GPUs on the runner; an ssh:// Docker host is
@@ -64,7 +67,8 @@ export function stackArgs(v: ValidatedConfig, secrets: Secrets, env: StackEnviro
         pipeline,
         ...(cache ? { cache } : {}),
         // The workflow's only Actions settings are its Cachix steps' (an unset CACHIX_ENABLED is false).
-        ...(g && c?.kind === "cachix" ? { github: { ...g, cachix: { cacheName: c.name, authToken: secrets.cachixAuthToken! } } } : {}),
+        // Each name carries the variant (CACHIX_ENABLED_CU130): two stacks on one repository own their own.
+        ...(g && c?.kind === "cachix" ? { github: { ...g, variant: v.variant, cachix: { cacheName: c.name, authToken: secrets.cachixAuthToken! } } } : {}),
         ...(r && g && v.cuda ? {
             runner: {
                 connection: { host: r.host, port: r.port, user: r.user, hostKey: r.hostKey, privateKey: secrets.runnerSshKey, agent: r.sshAgent },

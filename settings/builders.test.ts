@@ -73,7 +73,7 @@ describe("layerstack:nixBuilders", () => {
         ["not ssh", { nixBuilders: "https://builder1.example.com", nixBuildersHostKeys: ONE },
             'layerstack:nixBuilders: machine 1 ("https://builder1.example.com"): "https://builder1.example.com" is not an ssh-ng:// or ssh:// store URI (e.g. "ssh-ng://nix@builder1.example.com")'],
         ["a port", { nixBuilders: "ssh-ng://nix@builder1.example.com:2222", nixBuildersHostKeys: ONE },
-            'layerstack:nixBuilders: machine 1 ("ssh-ng://nix@builder1.example.com:2222"): Nix 2.8 takes no port in a builder\'s URI (it hands "user@host:port" to ssh as a host name): use port 22, or a Host entry with Port and HostKeyAlias in the ssh config of the user running Nix'],
+            'layerstack:nixBuilders: machine 1 ("ssh-ng://nix@builder1.example.com:2222"): Nix takes no port in a builder\'s URI (it hands "user@host:port" to ssh as a host name): use port 22, or a Host entry with Port and HostKeyAlias in the ssh config of the user running Nix'],
         ["a key file of its own", { nixBuilders: "ssh-ng://nix@builder1.example.com x86_64-linux /root/.ssh/id_ed25519", nixBuildersHostKeys: ONE },
             'layerstack:nixBuilders: machine 1 ("ssh-ng://nix@builder1.example.com"): field 3 (the SSH key) must be "-": layerstack writes layerstack:nixBuildersSshKey to a private file and puts its path there'],
         ["a host key of its own", { nixBuilders: `ssh-ng://nix@builder1.example.com - - - - - - ${Buffer.from(HK1).toString("base64")}`, nixBuildersHostKeys: ONE },
@@ -104,7 +104,7 @@ describe("layerstack:nixBuilders", () => {
     test("every problem at once, each naming its key", () => {
         expect(errorOf({ nixBuilders: "ssh-ng://a:1", nixBuildersUseSubstitutes: "1", hasNixBuildersSshKey: false })).toBe([
             "3 problems:",
-            '  - layerstack:nixBuilders: machine 1 ("ssh-ng://a:1"): Nix 2.8 takes no port in a builder\'s URI (it hands "user@host:port" to ssh as a host name): use port 22, or a Host entry with Port and HostKeyAlias in the ssh config of the user running Nix',
+            '  - layerstack:nixBuilders: machine 1 ("ssh-ng://a:1"): Nix takes no port in a builder\'s URI (it hands "user@host:port" to ssh as a host name): use port 22, or a Host entry with Port and HostKeyAlias in the ssh config of the user running Nix',
             "  - layerstack:nixBuildersSshKey is required when layerstack:nixBuilders is set: the private key the machines accept (set it with: pulumi config set --secret layerstack:nixBuildersSshKey < key-file)",
             '  - layerstack:nixBuildersUseSubstitutes: "1" must be true or false',
         ].join("\n"));

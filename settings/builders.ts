@@ -117,7 +117,7 @@ function parseMachine(line: string, where: string, problems: string[]): Omit<Bui
     const u = URI.exec(f[0]);
     if (!u) return bad(`${JSON.stringify(f[0])} is not an ssh-ng:// or ssh:// store URI (e.g. "ssh-ng://nix@builder1.example.com")`);
     const g = u.groups!;
-    if (g.port !== undefined) return bad(`Nix 2.8 takes no port in a builder's URI (it hands "user@host:port" to ssh as a host name): use port 22, or a Host entry with Port and HostKeyAlias in the ssh config of the user running Nix`);
+    if (g.port !== undefined) return bad(`Nix takes no port in a builder's URI (it hands "user@host:port" to ssh as a host name): use port 22, or a Host entry with Port and HostKeyAlias in the ssh config of the user running Nix`);
     if (!HOST.test(g.host)) return bad(`${JSON.stringify(g.host)} is not a host name or IPv4 address`);
     if (g.query !== undefined) {
         for (const p of g.query.slice(1).split("&")) {

@@ -6,6 +6,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { CheckSpec, parseLayerChecks } from "../lib/checks";
 import { DEFAULT_SYSTEM, defaultVariant } from "../lib/defaults";
+import { LayerstackError } from "../lib/errors";
 import { FLAKE_ATTR, LayerSpec } from "../lib/graph";
 import { HOST_LABEL } from "../lib/hosts";
 import { DEFAULT_REPOSITORY_LAYOUT, REPOSITORY_LAYOUTS, RepositoryLayout } from "../lib/layout";
@@ -205,5 +206,24 @@ export function resolveAfterScheme(scheme: string, ref: string, projectDir: stri
 
 /** The directory of a local `path:` flake, if it is one. */
 export function localFlakeDir(ref: string): string | undefined {
-    return ref.startsWith("path:/") ? ref.slice("path:".length).split("?")[0] : undefined;
+    if (!ref.startsWith("path:/")) return undefined;
+    const [dir, query] = ref.slice("path:".length).split(/\?(.*)/s);
+    // `?dir=<subdir>`: the flake is that subdirectory of the tree (Nix's flakeref `dir` attribute).
+    const sub = new URLSearchParams(query ?? "").get("dir");
+    return sub ? path.join(dir, sub) : dir;
+}
+
+/**
+ * `layerstack:nixAccessTokens`: Nix's `access-tokens` value, `host=token` entries separated by
+ * spaces or newlines (NixOS/nix 2.26.3 src/libfetchers/fetch-settings.hh), as one line. Which
+ * fetchers send them: github, gitlab and sourcehut inputs (src/libfetchers/github.cc,
+ * makeHeadersWithAuthTokens), for the host the input names. A problem names the entry by
+ * number, never its text.
+ */
+export function parseNixAccessTokens(text: string): string {
+    const entries = text.split(/\s+/).filter(Boolean);
+    if (!entries.length) throw new LayerstackError(`${key("nixAccessTokens")} is empty: it holds Nix access-tokens entries, host=token (e.g. github.com=ghp_...)`);
+    const bad = entries.findIndex((e) => !/^[A-Za-z0-9.-]+=[^=\s]\S*$/.test(e));
+    if (bad >= 0) throw new LayerstackError(`${key("nixAccessTokens")}: entry ${bad + 1} is not host=token, as Nix's access-tokens setting takes them (e.g. github.com=ghp_..., gitlab.example.com=PAT:glpat-...)`);
+    return entries.join(" ");
 }

@@ -7,9 +7,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { raiseAll } from "../lib/errors";
 import { LayerSpec, chainOf, orderLayers } from "../lib/graph";
 import { catalogLayers } from "../layers/compose";
-import { parseLayers } from "./image";
+import { parseLayers, parseNixAccessTokens } from "./image";
 import { StackArgs, stackArgs } from "./args";
-import { ConfigJsonEntry, NS, rawConfigFromJson, readConfig } from "./raw";
+import { ConfigJsonEntry, NS, rawConfigFromJson, readConfig, readPlainSecret } from "./raw";
 import { validateConfig } from "./validate";
 
 export type { StackArgs, StackEnvironment } from "./args";
@@ -24,7 +24,10 @@ export { validateConfig } from "./validate";
 /** Reads the `layerstack:*` keys of the current stack, validates them, and returns each component's args. */
 export function loadSettings(cfg = new pulumi.Config(NS), projectDir = process.cwd(), env: NodeJS.ProcessEnv = process.env): StackArgs {
     const { raw, secrets } = readConfig(cfg);
-    return stackArgs(validateConfig(raw, { stack: pulumi.getStack(), projectDir }), secrets, { runnerOnly: env.LAYERSTACK_RUNNER_ONLY === "1" });
+    const validated = validateConfig(raw, { stack: pulumi.getStack(), projectDir });
+    // The one secret the evaluation needs before any Output resolves (settings/raw.ts readPlainSecret).
+    const nixAccessTokens = raw.hasNixAccessTokens ? parseNixAccessTokens(readPlainSecret("nixAccessTokens") ?? "") : undefined;
+    return stackArgs(validated, secrets, { runnerOnly: env.LAYERSTACK_RUNNER_ONLY === "1", nixAccessTokens });
 }
 
 /**

@@ -29,7 +29,7 @@ export const STRING_KEYS = [
 /** Keys whose value is a list or an object (YAML in the stack's file). */
 export const OBJECT_KEYS = ["layers", "checks", "runnerLabels", "nixBuildersHostKeys", "containerLayerIds"] as const;
 /** Secret keys (`pulumi config set --secret`). */
-export const SECRET_KEYS = ["registryPassword", "cachixAuthToken", "cacheSigningKey", "githubToken", "runnerSshKey", "runnerJitToken", "nixBuildersSshKey"] as const;
+export const SECRET_KEYS = ["registryPassword", "cachixAuthToken", "cacheSigningKey", "githubToken", "runnerSshKey", "runnerJitToken", "nixBuildersSshKey", "nixAccessTokens"] as const;
 
 type StringKey = (typeof STRING_KEYS)[number];
 type ObjectKey = (typeof OBJECT_KEYS)[number];
@@ -68,6 +68,17 @@ export function readConfig(cfg: pulumi.Config = new pulumi.Config(NS)): { raw: R
         if (v !== undefined) secrets[k] = v;
     }
     return { raw: rawConfig((k) => cfg.get(k), (k) => cfg.getObject<unknown>(k), (k) => secrets[k] !== undefined), secrets };
+}
+
+/**
+ * A secret key's plain value, for the one use that cannot wait for an Output: the program's
+ * evaluation, which runs synchronously before any resource is declared (ImagePipeline.plan).
+ * It stays in this process's memory and reaches only the `nix` child's environment
+ * (NIX_CONFIG); everything declared with it gets the secret Output instead. (Config.get would
+ * give the same value, with a warning that the key is a secret.)
+ */
+export function readPlainSecret(k: SecretKey): string | undefined {
+    return pulumi.runtime.getConfig(key(k));
 }
 
 /** One key of `pulumi config --json`: a value (objects also as objectValue), or a secret without it. */

@@ -12,7 +12,7 @@ import { ScriptEnv } from "./env";
  * - The key goes to a file in a private directory (mktemp -d, umask 077) that a trap removes
  *   when the command ends, also on TERM/INT/HUP (the time limit of scriptStub, bounded.ts). Only the file's
  *   path reaches Nix, in each machine's field 3, which Nix hands to ssh as `-i <path>`
- *   (NixOS/nix 2.8.0 src/libstore/ssh.cc addCommonSSHOpts). The key itself is in no argv, no
+ *   (NixOS/nix 2.26.3 src/libstore/ssh.cc). The key itself is in no argv, no
  *   command text and no output, and leaves the environment before Nix starts.
  * - `builders = ...` (and `builders-use-substitutes`) are added to the stack's Nix settings,
  *   LAYERSTACK_NIX_CONFIG, which WITH_NIX_CONFIG (cache.ts) puts in front of the caller's own
@@ -21,7 +21,12 @@ import { ScriptEnv } from "./env";
  *   option): only the pinned host key (field 8, which Nix writes to its own known-hosts file)
  *   is accepted, never one from the system's known-hosts files or a prompt; the key file only;
  *   a connection attempt gives up after 30 s and a dead builder is noticed within a minute.
- *   Nix's build hook (`nix __build-remote`) and its ssh inherit this environment.
+ *   Without a daemon, Nix's build hook (`nix __build-remote`) and its ssh inherit this
+ *   environment. Through a daemon (a multi-user host), the daemon runs the hook with its own
+ *   environment (NixOS/nix 2.26.3 src/libstore/unix/build/hook-instance.cc): these options do
+ *   not reach it, the machines' key file and pinned host key (fields 3 and 8, which Nix hands
+ *   to ssh itself) still do, and a port or other ssh options belong in the daemon user's
+ *   (root's) ssh config. The daemon takes `builders` from a trusted user only (daemon.cc).
  *
  * The wrapped script runs as a child (not exec'd) so that the trap can remove the key once
  * Nix is done; scriptStub's `timeout` still ends the whole process group at its limit.

@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as http from "http";
 import * as os from "os";
 import * as path from "path";
-import { CACHIX_INFO_SCRIPT, CACHIX_PUSH_SCRIPT } from "./cache";
+import { CACHIX_INFO_SCRIPT, CACHIX_PUSH_SCRIPT, cacheNetrc, parseCachixInfo, withNetrc, withNixConfig } from "./cache";
 
 const TOKEN = "cachix-token-sentinel-8c1f";
 const SIGNING = "cachix-signing-sentinel-77aa";
@@ -79,5 +79,60 @@ describe("Cachix push", () => {
         const r = spawnSync("/bin/sh", ["-c", CACHIX_PUSH_SCRIPT], { env: { ...env({ CACHIX_AUTH_TOKEN: TOKEN }), PATH: "/usr/bin:/bin" }, encoding: "utf8" });
         expect(r.status).toBe(127);
         expect(r.stderr).toBe("binary cache: the cachix CLI is not on PATH, so layer layer01 cannot be pushed to Cachix cache megapak (CI: cachix/cachix-action installs it; elsewhere: nix profile install nixpkgs#cachix)\n");
+    });
+});
+
+describe("a private Cachix cache's netrc (WITH_NETRC): Nix substitutes only with it", () => {
+    // A stand-in of a private cache's binary cache endpoint: like <name>.cachix.org, it answers only
+    // basic auth whose password is the token (cachix's netrc has the token as password, NetRc.hs).
+    let server: http.Server;
+    let url = "";
+    const seen: { path: string; status: number }[] = [];
+    beforeAll(async () => {
+        server = http.createServer((req, res) => {
+            const m = /^Basic (.+)$/.exec(req.headers.authorization ?? "");
+            const password = m ? Buffer.from(m[1], "base64").toString("utf8").replace(/^[^:]*:/, "") : undefined;
+            const status = password === TOKEN ? (req.url === "/nix-cache-info" ? 200 : 404) : 401;
+            seen.push({ path: req.url ?? "", status });
+            if (status === 401) { res.writeHead(401, { "www-authenticate": 'Basic realm="cachix"' }).end(); return; }
+            if (status === 404) { res.writeHead(404).end(); return; }
+            res.writeHead(200, { "content-type": "text/x-nix-cache-info" }).end("StoreDir: /nix/store\nWantMassQuery: 1\nPriority: 41\n");
+        });
+        await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+        url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    });
+    afterAll(() => server.close());
+
+    // What a build or push does first: Nix opens the cache (its nix-cache-info), here through `nix store info`.
+    const NIX = 'nix --extra-experimental-features nix-command store info --store "$CACHE_URL"';
+    const env = (extra: NodeJS.ProcessEnv = {}) => ({ PATH: process.env.PATH, HOME: os.tmpdir(), CACHE_URL: url, LAYERSTACK_NIX_CONFIG: "connect-timeout = 5", ...extra });
+
+    test("without the netrc the cache answers 401 and Nix gets nothing", async () => {
+        const before = seen.length;
+        const r = await runAsync(withNixConfig(NIX), env());
+        expect(r.code).not.toBe(0);
+        expect(r.stderr).toMatch(/HTTP error 401/);
+        expect(seen.slice(before).map((q) => q.status)).toContain(401);
+        expect(seen.slice(before).map((q) => q.status)).not.toContain(200);
+    });
+
+    test("with it, the same Nix call gets 200; the token is in no output, and the netrc file is gone afterwards", async () => {
+        const before = seen.length;
+        const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "layerstack-netrc-"));
+        const netrc = cacheNetrc(url, TOKEN);
+        expect(netrc).toBe(`machine 127.0.0.1 password ${TOKEN}`);
+        const r = await runAsync(withNetrc(withNixConfig(NIX)), env({ LAYERSTACK_NIX_NETRC: netrc, TMPDIR: tmp }));
+        expect(r.stderr).not.toMatch(/HTTP error 401/);
+        expect(r.code).toBe(0);
+        expect(seen.slice(before).some((q) => q.path === "/nix-cache-info" && q.status === 200)).toBe(true);
+        expect(r.stdout + r.stderr).not.toContain(TOKEN);
+        expect(fs.readdirSync(tmp)).toEqual([]);
+        fs.rmSync(tmp, { recursive: true, force: true });
+    });
+
+    test("the stack writes a netrc only for a cache Cachix says is private", () => {
+        expect(parseCachixInfo(JSON.stringify({ uri: "https://p.cachix.org", publicSigningKeys: ["p.cachix.org-1:AAAA"], isPublic: false }), "p").isPublic).toBe(false);
+        expect(parseCachixInfo(JSON.stringify({ uri: "https://p.cachix.org", publicSigningKeys: ["p.cachix.org-1:AAAA"] }), "p").isPublic).toBeUndefined();
+        expect(() => cacheNetrc("https://p.cachix.org", "a token with spaces")).toThrow("cannot write a netrc");
     });
 });

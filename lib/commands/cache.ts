@@ -8,6 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { DEFAULT_TIMEOUTS } from "../defaults";
 import { scriptEnv } from "./bounded";
 import { ScriptEnv, layerEnv, nixConfigEnv } from "./env";
+import { shellQuote } from "../shell";
 
 /**
  * Reads a Cachix cache's info (its substituter URL and public signing keys). Inputs:
@@ -40,11 +41,13 @@ export interface CachixInfo {
     readonly uri: string;
     /** `name:base64` keys to trust. */
     readonly publicSigningKeys: string[];
+    /** Whether anyone may read it; false for a private cache, which needs the token (a netrc). @default unknown */
+    readonly isPublic?: boolean;
 }
 
 /** Parses the Cachix API's cache info, refusing an answer without a URI or a key. */
 export function parseCachixInfo(stdout: string, cache: string): CachixInfo {
-    let v: { uri?: unknown; publicSigningKeys?: unknown };
+    let v: { uri?: unknown; publicSigningKeys?: unknown; isPublic?: unknown };
     try {
         v = JSON.parse(stdout);
     } catch {
@@ -54,7 +57,7 @@ export function parseCachixInfo(stdout: string, cache: string): CachixInfo {
     if (typeof v.uri !== "string" || !/^https?:\/\//.test(v.uri) || !Array.isArray(keys) || keys.length === 0 || !keys.every((k) => typeof k === "string")) {
         throw new Error(`Cachix cache ${cache}: the API answer has no uri or publicSigningKeys`);
     }
-    return { uri: v.uri, publicSigningKeys: keys as string[] };
+    return { uri: v.uri, publicSigningKeys: keys as string[], ...(typeof v.isPublic === "boolean" ? { isPublic: v.isPublic } : {}) };
 }
 
 /**
@@ -108,17 +111,68 @@ echo "$out"`;
  * the caller's own NIX_CONFIG, which therefore still wins. The system's nix.conf stays as it
  * is: a production stack adds only \`extra-\` settings, and only the dev stack's
  * \`layerstack:nixConfig\` turns the machine offline. Used by every command that runs Nix.
+ * LAYERSTACK_NIX_ACCESS_TOKENS (secret, \`layerstack:nixAccessTokens\`) becomes one more line,
+ * \`extra-access-tokens = ...\`, in the environment only: never in argv or the command's text.
  */
 export const WITH_NIX_CONFIG = `if [ -n "\${LAYERSTACK_NIX_CONFIG:-}" ]; then
   NIX_CONFIG="$LAYERSTACK_NIX_CONFIG\${NIX_CONFIG:+
 $NIX_CONFIG}"
   export NIX_CONFIG
 fi
-unset LAYERSTACK_NIX_CONFIG`;
+if [ -n "\${LAYERSTACK_NIX_ACCESS_TOKENS:-}" ]; then
+  NIX_CONFIG="\${NIX_CONFIG:+$NIX_CONFIG
+}extra-access-tokens = $LAYERSTACK_NIX_ACCESS_TOKENS"
+  export NIX_CONFIG
+fi
+unset LAYERSTACK_NIX_CONFIG LAYERSTACK_NIX_ACCESS_TOKENS`;
 
 /** \`script\`, run with the stack's Nix settings (see WITH_NIX_CONFIG). */
 export function withNixConfig(script: string): string {
     return `${WITH_NIX_CONFIG}\n${script}`;
+}
+
+/**
+ * Runs a Nix command with the netrc a private binary cache needs (LAYERSTACK_NIX_NETRC, secret:
+ * `machine <host> password <token>` lines). Nix sends no credentials of its own to a substituter:
+ * it hands curl its \`netrc-file\` (NixOS/nix src/libstore/filetransfer.cc, CURLOPT_NETRC_FILE), and
+ * only \`cachix use\` writes one for a private Cachix cache (cachix/cachix
+ * cachix/src/Cachix/Client/NetRc.hs: one \`machine\` per private cache, the auth token as its
+ * password). Without it the cache answers 401 and Nix builds everything, warning only.
+ * The netrc goes to a file in a private directory (mktemp -d, umask 077) that a trap removes when
+ * the command ends, also on TERM/INT/HUP; \`netrc-file = <file>\` is added to the stack's Nix
+ * settings (LAYERSTACK_NIX_CONFIG, which WITH_NIX_CONFIG puts first). A Nix daemon applies a
+ * client's netrc-file only for a trusted user; for any other user the daemon's own netrc must
+ * hold the cache (README: "Setting up the GPU host"). The wrapped script runs as a child, so the
+ * trap runs after Nix.
+ */
+export const WITH_NETRC = `set -eu
+netrc_dir=$(mktemp -d)
+trap 'rm -rf "$netrc_dir"' EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+(umask 077 && printf '%s\\n' "$LAYERSTACK_NIX_NETRC" > "$netrc_dir/netrc")
+unset LAYERSTACK_NIX_NETRC
+LAYERSTACK_NIX_CONFIG="\${LAYERSTACK_NIX_CONFIG:+$LAYERSTACK_NIX_CONFIG
+}netrc-file = $netrc_dir/netrc"
+export LAYERSTACK_NIX_CONFIG`;
+
+/** \`script\` (which runs Nix through withNixConfig) with a private cache's netrc; see WITH_NETRC. */
+export function withNetrc(script: string): string {
+    return `${WITH_NETRC}\n/bin/sh -c ${shellQuote(script)}`;
+}
+
+/** The netrc a private cache at \`substituter\` needs: its host, the token as password (cachix's NetRc.hs). */
+export function cacheNetrc(substituter: string, token: string): string {
+    // A netrc machine is a host name: curl matches it without the port.
+    const host = /^https?:\/\//.test(substituter) ? new URL(substituter).hostname : "";
+    if (!/^[A-Za-z0-9.-]+$/.test(host) || token === "" || /\s/.test(token)) throw new Error(`binary cache: cannot write a netrc for ${substituter}`);
+    return `machine ${host} password ${token}`;
+}
+
+/** WITH_NETRC's input, when the stack has a private cache's netrc (secret). */
+export function netrcEnv(netrc: pulumi.Input<string> | undefined): ScriptEnv {
+    return netrc !== undefined ? { LAYERSTACK_NIX_NETRC: pulumi.secret(netrc) } : {};
 }
 
 /** The Cachix info read's environment (CACHIX_INFO_SCRIPT under DEFAULT_TIMEOUTS.cacheInfo); the token secret. */
@@ -142,9 +196,11 @@ interface ClosurePush {
 }
 
 /** A push to Cachix (CACHIX_PUSH_SCRIPT under DEFAULT_TIMEOUTS.cachePush); token and signing key secret. */
-export function cachixPushEnv(p: ClosurePush & { readonly cache: string; readonly authToken: pulumi.Input<string> }): ScriptEnv {
+export function cachixPushEnv(p: ClosurePush & { readonly cache: string; readonly authToken: pulumi.Input<string>; readonly netrc?: pulumi.Input<string> }): ScriptEnv {
+    const script = withNixConfig(CACHIX_PUSH_SCRIPT);
     return {
-        ...scriptEnv(withNixConfig(CACHIX_PUSH_SCRIPT), DEFAULT_TIMEOUTS.cachePush),
+        ...scriptEnv(p.netrc !== undefined ? withNetrc(script) : script, DEFAULT_TIMEOUTS.cachePush),
+        ...netrcEnv(p.netrc),
         ...layerEnv(p),
         ...nixConfigEnv(p.nixConfig),
         LAYERSTACK_CACHIX_CACHE: p.cache,

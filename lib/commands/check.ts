@@ -32,13 +32,15 @@ export const GPU_CHECK_ENV: readonly string[] = ["NVIDIA_VISIBLE_DEVICES=all", "
  * both run it (LOCAL_CHECK_SCRIPT, IMAGE_CONFIG_ENV_SCRIPT), so they see the same environment.
  * Arguments: `--arg home`.
  */
-export const CHECK_ENV_JQ = `def named($n): any(.[]; startswith($n + "="));
-((.config // {}).Env // []) | map(select(index("=") != null)) as $env
-| (if ($env | named("PATH")) then [] else [${JSON.stringify(`PATH=${CHECK_PATH}`)}] end)
-+ (if ($env | named("HOME")) or $home == "" then [] else ["HOME=" + $home] end)
-+ [$env[] | if startswith("LD_LIBRARY_PATH=") then . + (if . == "LD_LIBRARY_PATH=" then "" else ":" end) + ${JSON.stringify(DRIVER_LIB_DIRS.join(":"))} else . end]
-+ (if ($env | named("LD_LIBRARY_PATH")) then [] else [${JSON.stringify(`LD_LIBRARY_PATH=${DRIVER_LIB_DIRS.join(":")}`)}] end)
-+ ${JSON.stringify(GPU_CHECK_ENV)}`;
+export const CHECK_ENV_JQ = [
+    `def named($n): any(.[]; startswith($n + "="));`,
+    `((.config // {}).Env // []) | map(select(index("=") != null)) as $env`,
+    `| (if ($env | named("PATH")) then [] else [${JSON.stringify(`PATH=${CHECK_PATH}`)}] end)`,
+    `+ (if ($env | named("HOME")) or $home == "" then [] else ["HOME=" + $home] end)`,
+    `+ [$env[] | if startswith("LD_LIBRARY_PATH=") then . + (if . == "LD_LIBRARY_PATH=" then "" else ":" end) + ${JSON.stringify(DRIVER_LIB_DIRS.join(":"))} else . end]`,
+    `+ (if ($env | named("LD_LIBRARY_PATH")) then [] else [${JSON.stringify(`LD_LIBRARY_PATH=${DRIVER_LIB_DIRS.join(":")}`)}] end)`,
+    `+ ${JSON.stringify(GPU_CHECK_ENV)}`,
+].join(" "); // one line: a jq program, not a script (the shellcheck test lints every multi-line export)
 
 /**
  * sh functions to look inside a pushed image on this machine, for the local checks and
@@ -59,7 +61,10 @@ export const CHECK_ENV_JQ = `def named($n): any(.[]; startswith($n + "="));
  */
 export const IMAGE_SANDBOX_FUNCTIONS = `layerstack_unpack() {
   skopeo copy --quiet --src-tls-verify="$LAYERSTACK_TLS_VERIFY" "docker://$1" "oci:$2/oci:check" >&2
-  umoci raw unpack --image "$2/oci:check" "$2/rootfs" > "$2/unpack.log" 2>&1 || { cat "$2/unpack.log" >&2; return 1; }
+  # As a user other than root (a GPU host's CI user), umoci cannot chown: --rootless unpacks as
+  # that user, keeping the image's modes (read-only store paths), so the trap makes it writable first.
+  lss_rootless=; [ "$(id -u)" = 0 ] || lss_rootless=--rootless
+  umoci raw unpack $lss_rootless --image "$2/oci:check" "$2/rootfs" > "$2/unpack.log" 2>&1 || { cat "$2/unpack.log" >&2; return 1; }
   skopeo inspect --config "oci:$2/oci:check" > "$2/config.json"
   jq -c --arg home /root ${shellQuote(CHECK_ENV_JQ)} "$2/config.json" > "$2/env.json"
   # One line of sh words (jq -j: a newline only inside a quoted value), for layerstack_sandbox's eval.
@@ -107,7 +112,7 @@ layerstack_image_path() {
  */
 export const LOCAL_CHECK_SCRIPT = `set -eu
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+trap 'chmod -R u+w "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
 ${REGISTRY_LOGIN}
 ${IMAGE_SANDBOX_FUNCTIONS}
 layerstack_unpack "$LAYERSTACK_IMAGE_REF" "$tmp"
@@ -136,7 +141,7 @@ tail -n 40 "$tmp/output"`;
  */
 export const IMAGE_SHELL_SCRIPT = `set -eu
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+trap 'chmod -R u+w "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
 ${IMAGE_SANDBOX_FUNCTIONS}
 ref=$1; shift
 [ $# -gt 0 ] || set -- sh

@@ -34,6 +34,14 @@ export function nixConfigEnv(nixConfig: pulumi.Input<string> | undefined): Scrip
     return nixConfig !== undefined ? { LAYERSTACK_NIX_CONFIG: nixConfig } : {};
 }
 
+/**
+ * Nix `access-tokens` (`host=token ...`, `layerstack:nixAccessTokens`) for a script that runs Nix
+ * (WITH_NIX_CONFIG): LAYERSTACK_NIX_ACCESS_TOKENS, secret.
+ */
+export function nixAccessTokensEnv(tokens: pulumi.Input<string> | undefined): ScriptEnv {
+    return tokens !== undefined ? { LAYERSTACK_NIX_ACCESS_TOKENS: pulumi.secret(tokens) } : {};
+}
+
 /** The layer a script works on: its id (LAYERSTACK_LAYER, for messages) and derivation (LAYERSTACK_DRV_PATH). */
 export function layerEnv(layer: { readonly id?: string; readonly drvPath?: string }): ScriptEnv {
     return {

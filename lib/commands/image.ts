@@ -48,6 +48,7 @@ layerstack_image_kind() {
   if [ -d "$1" ]; then
     if [ -f "$1/oci-layout" ] && [ -f "$1/index.json" ]; then echo oci; return 0; fi
     if [ -z "$(ls -A "$1")" ]; then echo "unknown: an empty directory"; return 0; fi
+    # shellcheck disable=SC2012 # only names for a message, cut to the first few
     echo "unknown: a directory without oci-layout and index.json (entries: $(ls -A "$1" | layerstack_first_entries))"
     return 0
   fi
@@ -124,7 +125,7 @@ esac`;
  * unlinked, open on fd 3 (see the top of this file); the caller closes fd 3 after the copy.
  * Expects $out and $tmp (a private directory its caller removes).
  */
-export const IMAGE_SOURCE = `src= copy_to=
+export const IMAGE_SOURCE = `src='' copy_to=''
 case $kind in
   oci) src="oci:$out" ;;
   docker-archive) src="docker-archive:$out" ;;
@@ -139,6 +140,7 @@ case $kind in
     src="docker-archive:/dev/fd/3" ;;
   copy-to)
     copy_to_out=$(nix-store --realise "$LAYERSTACK_COPY_TO_DRV")
+    # shellcheck disable=SC2012 # a store path's bin/: plain names, counted
     if [ -n "\${LAYERSTACK_COPY_TO_MAIN:-}" ]; then
       copy_to="$copy_to_out/bin/$LAYERSTACK_COPY_TO_MAIN"
     elif [ "$(ls "$copy_to_out/bin" 2>/dev/null | wc -l)" -eq 1 ]; then

@@ -17,8 +17,8 @@ import type { CopyTo } from "../nix";
 import type { RegistryAuth } from "../registry";
 import { scriptEnv } from "./bounded";
 import { buildersEnv, withBuilders } from "./builders";
-import { withNixConfig } from "./cache";
-import { ScriptEnv, layerEnv, nixConfigEnv, registryEnv } from "./env";
+import { netrcEnv, withNetrc, withNixConfig } from "./cache";
+import { ScriptEnv, layerEnv, nixAccessTokensEnv, nixConfigEnv, registryEnv } from "./env";
 import { COPY_TO_PUSH, IMAGE_KIND, IMAGE_SOURCE } from "./image";
 
 export { shellQuote } from "../shell";
@@ -148,11 +148,16 @@ printf '%s\n%s\n' "$digest" "$manifest"`;
  * and with the stack's remote builders when it has some (WITH_BUILDERS, builders.ts: Nix then
  * dispatches the derivations to them).
  */
-export function buildEnv(b: { readonly drvPath: string; readonly timeoutSeconds: number; readonly nixConfig?: pulumi.Input<string>; readonly builders?: NixBuilders }): ScriptEnv {
-    const script = withNixConfig(BUILD_SCRIPT);
+export function buildEnv(b: {
+    readonly drvPath: string; readonly timeoutSeconds: number; readonly nixConfig?: pulumi.Input<string>; readonly nixAccessTokens?: pulumi.Input<string>;
+    readonly builders?: NixBuilders; readonly netrc?: pulumi.Input<string>;
+}): ScriptEnv {
+    const nix = withNixConfig(BUILD_SCRIPT);
+    const script = b.netrc !== undefined ? withNetrc(nix) : nix;
     return {
         ...scriptEnv(b.builders ? withBuilders(script) : script, b.timeoutSeconds),
-        ...layerEnv({ drvPath: b.drvPath }), ...nixConfigEnv(b.nixConfig), ...(b.builders ? buildersEnv(b.builders) : {}),
+        ...netrcEnv(b.netrc),
+        ...layerEnv({ drvPath: b.drvPath }), ...nixConfigEnv(b.nixConfig), ...nixAccessTokensEnv(b.nixAccessTokens), ...(b.builders ? buildersEnv(b.builders) : {}),
     };
 }
 
@@ -168,6 +173,8 @@ export interface PushInputs {
     /** `<registry>/<path>`, without tag. */
     readonly repositoryUrl: string;
     readonly tag: string;
+    /** A private binary cache's netrc (secret), for the realise before the copy (WITH_NETRC). @default none */
+    readonly netrc?: pulumi.Input<string>;
     /** The parent layer's id and pushed image `<registry>/<path>:<tag>`. @default none: a root layer */
     readonly parent?: { readonly layer: string; readonly image: string };
     /** @default anonymous */
@@ -179,7 +186,8 @@ export interface PushInputs {
 /** The push's environment: PUSH_SCRIPT with the stack's Nix settings, under DEFAULT_TIMEOUTS.push. */
 export function pushEnv(p: PushInputs): ScriptEnv {
     return {
-        ...scriptEnv(withNixConfig(PUSH_SCRIPT), DEFAULT_TIMEOUTS.push),
+        ...scriptEnv(p.netrc !== undefined ? withNetrc(withNixConfig(PUSH_SCRIPT)) : withNixConfig(PUSH_SCRIPT), DEFAULT_TIMEOUTS.push),
+        ...netrcEnv(p.netrc),
         ...layerEnv({ id: p.layer, drvPath: p.drvPath }),
         ...(p.format ? { LAYERSTACK_FORMAT: p.format } : {}),
         ...(p.copyTo ? { LAYERSTACK_COPY_TO_DRV: p.copyTo.drvPath } : {}),

@@ -12,7 +12,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import {
-    INSTALL_REMOTE, INSTALL_SCRIPT, JIT_CONFIG_SCRIPT, RUNNER_URN_GLOB, JIT_RUN_SCRIPT, PREFLIGHT_REMOTE, PREFLIGHT_SCRIPT, REGISTER_REMOTE, REGISTER_SCRIPT,
+    INSTALL_REMOTE, INSTALL_SCRIPT, JIT_CONFIG_SCRIPT, JIT_REFUSED_STATUS, RUNNER_URN_GLOB, JIT_RUN_SCRIPT, PREFLIGHT_REMOTE, PREFLIGHT_SCRIPT, REGISTER_REMOTE, REGISTER_SCRIPT,
     STATE_REMOTE, UNREGISTER_SCRIPT, hostProgram, runnerStdin,
 } from "./runner";
 import { GithubStandin, sha16 } from "../../test/support/githubStandin";
@@ -22,7 +22,7 @@ const root = fs.mkdtempSync(path.join(os.tmpdir(), "layerstack-runner-scripts-")
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
 /** A PATH dir with the base tools the scripts use, plus the given stand-ins (name -> sh body). */
-function host(name: string, tools: Record<string, string>, base = ["sh", "hostname", "sort", "head", "tr", "df", "awk", "dirname", "id", "cat"]): string {
+function host(name: string, tools: Record<string, string>, base = ["sh", "hostname", "sort", "head", "tr", "df", "awk", "dirname", "id", "cat", "sed", "timeout", "setpriv"]): string {
     const dir = path.join(root, name);
     fs.mkdirSync(dir);
     for (const t of base) {
@@ -35,6 +35,7 @@ function host(name: string, tools: Record<string, string>, base = ["sh", "hostna
 
 const NVIDIA_SMI = (driver: string) => `case "$*" in *driver_version*) echo ${driver} ;; *name*) echo "NVIDIA H100 80GB HBM3" ;; esac`;
 const NIX = `echo "nix (Nix) 2.24.9"`;
+const SKOPEO = (version: string) => `echo "skopeo version ${version}"`;
 const DOCKER = (runtimes: string) => `case "$1" in version) echo 27.3.1 ;; info) echo '${runtimes}' ;; esac`;
 
 function preflight(pathDir: string, extra: Record<string, string> = {}) {
@@ -45,23 +46,23 @@ function preflight(pathDir: string, extra: Record<string, string> = {}) {
 
 describe("runner preflight (PREFLIGHT_REMOTE as the host's sh -s runs it)", () => {
     test("a host with a new enough driver and Nix passes and reports its facts", () => {
-        const r = preflight(host("ok", { "nvidia-smi": NVIDIA_SMI("580.82.07"), nix: NIX }));
+        const r = preflight(host("ok", { "nvidia-smi": NVIDIA_SMI("580.82.07"), nix: NIX, skopeo: SKOPEO("1.13.3") }));
         expect(r.stderr).toBe("");
         expect(r.code).toBe(0);
-        expect(r.stdout).toMatch(/^driver=580\.82\.07\ngpu=NVIDIA H100 80GB HBM3\nnix=nix \(Nix\) 2\.24\.9\nfree_gb=\d+\n$/);
+        expect(r.stdout).toMatch(/^driver=580\.82\.07\ngpu=NVIDIA H100 80GB HBM3\nnix=nix \(Nix\) 2\.24\.9\nskopeo=1\.13\.3\nfree_gb=\d+\n$/);
     });
 
     test("each missing or too old part fails with a message that names it", () => {
         const cases: [string, Record<string, string>, Record<string, string>, string][] = [
             ["nosmi", { nix: NIX }, {}, "nvidia-smi not found: install the NVIDIA driver >= 580.65.06 (needed by CUDA 13.0)"],
-            ["olddriver", { "nvidia-smi": NVIDIA_SMI("570.124.06"), nix: NIX }, {}, "NVIDIA driver 570.124.06 is too old for CUDA 13.0, which needs >= 580.65.06"],
+            ["olddriver", { "nvidia-smi": NVIDIA_SMI("570.124.06"), nix: NIX, skopeo: SKOPEO("1.9.3") }, {}, "NVIDIA driver 570.124.06 is too old for CUDA 13.0, which needs >= 580.65.06"],
             ["baddriver", { "nvidia-smi": NVIDIA_SMI("NVIDIA-SMI has failed"), nix: NIX }, {}, "nvidia-smi did not report a driver version"],
             ["nonix", { "nvidia-smi": NVIDIA_SMI("580.82.07") }, {}, "Nix is not installed"],
-            ["nodisk", { "nvidia-smi": NVIDIA_SMI("580.82.07"), nix: NIX }, { MIN_FREE_GB: "99999999" }, "the runner needs 99999999 GB"],
-            ["nodocker", { "nvidia-smi": NVIDIA_SMI("580.82.07"), nix: NIX }, { CHECK_DOCKER_GPU: "true" }, "docker not found: the layers' smoke checks run in Docker containers here"],
-            ["nodaemon", { "nvidia-smi": NVIDIA_SMI("580.82.07"), nix: NIX, docker: "echo 'permission denied while trying to connect to the Docker daemon socket' >&2; exit 1" }, { CHECK_DOCKER_GPU: "true" },
+            ["nodisk", { "nvidia-smi": NVIDIA_SMI("580.82.07"), nix: NIX, skopeo: SKOPEO("1.9.3") }, { MIN_FREE_GB: "99999999" }, "the runner needs 99999999 GB"],
+            ["nodocker", { "nvidia-smi": NVIDIA_SMI("580.82.07"), nix: NIX, skopeo: SKOPEO("1.9.3") }, { CHECK_DOCKER_GPU: "true" }, "docker not found: the layers' smoke checks run in Docker containers here"],
+            ["nodaemon", { "nvidia-smi": NVIDIA_SMI("580.82.07"), nix: NIX, skopeo: SKOPEO("1.9.3"), docker: "echo 'permission denied while trying to connect to the Docker daemon socket' >&2; exit 1" }, { CHECK_DOCKER_GPU: "true" },
                 "docker cannot reach its daemon as"],
-            ["noruntime", { "nvidia-smi": NVIDIA_SMI("580.82.07"), nix: NIX, docker: DOCKER('{"runc":{"path":"runc"}}') }, { CHECK_DOCKER_GPU: "true" },
+            ["noruntime", { "nvidia-smi": NVIDIA_SMI("580.82.07"), nix: NIX, skopeo: SKOPEO("1.9.3"), docker: DOCKER('{"runc":{"path":"runc"}}') }, { CHECK_DOCKER_GPU: "true" },
                 "Docker has no nvidia runtime and nvidia-ctk is missing: install the NVIDIA Container Toolkit"],
         ];
         for (const [name, tools, extra, message] of cases) {
@@ -72,11 +73,34 @@ describe("runner preflight (PREFLIGHT_REMOTE as the host's sh -s runs it)", () =
         }
     });
 
+    test("what the CI up on the host needs: a missing skopeo, timeout or setpriv is named, and a skopeo too old for --preserve-digests", () => {
+        const gpu = { "nvidia-smi": NVIDIA_SMI("580.82.07"), nix: NIX };
+        const base = ["sh", "hostname", "sort", "head", "tr", "df", "awk", "dirname", "id", "cat", "sed"];
+        const cases: [string, Record<string, string>, string[], string][] = [
+            ["noskopeo", gpu, [...base, "timeout", "setpriv"], ": skopeo;"],
+            ["notimeout", { ...gpu, skopeo: SKOPEO("1.13.3") }, [...base, "setpriv"], ": timeout;"],
+            ["nosetpriv", { ...gpu, skopeo: SKOPEO("1.13.3") }, [...base, "timeout"], ": setpriv;"],
+            ["none", gpu, base, ": skopeo timeout setpriv;"],
+            ["oldskopeo", { ...gpu, skopeo: SKOPEO("1.4.1") }, [...base, "timeout", "setpriv"], "skopeo 1.4.1 is too old: the promotion's skopeo copy --preserve-digests needs skopeo >= 1.6.0"],
+            ["oddskopeo", { ...gpu, skopeo: "echo 'something else'" }, [...base, "timeout", "setpriv"], "skopeo --version did not report a version"],
+        ];
+        for (const [name, tools, baseTools, message] of cases) {
+            const dir = host(name, tools, baseTools);
+            const r = preflight(dir);
+            expect({ name, code: r.code, stdout: r.stdout }).toEqual({ name, code: 1, stdout: "" });
+            expect(r.stderr).toContain("GPU runner preflight on ");
+            expect(r.stderr).toContain(message);
+            if (message.startsWith(":")) expect(r.stderr).toContain(`not on the runner's PATH (${dir})`);
+        }
+        // The oldest accepted.
+        expect(preflight(host("minskopeo", { ...gpu, skopeo: SKOPEO("1.6.0") }, [...base, "timeout", "setpriv"])).code).toBe(0);
+    });
+
     test("with CHECK_DOCKER_GPU, Docker with the nvidia runtime (or the toolkit's CDI) passes", () => {
-        const withRuntime = preflight(host("dockerok", { "nvidia-smi": NVIDIA_SMI("580.82.07"), nix: NIX, docker: DOCKER('{"nvidia":{"path":"nvidia-container-runtime"},"runc":{}}') }), { CHECK_DOCKER_GPU: "true" });
+        const withRuntime = preflight(host("dockerok", { "nvidia-smi": NVIDIA_SMI("580.82.07"), nix: NIX, skopeo: SKOPEO("1.9.3"), docker: DOCKER('{"nvidia":{"path":"nvidia-container-runtime"},"runc":{}}') }), { CHECK_DOCKER_GPU: "true" });
         expect(withRuntime.stderr).toBe("");
         expect(withRuntime.stdout).toMatch(/^docker=27\.3\.1\ndriver=580\.82\.07\ngpu=/);
-        const withCdi = preflight(host("dockercdi", { "nvidia-smi": NVIDIA_SMI("580.82.07"), nix: NIX, docker: DOCKER('{"runc":{}}'), "nvidia-ctk": "exit 0" }), { CHECK_DOCKER_GPU: "true" });
+        const withCdi = preflight(host("dockercdi", { "nvidia-smi": NVIDIA_SMI("580.82.07"), nix: NIX, skopeo: SKOPEO("1.9.3"), docker: DOCKER('{"runc":{}}'), "nvidia-ctk": "exit 0" }), { CHECK_DOCKER_GPU: "true" });
         expect(withCdi.code).toBe(0);
         expect(withCdi.stdout).toContain("docker=27.3.1\n");
     });
@@ -339,6 +363,8 @@ EOF
             `Environment="LAYERSTACK_RUNNER_NAME=gpu1" "LAYERSTACK_RUNNER_LABELS=self-hosted,linux,x64,gpu,cuda-13.0" "LAYERSTACK_RUNNER_USER=${user}"`,
             `ExecStartPre=+/bin/sh /etc/layerstack/${unit}/jitconfig.sh /etc/layerstack/${unit}/token`,
             `ExecStart=/bin/sh /etc/layerstack/${unit}/run.sh`, "Restart=always", "StartLimitIntervalSec=0", "WantedBy=multi-user.target",
+            // Restarts back off (systemd >= 254), and a refused token (run.sh's 78) stops them.
+            "RestartSec=10", "RestartSteps=8", "RestartMaxDelaySec=30min", `RestartPreventExitStatus=${JIT_REFUSED_STATUS}`,
         ]));
         expect(unitText).not.toContain(JIT_TOKEN);
         expect(fs.readFileSync(path.join(runnerDir, ".layerstack-registration"), "utf8")).toBe(`jit|https://github.com/owner/megapak|gpu1|gpu,cuda-13.0|2.337.0|0123456789abcdef|${api.url}|`);
@@ -394,12 +420,48 @@ EOF
         ]);
     });
 
+    test("an expired or revoked token: the journal says why, run.sh exits JIT_REFUSED_STATUS, so systemd stops restarting", () => {
+        const runtime = path.join(root, "run3", unit);
+        const expired = path.join(root, "expired-token");
+        fs.writeFileSync(expired, "github_pat_expired0000\n", { mode: 0o600 });
+        const unitText = fs.readFileSync(installed(`etc/systemd/system/${unit}.service`), "utf8");
+        const env: Record<string, string> = { PATH: `${bin}:/usr/bin:/bin`, TMPDIR: path.join(root, "tmp"), RUNTIME_DIRECTORY: runtime, HOME: path.dirname(runnerDir) };
+        for (const m of unitText.matchAll(/"([A-Z_]+)=([^"]*)"/g)) env[m[1]] = m[2];
+        fs.mkdirSync(runtime, { recursive: true, mode: 0o700 });
+        const runs = fs.readFileSync(path.join(root, "run.log"), "utf8");
+        const pre = spawnSync("sh", [installed(`etc/layerstack/${unit}/jitconfig.sh`), expired], { env, encoding: "utf8" });
+        const why = `layerstack: GitHub refused the token in ${expired} (HTTP 401): it has expired, was revoked or lacks Administration: write on owner/megapak. The unit stops restarting; set a new layerstack:runnerJitToken and run npm run runner, which re-installs and restarts it\n`;
+        expect(pre.stderr).toBe(why);
+        expect(pre.status).toBe(0);
+        const main = spawnSync("sh", [installed(`etc/layerstack/${unit}/run.sh`)], { env, encoding: "utf8", cwd: runnerDir });
+        expect(main.stderr).toBe(why);
+        expect(main.status).toBe(JIT_REFUSED_STATUS);
+        // The runner itself never ran.
+        expect(fs.readFileSync(path.join(root, "run.log"), "utf8")).toBe(runs);
+        expect(api.apiRequests().slice(-1).map((q) => `${q.method} ${q.path} ${q.status}`)).toEqual(["POST /repos/owner/megapak/actions/runners/generate-jitconfig 401"]);
+    });
+
+    test("another failure (GitHub down) fails the start: systemd tries again, backing off", () => {
+        const runtime = path.join(root, "run4", unit);
+        const unitText = fs.readFileSync(installed(`etc/systemd/system/${unit}.service`), "utf8");
+        const env: Record<string, string> = { PATH: `${bin}:/usr/bin:/bin`, TMPDIR: path.join(root, "tmp"), RUNTIME_DIRECTORY: runtime, HOME: path.dirname(runnerDir) };
+        for (const m of unitText.matchAll(/"([A-Z_]+)=([^"]*)"/g)) env[m[1]] = m[2];
+        env.LAYERSTACK_GITHUB_API = "http://127.0.0.1:9";
+        fs.mkdirSync(runtime, { recursive: true, mode: 0o700 });
+        const pre = spawnSync("sh", [installed(`etc/layerstack/${unit}/jitconfig.sh`), installed(`etc/layerstack/${unit}/token`)], { env, encoding: "utf8" });
+        expect(pre.status).not.toBe(0);
+        expect(pre.stderr).toContain("layerstack: generate-jitconfig for gpu1 answered HTTP 000; systemd starts the unit again, waiting longer each time");
+        expect(fs.existsSync(path.join(runtime, "refused"))).toBe(false);
+    });
+
     test("the JIT token reaches GitHub only as a header from a private file: in no argv", () => {
         const argv = readArgvLog(argvLog);
         expect(argv.filter((a) => a[0] === "curl").length).toBeGreaterThanOrEqual(6);
         expect(argv.filter((a) => a.some((x) => x.includes(JIT_TOKEN)))).toEqual([]);
         expect(fs.readFileSync(argvLog, "latin1")).not.toContain(JIT_TOKEN);
-        expect(api.apiRequests().every((q) => q.auth === sha16(JIT_TOKEN))).toBe(true);
+        // Every request but the expired token's (its own test) carried the JIT token.
+        expect(api.apiRequests().filter((q) => q.status === 401).map((q) => q.auth)).toEqual(["bad"]);
+        expect(api.apiRequests().filter((q) => q.status !== 401).every((q) => q.auth === sha16(JIT_TOKEN))).toBe(true);
     });
 });
 

@@ -64,6 +64,7 @@ const PARAMS_EOF = "LAYERSTACK_PARAMS";
 const PROGRAM_HEAD = `{
 while IFS= read -r line || [ -n "$line" ]; do
   name=\${line%%=*}
+  # shellcheck disable=SC2034 # read by the eval below
   value=\${line#*=}
   case "$name" in
     ${RUNNER_PARAMS.join("|")}) eval "$name=\\$value" ;;
@@ -71,6 +72,7 @@ while IFS= read -r line || [ -n "$line" ]; do
 done <<'${PARAMS_EOF}'`;
 /** After the parameters: a leading ~/ in RUNNER_DIR means the SSH user's home. */
 const PROGRAM_TILDE = `${PARAMS_EOF}
+# shellcheck disable=SC2088 # a literal "~/" in the parameter, not a path to expand
 case "\${RUNNER_DIR:-}" in "~/"*) RUNNER_DIR="$HOME/\${RUNNER_DIR#"~/"}" ;; esac`;
 /**
  * Closes a host program. The whole program is one brace group, which sh parses completely
@@ -100,11 +102,23 @@ export const HOST_PROGRAM_SUFFIX = `${PROGRAM_TAIL}\n`;
 const BOUNDED = `bounded() { s=$1; shift; if command -v timeout >/dev/null 2>&1; then timeout "$s" "$@"; else "$@"; fi; }`;
 
 /**
+ * The oldest skopeo the pushes and promotions run with: `skopeo copy --preserve-digests` (the
+ * promotion, lib/commands/promote.ts) arrived in skopeo 1.6.0 (containers/skopeo#1520; its
+ * maintainer in containers/skopeo#1761: "That option was added in Skopeo 1.6.0"); --digestfile
+ * and --retry-times are older. Ubuntu 22.04's skopeo (1.4) is too old; Debian bookworm's
+ * (1.9.3) and Ubuntu 24.04's are new enough.
+ */
+export const MIN_SKOPEO_VERSION = "1.6.0";
+
+/**
  * Host script: checks the GPU host before anything is installed: nvidia-smi present, the
- * driver at least MIN_DRIVER (the minimum of CUDA_VERSION), Nix installed, MIN_FREE_GB free
- * for RUNNER_DIR and, with CHECK_DOCKER_GPU=true, Docker with the NVIDIA runtime for the SSH
- * user. Prints `driver=`, `gpu=`, `nix=` and `free_gb=` lines (and `docker=` when it checks
- * Docker).
+ * driver at least MIN_DRIVER (the minimum of CUDA_VERSION), Nix installed, what the CI `up`
+ * that runs on this host needs for every push and promotion (skopeo >= MIN_SKOPEO_VERSION,
+ * coreutils' `timeout` and util-linux's `setpriv`: scriptStub, lib/commands/bounded.ts),
+ * MIN_FREE_GB free for RUNNER_DIR and, with CHECK_DOCKER_GPU=true, Docker with the NVIDIA
+ * runtime for the SSH user. Prints `driver=`, `gpu=`, `nix=`, `skopeo=` and `free_gb=` lines
+ * (and `docker=` when it checks Docker). Every tool is looked up on the PATH a
+ * non-interactive SSH session gets, the PATH the runner's jobs start from.
  */
 export const PREFLIGHT_REMOTE = `set -eu
 ${BOUNDED}
@@ -120,6 +134,14 @@ nixbin=$(command -v nix 2>/dev/null || true)
 [ -n "$nixbin" ] || [ ! -x /nix/var/nix/profiles/default/bin/nix ] || nixbin=/nix/var/nix/profiles/default/bin/nix
 [ -n "$nixbin" ] || fail "Nix is not installed (no nix on PATH or in /nix/var/nix/profiles/default/bin)"
 nixver=$("$nixbin" --version | head -n 1)
+missing=
+for t in skopeo timeout setpriv; do command -v "$t" >/dev/null 2>&1 || missing="$missing $t"; done
+[ -z "$missing" ] || fail "not on the runner's PATH ($PATH):$missing; the CI up on this host needs skopeo >= ${MIN_SKOPEO_VERSION} (every push and promotion), GNU coreutils' timeout and util-linux's setpriv (every command bounds itself with them): apt-get install skopeo coreutils util-linux"
+skopeover=$(bounded 60 skopeo --version 2>&1 | head -n 1 | sed -n 's/^skopeo version \\([0-9][0-9.]*\\).*/\\1/p')
+[ -n "$skopeover" ] || fail "skopeo --version did not report a version"
+if ! printf '%s\\n%s\\n' "${MIN_SKOPEO_VERSION}" "$skopeover" | sort -V -C; then
+  fail "skopeo $skopeover is too old: the promotion's skopeo copy --preserve-digests needs skopeo >= ${MIN_SKOPEO_VERSION}"
+fi
 parent=$RUNNER_DIR
 while [ ! -d "$parent" ]; do parent=$(dirname "$parent"); done
 free_kb=$(df -Pk "$parent" | awk 'NR==2 {print $4}')
@@ -138,19 +160,49 @@ fi
 echo "driver=$driver"
 echo "gpu=$gpu"
 echo "nix=$nixver"
+echo "skopeo=$skopeover"
 echo "free_gb=$free_gb"`;
+
+/**
+ * Whether the runner's .NET libraries find what they link against, asked as the release's
+ * config.sh asks before it does anything (actions/runner src/Misc/layoutroot/config.sh: `ldd` of
+ * bin/libcoreclr.so and two more libraries must find every library, and `ldconfig -NXv` must list
+ * a libicu; otherwise "Libicu's dependencies is missing" and a request to run
+ * `sudo ./bin/installdependencies.sh`). Prints what is missing; nothing when all is there.
+ */
+const RUNNER_DEPS = `runner_deps_missing() {
+  for lib in libcoreclr.so libSystem.Security.Cryptography.Native.OpenSsl.so libSystem.IO.Compression.Native.so; do
+    [ ! -e "./bin/$lib" ] || ! ldd "./bin/$lib" 2>/dev/null | grep -q 'not found' || echo "libraries of bin/$lib"
+  done
+  ldconfig_cmd=ldconfig
+  command -v ldconfig >/dev/null 2>&1 || ldconfig_cmd=/sbin/ldconfig
+  # shellcheck disable=SC2046 # config.sh splits LD_LIBRARY_PATH into words the same way
+  "$ldconfig_cmd" -NXv $(printf '%s' "\${LD_LIBRARY_PATH:-}" | tr ':' ' ') 2>&1 | grep -q libicu || echo libicu
+}`;
 
 /**
  * Host script: installs RUNNER_VERSION into RUNNER_DIR from
  * `RUNNER_RELEASE_URL/v<version>/actions-runner-linux-x64-<version>.tar.gz`, after checking the
- * tarball against RUNNER_SHA256. Idempotent: a directory that already holds this tarball is left
- * alone.
+ * tarball against RUNNER_SHA256, then the runner's .NET dependencies when config.sh would stop
+ * without them (RUNNER_DEPS): the release's own `bin/installdependencies.sh` (apt, dnf, zypper...),
+ * through `sudo -n`, which needs root. Idempotent: a directory that already holds this tarball,
+ * with its dependencies found, is left alone.
  */
 export const INSTALL_REMOTE = `set -eu
+${RUNNER_DEPS}
+deps() {
+  missing=$(runner_deps_missing | tr '\\n' ' ' | sed 's/ $//')
+  [ -n "$missing" ] || return 0
+  echo "runner $RUNNER_VERSION: its .NET dependencies are missing ($missing): running sudo ./bin/installdependencies.sh" >&2
+  sudo -n ./bin/installdependencies.sh >&2 || { echo "runner $RUNNER_VERSION: sudo -n ./bin/installdependencies.sh failed in $RUNNER_DIR: run it there as root" >&2; exit 1; }
+  missing=$(runner_deps_missing | tr '\\n' ' ' | sed 's/ $//')
+  [ -z "$missing" ] || { echo "runner $RUNNER_VERSION: still missing after bin/installdependencies.sh: $missing (config.sh would stop: Libicu's dependencies is missing)" >&2; exit 1; }
+}
 mkdir -p "$RUNNER_DIR"
 cd "$RUNNER_DIR"
 marker="$RUNNER_VERSION $RUNNER_SHA256"
 if [ -f .layerstack-version ] && [ "$(cat .layerstack-version)" = "$marker" ] && [ -x ./config.sh ]; then
+  deps
   echo "runner $RUNNER_VERSION already installed in $RUNNER_DIR"
   exit 0
 fi
@@ -163,6 +215,7 @@ if ! printf '%s  %s\\n' "$RUNNER_SHA256" "$tmp/runner.tar.gz" | sha256sum -c - >
   exit 1
 fi
 tar -xzf "$tmp/runner.tar.gz" -C "$RUNNER_DIR"
+deps
 printf '%s\\n' "$marker" > .layerstack-version
 echo "runner $RUNNER_VERSION installed in $RUNNER_DIR"`;
 
@@ -176,6 +229,7 @@ etc="/etc/layerstack/$unit"
 unitfile="/etc/systemd/system/$unit.service"
 mode=persistent
 [ "\${RUNNER_EPHEMERAL:-}" != true ] || mode=jit
+# shellcheck disable=SC2034 # want: read by STATE_REMOTE and REGISTER_REMOTE, not by UNREGISTER_REMOTE
 want=$(printf '%s|' "$mode" "\${RUNNER_URL:-}" "$RUNNER_NAME" "\${RUNNER_LABELS:-}" "\${RUNNER_VERSION:-}" "\${RUNNER_JIT_TOKEN_ID:-}" "\${GITHUB_API:-}")
 # Stops and removes the config.sh service (svc.sh, which config.sh generates) and our JIT unit.
 stop_all() {
@@ -214,6 +268,9 @@ if [ -d "$RUNNER_DIR" ] && cd "$RUNNER_DIR" && [ -f .layerstack-registration ] &
 fi
 echo state=changed`;
 
+/** run.sh's exit status when GitHub refused the JIT token (EX_CONFIG): the unit then stops restarting. */
+export const JIT_REFUSED_STATUS = 78;
+
 /**
  * Host script run by systemd as root before each start of the ephemeral runner's unit
  * (`ExecStartPre=+`): asks GitHub for a fresh just-in-time configuration
@@ -233,16 +290,27 @@ trap 'rm -rf "$tmp"' EXIT
 api="$LAYERSTACK_GITHUB_API/repos/$LAYERSTACK_GITHUB_OWNER/$LAYERSTACK_GITHUB_REPOSITORY/actions/runners"
 labels=$(printf '%s' "$LAYERSTACK_RUNNER_LABELS" | sed 's/[^,][^,]*/"&"/g')
 printf '{"name":"%s","runner_group_id":1,"labels":[%s],"work_folder":"_work"}' "$LAYERSTACK_RUNNER_NAME" "$labels" > "$tmp/body"
+# An unreachable GitHub is code 000 (curl's -w), which the case below reports.
 gh() { curl --silent --show-error --connect-timeout 30 --max-time 60 -H @"$tmp/auth" -H 'Accept: application/vnd.github+json' -H 'X-GitHub-Api-Version: 2022-11-28' "$@"; }
-code=$(gh -o "$tmp/jit.json" -w '%{http_code}' -X POST --data-binary @"$tmp/body" "$api/generate-jitconfig")
+code=$(gh -o "$tmp/jit.json" -w '%{http_code}' -X POST --data-binary @"$tmp/body" "$api/generate-jitconfig") || true
 if [ "$code" = 409 ]; then
   gh --fail -o "$tmp/list.json" "$api?name=$LAYERSTACK_RUNNER_NAME"
   id=$(tr -d ' \\n\\r\\t' < "$tmp/list.json" | sed -n 's/.*"runners":\\[{"id":\\([0-9][0-9]*\\).*/\\1/p')
   [ -z "$id" ] || gh --fail -o /dev/null -X DELETE "$api/$id"
   echo "layerstack: removed the stale registration of $LAYERSTACK_RUNNER_NAME ($id)" >&2
-  code=$(gh -o "$tmp/jit.json" -w '%{http_code}' -X POST --data-binary @"$tmp/body" "$api/generate-jitconfig")
+  code=$(gh -o "$tmp/jit.json" -w '%{http_code}' -X POST --data-binary @"$tmp/body" "$api/generate-jitconfig") || true
 fi
-[ "$code" = 201 ] || { echo "layerstack: generate-jitconfig for $LAYERSTACK_RUNNER_NAME answered HTTP $code" >&2; exit 1; }
+case "$code" in
+  401|403)
+    # Retrying cannot help: the token has expired or was revoked. run.sh reads this and exits
+    # JIT_REFUSED_STATUS, which the unit's RestartPreventExitStatus makes final.
+    msg="layerstack: GitHub refused the token in $1 (HTTP $code): it has expired, was revoked or lacks Administration: write on $LAYERSTACK_GITHUB_OWNER/$LAYERSTACK_GITHUB_REPOSITORY. The unit stops restarting; set a new layerstack:runnerJitToken and run npm run runner, which re-installs and restarts it"
+    echo "$msg" >&2
+    printf '%s\\n' "$msg" > "$RUNTIME_DIRECTORY/refused"
+    exit 0 ;;
+  201) ;;
+  *) echo "layerstack: generate-jitconfig for $LAYERSTACK_RUNNER_NAME answered HTTP $code; systemd starts the unit again, waiting longer each time" >&2; exit 1 ;;
+esac
 jit=$(tr -d ' \\n\\r\\t' < "$tmp/jit.json" | sed -n 's/.*"encoded_jit_config":"\\([A-Za-z0-9+\\/=]*\\)".*/\\1/p')
 [ -n "$jit" ] || { echo "layerstack: generate-jitconfig for $LAYERSTACK_RUNNER_NAME returned no encoded_jit_config" >&2; exit 1; }
 printf '%s' "$jit" > "$RUNTIME_DIRECTORY/jitconfig.new"
@@ -265,13 +333,21 @@ echo "layerstack: fresh just-in-time configuration for $LAYERSTACK_RUNNER_NAME" 
  * (src/Misc/layoutbin/runsvc.sh).
  */
 export const JIT_RUN_SCRIPT = `set -eu
+if [ -f "$RUNTIME_DIRECTORY/refused" ]; then cat "$RUNTIME_DIRECTORY/refused" >&2; exit ${JIT_REFUSED_STATUS}; fi
 [ ! -f .path ] || { PATH=$(cat .path); export PATH; }
 ACTIONS_RUNNER_INPUT_JITCONFIG=$(cat "$RUNTIME_DIRECTORY/jitconfig")
 rm -f "$RUNTIME_DIRECTORY/jitconfig"
 export ACTIONS_RUNNER_INPUT_JITCONFIG
 exec ./run.sh`;
 
-/** The ephemeral runner's systemd unit; REGISTER_REMOTE expands the $variables. */
+/**
+ * The ephemeral runner's systemd unit; REGISTER_REMOTE expands the $variables.
+ * Restarts back off: 10 s after the first failure, growing over 8 steps to 30 min
+ * (RestartSteps=, RestartMaxDelaySec=, systemd >= 254; an older systemd logs them as unknown and
+ * restarts every 10 s). A refused token stops the restarts: run.sh exits JIT_REFUSED_STATUS, the
+ * journal says why (JIT_CONFIG_SCRIPT), and RestartPreventExitStatus keeps the unit down until
+ * `npm run runner` installs a new token.
+ */
 const JIT_UNIT = `[Unit]
 Description=layerstack just-in-time GitHub Actions runner $RUNNER_NAME
 After=network-online.target
@@ -290,6 +366,9 @@ ExecStartPre=+/bin/sh $etc/jitconfig.sh $etc/token
 ExecStart=/bin/sh $etc/run.sh
 Restart=always
 RestartSec=10
+RestartSteps=8
+RestartMaxDelaySec=30min
+RestartPreventExitStatus=${JIT_REFUSED_STATUS}
 KillMode=mixed
 TimeoutStopSec=5min
 
@@ -306,7 +385,12 @@ WantedBy=multi-user.target`;
  *   just-in-time configuration before each start and takes one job per start; its GitHub
  *   token (RUNNER_JIT_TOKEN) goes into a root-only file.
  * config.sh records the session's PATH in .path for the jobs (src/Misc/layoutroot/env.sh),
- * so Nix's profiles are put on it first; ephemeral mode writes the same .path itself.
+ * so Nix's profiles are put on it first, whether or not they exist yet: a fresh runner user has
+ * no ~/.nix-profile until a job installs into it (cachix-action's `nix profile install`, then
+ * `which cachix`), and .path is read only at registration. install-nix-action adds the same
+ * directories before they exist, for this reason (cachix/install-nix-action install-nix.sh:
+ * "These directories are created by calling `nix profile`, so they don't exist at this point").
+ * Ephemeral mode writes the same .path itself.
  * Needs passwordless sudo for svc.sh, systemctl and the files under /etc.
  */
 export const REGISTER_REMOTE = `set -eu
@@ -314,7 +398,6 @@ ${BOUNDED}
 ${REGISTRATION}
 cd "$RUNNER_DIR"
 for d in /nix/var/nix/profiles/default/bin "$HOME/.nix-profile/bin"; do
-  [ -d "$d" ] || continue
   case ":$PATH:" in *":$d:"*) ;; *) PATH="$d:$PATH" ;; esac
 done
 export PATH

@@ -52,7 +52,7 @@ unpack_nix() {
   step "nix: reading Debian $suite's package lists"
   apt-get "${apt_opts[@]}" update -qq >&2 || die "apt-get update of $suite failed"
   version=$(apt-cache "${apt_opts[@]}" policy nix-bin | awk '/Candidate:/ { print $2 }')
-  [ -n "$version" ] && [ "$version" != "(none)" ] || die "Debian $suite serves no nix-bin"
+  { [ -n "$version" ] && [ "$version" != "(none)" ]; } || die "Debian $suite serves no nix-bin"
   step "nix: unpacking nix-bin $version ($suite) and its libraries into $dest"
   tmp="$dest.tmp.$$"
   rm -rf "$tmp"; mkdir -p "$tmp/deb" "$tmp/prefix"
@@ -89,6 +89,7 @@ install_dev_nix() {
   version=$(unpack_nix "$NIX_SUITE" "$dest")
   dpkg --compare-versions "$version" ge "$NIX_MIN_DEBIAN_UPSTREAM" || die "Debian $NIX_SUITE serves nix-bin $version, older than $NIX_MIN_DEBIAN_UPSTREAM"
   got=$("$dest/prefix/usr/bin/nix" --version 2>&1) || die "the dev Nix does not run: $got"
+  # shellcheck disable=SC2034 # read by the script that sources this file
   DEV_NIX_VERSION=${got##* }
   local bin="$REPO/.layerstack/nix/bin"
   mkdir -p "$bin"

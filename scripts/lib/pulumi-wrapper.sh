@@ -54,7 +54,7 @@ if [ "$dev_toolchain" = 0 ]; then
   official=""
   IFS=: read -r -a dirs <<<"$PATH"
   for d in "${dirs[@]}"; do
-    [ -n "$d" ] && [ -x "$d/pulumi" ] || continue
+    { [ -n "$d" ] && [ -x "$d/pulumi" ]; } || continue
     [ "$(readlink -f "$d/pulumi")" = "$self" ] && continue
     official="$d/pulumi"
     break

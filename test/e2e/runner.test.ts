@@ -133,14 +133,32 @@ test("up: preflight, install of the pinned tarball, one registration with a fres
     expect(config[0].token).toBe(mints()[0].minted);
     expect(config[0].env).toContain("ACTIONS_RUNNER_INPUT_TOKEN");
     expect(config[0].env.filter((e) => /TOKEN|KEY/.test(e))).toEqual(["ACTIONS_RUNNER_INPUT_TOKEN"]);
-    // The runner user's PATH, as config.sh records it for the jobs: the SSH session's, Nix's profiles first when present.
-    const nixDirs = ["/nix/var/nix/profiles/default/bin", path.join(host.home, ".nix-profile/bin")].filter((d) => fs.existsSync(d));
-    expect(config[0].path).toBe([...nixDirs.reverse(), host.sessionPath()].join(":"));
+    // The runner user's PATH, as config.sh records it for the jobs: the SSH session's, Nix's profiles first,
+    // ~/.nix-profile/bin although this fresh user has none yet (cachix-action installs cachix there later).
+    expect(fs.existsSync(path.join(host.home, ".nix-profile"))).toBe(false);
+    expect(config[0].path).toBe([path.join(host.home, ".nix-profile/bin"), "/nix/var/nix/profiles/default/bin", host.sessionPath()].join(":"));
+    expect(fs.readFileSync(path.join(host.runnerDir(NAME), ".path"), "utf8")).toBe(config[0].path + "\n");
+    // The host's ldconfig listed no libicu, as on a minimal host: the install ran the release's
+    // bin/installdependencies.sh through sudo, once, before config.sh (which would have stopped).
+    expect(out(r)).toContain("its .NET dependencies are missing (libicu): running sudo ./bin/installdependencies.sh");
+    expect(tool("installdependencies")).toHaveLength(1);
     // GitHub saw one registration with those labels; the service was installed and started.
     const registered = api.requests().filter((q) => q.path === "/_standin/register");
     expect(registered.map((q) => [q.status, q.runner, q.labels, q.replaced])).toEqual([[200, NAME, ["self-hosted", "Linux", "X64", "gpu", "cuda-13.0", "h100"], false]]);
     expect(tool("svc").map((c) => c.argv[0])).toEqual(["install", "start"]);
-    expect(tool("sudo").map((c) => c.argv.join(" "))).toEqual([`-n ./svc.sh install ${host.user}`, "-n ./svc.sh start"]);
+    expect(tool("sudo").map((c) => c.argv.join(" "))).toEqual(["-n ./bin/installdependencies.sh", `-n ./svc.sh install ${host.user}`, "-n ./svc.sh start"]);
+});
+
+test("a preview of the whole stack, runner included, makes no SSH connection to the GPU host", async () => {
+    // sshd logs every connection (LogLevel VERBOSE), accepted or not.
+    const connections = host.connections();
+    expect(connections).toBeGreaterThanOrEqual(3);
+    const r = await pulumi("preview with the runner", ["preview", "--json", "--show-sames"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const steps = JSON.parse(r.stdout).steps as { op: string; urn: string }[];
+    expect(steps.some((s) => s.urn.endsWith("::runner-cu130-register"))).toBe(true);
+    expect(host.connections()).toBe(connections);
 });
 
 test("the Docker checks' ssh options (lib/dockerSsh.ts) reach the runner with the same key, and refuse another host key", () => {
@@ -241,7 +259,7 @@ test("npm run runner needs no Docker where it runs: the checks' Docker provider 
 
 test("no token and no key in any argv, any output, the stack's files or a leftover temporary file", async () => {
     expect(runs.map((x) => x.name)).toEqual([
-        "wrong host key", "old driver", "up", "unchanged up", "CI preview", "runner preview", "label change", "destroy",
+        "wrong host key", "old driver", "up", "preview with the runner", "unchanged up", "CI preview", "runner preview", "label change", "destroy",
         "full preview with Docker checks", "runner preview with Docker checks",
     ]);
     for (const { name, run, sampler } of runs) {

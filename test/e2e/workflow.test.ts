@@ -84,3 +84,56 @@ describe("production jobs never use the offline dev toolchain", () => {
         for (const s of runsPulumiOrNix) expect(s.if).toContain("steps.backend.outputs.ready == 'true'");
     });
 });
+
+describe("the up's job summary after a failed first up", () => {
+    const { parse } = require("yaml") as typeof import("yaml");
+    const up = parse(fs.readFileSync(WORKFLOW, "utf8")).jobs.up;
+    const step = up.steps.find((s: any) => s.name === "Up");
+
+    /**
+     * Runs the Up step as GitHub runs a `run:` step (`bash --noprofile --norc -eo pipefail`), with a
+     * `pulumi` whose up fails with status 7 before writing any event, and a stack without outputs.
+     */
+    function failedFirstUp(opts: { events?: string } = {}) {
+        const dir = fs.mkdtempSync("/tmp/layerstack-wf-up-");
+        const bin = path.join(dir, "bin");
+        fs.mkdirSync(bin);
+        fs.writeFileSync(path.join(bin, "pulumi"), `#!/bin/sh
+case "$1" in
+  up) ${opts.events !== undefined ? `printf '%s\\n' '${opts.events}' > events.jsonl; ` : ""}echo "error: the first up failed" >&2; exit 7 ;;
+  config) echo '{}' ;;
+  stack) echo "error: current stack does not have output property '$4'" >&2; exit 255 ;;
+  *) exit 99 ;;
+esac
+`, { mode: 0o755 });
+        const work = path.join(dir, "work");
+        fs.mkdirSync(work);
+        const summary = path.join(dir, "summary.md");
+        fs.writeFileSync(path.join(dir, "step.sh"), step.run);
+        const r = spawnSync("bash", ["--noprofile", "--norc", "-eo", "pipefail", path.join(dir, "step.sh")], {
+            cwd: work, encoding: "utf8",
+            env: { PATH: `${bin}:${process.env.PATH}`, STACK: "cu130", GITHUB_STEP_SUMMARY: summary },
+        });
+        const text = fs.existsSync(summary) ? fs.readFileSync(summary, "utf8") : "";
+        fs.rmSync(dir, { recursive: true, force: true });
+        return { status: r.status, stderr: r.stderr, summary: text };
+    }
+
+    test("no events.jsonl and no layers output: the step fails with the up's status, and the summary says why", () => {
+        const r = failedFirstUp();
+        expect(r.stderr).toContain("error: the first up failed");
+        expect(r.status).toBe(7);
+        expect(r.summary).toBe([
+            "## Layers of cu130",
+            "pulumi up ended with status 7 before any layer's result was recorded: see the log of this step.",
+            "The stack has no `layers` output yet (its first up has not finished).",
+            "",
+        ].join("\n"));
+    });
+
+    test("an empty events.jsonl is treated the same", () => {
+        const r = failedFirstUp({ events: "" });
+        expect(r.status).toBe(7);
+        expect(r.summary).toContain("pulumi up ended with status 7 before any layer's result was recorded");
+    });
+});

@@ -11,6 +11,14 @@
 //   POST   /repos/{owner}/{repo}/actions/runners/generate-jitconfig  {runner, encoded_jit_config}; 409 if the name exists
 //   GET    /repos/{owner}/{repo}/actions/runners?name=              {total_count, runners}
 //   DELETE /repos/{owner}/{repo}/actions/runners/{id}               204
+//   POST   /repos/{owner}/{repo}/actions/variables                  {name, value}: 201; 409 if the name exists (no upsert)
+//   GET    /repos/{owner}/{repo}/actions/variables/{name}           {name, value}; 404
+//   PATCH  /repos/{owner}/{repo}/actions/variables/{name}           204
+//   DELETE /repos/{owner}/{repo}/actions/variables/{name}           204; 404
+//   PUT    /repos/{owner}/{repo}/actions/secrets/{name}             {encrypted_value}: 201 created, 204 updated (an upsert)
+//   DELETE /repos/{owner}/{repo}/actions/secrets/{name}             204; 404
+//   (docs.github.com/en/rest/actions/variables, /rest/actions/secrets; names are case-insensitive,
+//   stored upper case) and GET /_standin/actions: what the repository holds, secrets as sha256 prefixes.
 // and, for the stand-in runner on the host (what the real runner does against GitHub's own services):
 //   POST   /_standin/register  (Authorization: RemoteAuth <registration token>) {name, labels, replace}
 //   POST   /_standin/job-done  (Authorization: RemoteAuth <encoded JIT config>): the ephemeral runner took its job
@@ -31,6 +39,8 @@ const registrationTokens = new Map(); // sha -> expiry
 const jitConfigs = new Map(); // sha -> runner id
 const runners = new Map(); // id -> runner
 let nextId = 40;
+const variables = new Map(); // NAME -> value
+const secrets = new Map(); // NAME -> sha prefix of the value
 
 function log(entry) {
     fs.appendFileSync(env.STANDIN_LOG, JSON.stringify({ t: Date.now(), ...entry }) + "\n");
@@ -105,6 +115,41 @@ const server = http.createServer(async (req, res) => {
             jitConfigs.delete(sha(c));
             runners.delete(id);
             return done(200, { id }, { jit: sha(c).slice(0, 16) });
+        }
+        if (req.method === "GET" && url.pathname === "/_standin/actions") {
+            return done(200, { variables: Object.fromEntries(variables), secrets: Object.fromEntries(secrets) });
+        }
+        const a = /^\/repos\/([^/]+)\/([^/]+)\/actions\/(variables|secrets)(?:\/([A-Za-z0-9_]+))?$/.exec(url.pathname);
+        if (a) {
+            if (a[1] !== owner || a[2] !== repo) return done(404, { message: "Not Found" });
+            const t = bearer(req);
+            if (!t || !accepted.has(sha(t))) return done(401, { message: "Bad credentials" }, { auth: t ? "bad" : "none" });
+            entry.auth = sha(t).slice(0, 16);
+            const name = a[4] && a[4].toUpperCase();
+            if (a[3] === "variables") {
+                if (!name && req.method === "POST") {
+                    const v = JSON.parse(body);
+                    const n = String(v.name).toUpperCase();
+                    if (variables.has(n)) return done(409, { message: "Already exists - Variable already exists" }, { variable: n });
+                    variables.set(n, String(v.value));
+                    return done(201, {}, { variable: n });
+                }
+                if (name && req.method === "GET") return variables.has(name) ? done(200, { name, value: variables.get(name) }, { variable: name }) : done(404, { message: "Not Found" }, { variable: name });
+                if (name && req.method === "PATCH") {
+                    if (!variables.has(name)) return done(404, { message: "Not Found" }, { variable: name });
+                    variables.set(name, String(JSON.parse(body).value));
+                    return done(204, undefined, { variable: name });
+                }
+                if (name && req.method === "DELETE") return variables.delete(name) ? done(204, undefined, { variable: name }) : done(404, { message: "Not Found" }, { variable: name });
+            } else if (name) {
+                if (req.method === "PUT") {
+                    const existed = secrets.has(name);
+                    secrets.set(name, sha(String(JSON.parse(body).encrypted_value)).slice(0, 16));
+                    return done(existed ? 204 : 201, undefined, { secret: name });
+                }
+                if (req.method === "DELETE") return secrets.delete(name) ? done(204, undefined, { secret: name }) : done(404, { message: "Not Found" }, { secret: name });
+            }
+            return done(404, { message: "Not Found" });
         }
         const m = /^\/repos\/([^/]+)\/([^/]+)(\/actions\/runners(?:\/(registration-token|generate-jitconfig|\d+))?)?$/.exec(url.pathname);
         if (!m || m[1] !== owner || m[2] !== repo) return done(404, { message: "Not Found" });

@@ -20,6 +20,8 @@ export interface ApiRequest {
     labels?: string[];
     replaced?: boolean;
     work_folder?: string;
+    variable?: string;
+    secret?: string;
 }
 
 export const sha16 = (s: string) => crypto.createHash("sha256").update(s).digest("hex").slice(0, 16);
@@ -56,6 +58,11 @@ export class GithubStandin {
             spawnSync("sleep", ["0.1"]);
         }
         throw new Error("the GitHub stand-in did not start");
+    }
+
+    /** The repository's Actions variables (name -> value) and secrets (name -> sha256 prefix of the value). */
+    actions(): { variables: Record<string, string>; secrets: Record<string, string> } {
+        return JSON.parse(spawnSync("curl", ["-s", "-f", `${this.url}/_standin/actions`], { encoding: "utf8" }).stdout);
     }
 
     setVisibility(v: string): void {

@@ -58,6 +58,9 @@ export class GpuHost extends SshHost {
         const write = (file: string, text: string) => fs.writeFileSync(file, text, { mode: 0o755 });
         write(path.join(bin, "sudo"), `#!/bin/sh\n${env}\n${helper} sudo "$@"\n[ "$1" != -n ] || shift\nexec "$@"\n`);
         write(path.join(bin, "systemctl"), `#!/bin/sh\n${env}\nexec ${helper} systemctl "$@"\n`);
+        // ldconfig as a minimal host answers before the runner's dependencies are installed: no libicu
+        // (what the release's config.sh looks for), until bin/installdependencies.sh has run.
+        write(path.join(bin, "ldconfig"), `#!/bin/sh\n[ ! -f ${path.join(state, "icu")} ] || echo "	libicuuc.so.72 -> libicuuc.so.72.1"\necho "/usr/lib/x86_64-linux-gnu:"\n`);
         write(path.join(bin, "nvidia-smi"), `#!/bin/sh\ncase "$*" in\n  *driver_version*) cat ${path.join(state, "driver")} ;;\n  *name*) echo "NVIDIA H100 80GB HBM3" ;;\n  *) echo "NVIDIA-SMI stand-in" ;;\nesac\n`);
         write(path.join(this.dir, "svc.sh.template"), `#!/bin/sh\n${env}\ncd "$(dirname "$0")"\nexec ${helper} svc "$@"\n`);
         this.setDriver("580.82.07");
@@ -67,7 +70,10 @@ export class GpuHost extends SshHost {
 
     /** The SSH session's PATH. */
     sessionPath(bin = path.join(this.home, "bin"), shims = path.join(this.home, "shims")): string {
-        return `${bin}:${shims}:/usr/local/bin:/usr/bin:/bin`;
+        // The host's Nix (the preflight requires one) is this machine's dev Nix, which the dev toolchain
+        // keeps in a private prefix rather than /usr/bin (scripts/lib/nix-install.sh); its daemon on the
+        // default socket serves this user.
+        return `${bin}:${shims}:${path.join(REPO, ".layerstack/nix/bin")}:/usr/local/bin:/usr/bin:/bin`;
     }
 
     /** argv of every call of a shimmed program on the host so far. */
@@ -103,6 +109,8 @@ export function makeRunnerRelease(dir: string, version: string, host: GpuHost): 
         fs.writeFileSync(path.join(src, name), `#!/bin/sh\n${env}\ncd "$(dirname "$0")"\nexec ${helper} ${sub} "$@"\n`, { mode: 0o755 });
     }
     fs.mkdirSync(path.join(src, "bin"));
+    // The release's dependency installer (src/Misc/layoutbin/installdependencies.sh): records its call, then "installs" libicu.
+    fs.writeFileSync(path.join(src, "bin", "installdependencies.sh"), `#!/bin/sh\n${env}\nexec ${helper} installdependencies "$@"\n`, { mode: 0o755 });
     fs.writeFileSync(path.join(src, "bin", "Runner.Listener"), "stand-in\n");
     const out = path.join(dir, `v${version}`);
     fs.mkdirSync(out, { recursive: true });

@@ -1,7 +1,7 @@
 // A Nix remote builder for test/e2e/builders.test.ts: a second machine with its own store, on
 // this one. Debian's openssh-server listens on 127.0.0.1 in a mount namespace of its own, in
 // which /nix is a directory of the test's: every session (and so the builder user's
-// `nix-daemon --stdio`, which ssh-ng:// runs: NixOS/nix 2.8.0 src/libstore/ssh-store.cc) sees
+// `nix-daemon --stdio`, which ssh-ng:// runs: NixOS/nix 2.26.3 src/libstore/ssh-store.cc) sees
 // that store, its database and its logs, never this machine's /nix. The builder's Nix settings
 // are its own too (NIX_CONF_DIR). Throwaway user, key and host key: test/support/sshHost.ts.
 //
@@ -13,6 +13,7 @@ import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { SshHost } from "./sshHost";
+import { REPO, pathInfoList } from "./stack";
 
 export class NixBuilderHost extends SshHost {
     /** The builder's /nix, as this machine sees it. */
@@ -46,7 +47,8 @@ export class NixBuilderHost extends SshHost {
         // In a mount namespace of its own, /nix is the builder's: unshare (util-linux) execs the
         // shell, which execs sshd, so the child's pid is sshd's.
         this.startSshd({
-            home, owned: [this.nixDir], config: [`SetEnv NIX_CONF_DIR=${etc}`],
+            // The builder's Nix is this machine's dev Nix (nix-daemon --stdio is found on PATH).
+            home, owned: [this.nixDir], config: [`SetEnv NIX_CONF_DIR=${etc} PATH=${path.join(REPO, ".layerstack/nix/bin")}:/usr/local/bin:/usr/bin:/bin`],
             launch: (argv) => spawn("unshare", ["--mount", "--propagation", "private", "--", "/bin/sh", "-c",
                 'mount --bind "$1" /nix && shift && exec "$@"', "_", this.nixDir, ...argv], { stdio: "ignore" }),
         });
@@ -76,6 +78,6 @@ export class NixBuilderHost extends SshHost {
         const store = `${this.uri}?ssh-key=${keyFile}&base64-ssh-public-host-key=${Buffer.from(this.hostKey).toString("base64")}`;
         const r = spawnSync("nix", ["path-info", "--json", "--store", store, ...paths], { env: { ...env, NIX_SSHOPTS: this.sshOpts }, encoding: "utf8" });
         if (r.status !== 0) throw new Error(`nix path-info --store ${this.uri}: ${r.stderr}`);
-        return JSON.parse(r.stdout);
+        return pathInfoList(r.stdout);
     }
 }

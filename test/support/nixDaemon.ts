@@ -14,9 +14,10 @@ export class TestNixDaemon {
 
     /**
      * `extra`: nix.conf lines after the dev daemon's offline ones (trusted-substituters, ...);
-     * or `confDir`: a machine's nix.conf directory, used as it is.
+     * or `confDir`: a machine's nix.conf directory, used as it is; `env`: more of the daemon's
+     * own environment.
      */
-    constructor(opts: { extra?: string; confDir?: string } = {}) {
+    constructor(opts: { extra?: string; confDir?: string; env?: NodeJS.ProcessEnv } = {}) {
         this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "layerstack-nix-daemon-"));
         fs.chmodSync(this.dir, 0o755);
         this.socket = path.join(this.dir, "socket");
@@ -24,12 +25,20 @@ export class TestNixDaemon {
             ...process.env, LAYERSTACK_NIX_DAEMON_DIR: this.dir, NIX_DAEMON_SOCKET_PATH: this.socket,
             ...(opts.extra ? { LAYERSTACK_NIX_DAEMON_EXTRA: opts.extra } : {}),
             ...(opts.confDir ? { LAYERSTACK_NIX_CONF_DIR: opts.confDir } : {}),
+            // The daemon's own environment (what a host gives its nix-daemon service).
+            ...opts.env,
         };
     }
 
     /** What a client needs to reach this daemon (with NIX_REMOTE=daemon, or as a user who cannot write the store). */
     get clientEnv(): NodeJS.ProcessEnv {
         return { NIX_REMOTE: "daemon", NIX_DAEMON_SOCKET_PATH: this.socket };
+    }
+
+    /** What the daemon (and the build hooks it runs) wrote to its log. */
+    log(): string {
+        const f = path.join(this.dir, "daemon.log");
+        return fs.existsSync(f) ? fs.readFileSync(f, "utf8") : "";
     }
 
     start(): void {

@@ -84,6 +84,11 @@ export class SshHost {
         return fs.existsSync(f) ? fs.readFileSync(f, "utf8") : "";
     }
 
+    /** Connections sshd saw so far, accepted or not (LogLevel VERBOSE logs each "Connection from"). */
+    connections(): number {
+        return (this.sshdLog().match(/Connection from \S+ port \d+ on /g) ?? []).length;
+    }
+
     /** Logins sshd accepted so far. */
     logins(): number {
         return (this.sshdLog().match(/Accepted publickey for /g) ?? []).length;

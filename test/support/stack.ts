@@ -100,7 +100,8 @@ export class TestProject {
 
     /** The environment for the harness's own nix calls: this project's, with the dev Nix settings. */
     get nixEnv(): NodeJS.ProcessEnv {
-        return devNixEnv(this.env);
+        // The harness runs as root: root's HOME, not the project user's (Nix warns of a HOME not its own).
+        return devNixEnv(this.user ? { ...this.env, HOME: process.env.HOME, USER: process.env.USER, LOGNAME: process.env.LOGNAME } : this.env);
     }
 
     /** Runs a Nix program (`argv[0]`: nix, nix-store) with `env` (default nixEnv); never throws on a non-zero exit. */
@@ -116,9 +117,7 @@ export class TestProject {
 
     /** `nix path-info --json` of paths in this machine's store (`ultimate`: built here, not copied). */
     pathInfo(paths: string[]): { path: string; valid?: boolean; ultimate?: boolean }[] {
-        // Nix 2.19 and later answer an object keyed by path (lib/forecast.ts parsePathInfo).
-        const v = JSON.parse(must(this.nix(["nix", "path-info", "--json", ...paths]), "nix path-info").stdout);
-        return Array.isArray(v) ? v : Object.entries(v).map(([p, info]) => (info ? { path: p, valid: true, ...(info as object) } : { path: p, valid: false }));
+        return pathInfoList(must(this.nix(["nix", "path-info", "--json", ...paths]), "nix path-info").stdout);
     }
 
     /**
@@ -261,6 +260,15 @@ export class TestProject {
     filesUnder(dir = this.stateDir): string[] {
         return fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.join((e as any).parentPath ?? (e as any).path, e.name));
     }
+}
+
+/**
+ * `nix path-info --json`'s answer as a list of {path, valid, ...}: Nix 2.19 and later answer an
+ * object keyed by path, null for a path the store lacks (lib/forecast.ts parsePathInfo).
+ */
+export function pathInfoList(json: string): { path: string; valid?: boolean; ultimate?: boolean }[] {
+    const v = JSON.parse(json);
+    return Array.isArray(v) ? v : Object.entries(v).map(([p, info]) => (info ? { path: p, valid: true, ...(info as object) } : { path: p, valid: false }));
 }
 
 export function must(r: Run, what: string): Run {

@@ -10,6 +10,8 @@
 //   run     with ACTIONS_RUNNER_INPUT_JITCONFIG: writes the decoded files (Runner.cs), takes
 //           "one job" (tells the stand-in API), deletes its local configuration, exits 0
 //   svc     install (writes .service), start, stop, uninstall
+//   installdependencies  the release's bin/installdependencies.sh: records, then "installs" libicu
+//           (the host's stand-in ldconfig lists it from then on)
 "use strict";
 const fs = require("fs");
 const path = require("path");
@@ -92,6 +94,11 @@ async function main() {
         }
         case "sudo":
             record();
+            return;
+        case "installdependencies":
+            record();
+            fs.writeFileSync(path.join(state, "icu"), "");
+            console.log("-----------------------------\n Finish Install Dependencies\n-----------------------------");
             return;
         default:
             throw new Error(`unknown stand-in ${tool}`);
