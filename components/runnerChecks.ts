@@ -37,9 +37,11 @@ export interface RunnerChecksArgs {
 
 /**
  * A layer's smoke checks on the production GPU runner, through @pulumi/docker: the runner
- * pulls the pushed image by digest (`<name>-image`), then each check runs in its own
- * container with the GPUs (`<name>-<check>`, `/bin/sh -c <script>`, attached: the provider
- * waits for its exit), and a local verdict (`<name>-<check>-verdict`) fails `up` unless the
+ * pulls the pushed image by digest (`<name>-image`), this machine reads its config's Env from
+ * the registry (`<name>-image-env`), then each check runs in its own container with the GPUs
+ * and the image's own Env, WorkingDir and User, the GPU's needs appended (`<name>-<check>`,
+ * `sh -c <script>` with `sh` found on the image's PATH, or the check's argv; attached: the
+ * provider waits for its exit), and a local verdict (`<name>-<check>-verdict`) fails `up` unless the
  * container exited 0, showing the check's last lines. Descendants' pushes and moving tags
  * wait for the verdicts (`gate`).
  *
