@@ -47,6 +47,9 @@ describe("validateConfig", () => {
         expect(s.layers).toEqual([]);
         expect(stackArgs(s, {}).pipeline.containerImage).toEqual({ attr: "comfyui", layerIds: ["base", "app"] });
         expect(stackArgs(validateConfig(good, ctx), {}).pipeline.containerImage).toBeUndefined();
+        // The image is a layer of the stack: layerstack:checks keyed by its attribute apply to it.
+        const withChecks = validateConfig({ ...good, containerImage: "comfyui", checks: { comfyui: [{ name: "env", argv: ["env"] }] } }, ctx);
+        expect(withChecks.checks.get("comfyui")).toEqual([{ name: "env", argv: ["env"], gpu: undefined }]);
     });
 
     test("layerstack:repositoryLayout: per-layer by default; single reaches the pipeline", () => {

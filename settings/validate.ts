@@ -61,7 +61,9 @@ export function validateConfig(raw: RawConfig, ctx: { stack: string; projectDir:
     const layers = validateImagePipelineArgs({
         layers: own ?? (image.containerImage ? [] : catalogLayers(production.cuda)), layersSource, registry, repository, repositoryLayout: image.repositoryLayout, variant: image.variant,
     });
-    const composed = composeChecks({ layers, source: layersSource, own: layerChecks, overrides, overridesKey: key("checks"), variant: production.cuda, run: runChecks });
+    // A container image is a layer of the pipeline too (ImagePipeline.plan adds it): its checks are set by its attribute.
+    const checked = image.containerImage ? [...layers, { id: image.containerImage.attr, attr: image.containerImage.attr }] : layers;
+    const composed = composeChecks({ layers: checked, source: layersSource, own: layerChecks, overrides, overridesKey: key("checks"), variant: production.cuda, run: runChecks });
     return {
         ...image, flake: image.flake!, registry, repository, layers, layersSource, checks: composed,
         ...(keepImages !== undefined ? { keepImages } : {}), deleteImagesOnDestroy, forecast, ...production, ...(builders ? { builders } : {}),
