@@ -30,6 +30,8 @@ export = {
     layers: pipeline.layers,
     // What realising each layer would make Nix do, asked before anything ran (the preview shows it too).
     ...(pipeline.forecast && { forecast: pipeline.forecast }),
+    // A nix2container image's own layers (layerstack:containerImage), by id.
+    ...(stack.pipeline.containerImage && { containerLayers: pipeline.containerLayers }),
     ...(promotion && { latestTags: promotion.tags }),
     ...(cache && { binaryCache: { substituter: cache.substituter, publicKeys: cache.publicKeys } }),
     ...(runner && { gpuRunner: runner.summary }),

@@ -21,14 +21,15 @@ describe("ImagePipeline", () => {
         const out = await valueOf(p.layers);
         const ids = megapakLayers().map((l) => l.id);
         expect(Object.keys(out)).toEqual(ids);
-        expect(ids).not.toContain("layer09-sam");
+        // The real flake's chain (layers/megapak.ts): 09 is a layer like the others, 10 builds on it.
+        expect(ids).toContain("layer09-sam");
         const names = recorded.map((r) => r.name);
         for (const id of ids) {
             expect(names).toContain(id);
             expect(names).toContain(`${id}-build`);
             expect(names).toContain(`${id}-push`);
         }
-        expect(recorded.filter((r) => r.type === "layerstack:index:NixImageLayer")).toHaveLength(11);
+        expect(recorded.filter((r) => r.type === "layerstack:index:NixImageLayer")).toHaveLength(12);
         const ev = evaluateAttrs(FLAKE, "x86_64-linux", ids) as Map<string, Evaluated>;
         for (const id of ids) {
             expect(out[id].drvPath).toBe(ev.get(id)!.drvPath);
@@ -36,7 +37,8 @@ describe("ImagePipeline", () => {
             expect(out[id].tag).toBe(`dev-${ev.get(id)!.drvPath.slice(11, 43)}`);
             expect(out[id].imageRef).toBe(`127.0.0.1:5000/layerstack/megapak/${id}@sha256:${"cd".repeat(32)}`);
         }
-        expect(out["layer10-performance"].parent).toBe("layer08-pak7");
+        expect(out["layer10-performance"].parent).toBe("layer09-sam");
+        expect(out["layer09-sam"].parent).toBe("layer08-pak7");
         expect(out["layer01-base-cuda"].parent).toBeUndefined();
     });
 
@@ -87,6 +89,39 @@ describe("ImagePipeline", () => {
         expect(out["t-other"].parent).toBe("t-base");
         expect(p.layerComponents.size).toBe(3);
     });
+    test("the single layout: every layer in the one repository, its id ending its tags (lib/layout.ts)", async () => {
+        const p = new mod.ImagePipeline("one", {
+            ...base, repositoryLayout: "single",
+            layers: [{ id: "one-base", attr: "layer01-base-cuda" }, { id: "one-top", attr: "layer02-python-tools", parent: "one-base" }],
+        });
+        const out = await valueOf(p.layers);
+        for (const id of ["one-base", "one-top"]) {
+            expect(out[id].repository).toBe("127.0.0.1:5000/layerstack/megapak");
+            expect(out[id].tag).toBe(`dev-${out[id].drvPath.slice(11, 43)}-${id}`);
+            expect(out[id].imageRef).toBe(`127.0.0.1:5000/layerstack/megapak@sha256:${"cd".repeat(32)}`);
+            expect(p.layerComponents.get(id)!.tagSuffix).toBe(`-${id}`);
+        }
+        // The registry read-back and the push name the one repository and the layer's own tag.
+        const readBack = recorded.find((r) => r.name === "one-top-in-registry")!.inputs;
+        expect(readBack).toMatchObject({ repository: "layerstack/megapak", tag: out["one-top"].tag });
+        expect(() => mod.validateImagePipelineArgs({ ...base, repositoryLayout: "single", repository: "r".repeat(250), layers: [{ id: "a", attr: "a" }] }))
+            .toThrow(`layers: layer "a": "127.0.0.1:5000/${"r".repeat(250)}" is 265 characters; an image name may have at most 255`);
+    });
+
+    test("a nix2container image's own layers: ids by position unless given, in its order; a wrong count or no layers refused", () => {
+        const n2c = `path:${path.resolve(__dirname, "../fixtures/nix2container")}`;
+        const plan = mod.ImagePipeline.plan({ ...base, flake: n2c, layers: [], containerImage: { attr: "folded" } });
+        expect(plan.ordered.map((l) => l.id)).toEqual(["folded"]);
+        expect(plan.container!.layers.map((l) => l.id)).toEqual(mod.containerLayerIds("folded", 6));
+        expect(mod.containerLayerIds("folded", 2)).toEqual(["folded-layer01", "folded-layer02"]);
+        expect(() => mod.ImagePipeline.plan({ ...base, flake: n2c, layers: [], containerImage: { attr: "folded", layerIds: ["a", "b"] } }))
+            .toThrow(`layers: containerImage "folded" has 6 layers (the last is buildImage's own), but 2 layer ids are given`);
+        expect(() => mod.ImagePipeline.plan({ ...base, flake: n2c, layers: [], containerImage: { attr: "folded", layerIds: ["a", "b", "c", "d", "e", "a"] } }))
+            .toThrow(`layers: containerImage "folded": duplicate layer id "a"`);
+        expect(() => mod.ImagePipeline.plan({ ...base, layers: [], containerImage: { attr: "layer09-sam" } }))
+            .toThrow(`layers: containerImage "layer09-sam": packages.x86_64-linux.layer09-sam is no nix2container image with layers of its own (its buildImage script names no layers.json)`);
+    });
+
     test("its own rules, without the engine: the layers parents first, a bad one named (validateImagePipelineArgs)", () => {
         const two = [{ id: "b", attr: "b", parent: "a" }, { id: "a", attr: "a" }];
         expect(mod.validateImagePipelineArgs({ ...base, layers: two }).map((l) => l.id)).toEqual(["a", "b"]);

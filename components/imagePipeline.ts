@@ -4,14 +4,16 @@ import { NixBuilders } from "../lib/builders";
 import { CheckSpec } from "../lib/checks";
 import { DEFAULT_SYSTEM, defaultVariant } from "../lib/defaults";
 import { DockerSshAccess, dockerSshOptions } from "../lib/dockerSsh";
-import { raiseAll } from "../lib/errors";
-import { LayerSpec, orderLayers } from "../lib/graph";
+import { LayerstackError, raiseAll } from "../lib/errors";
+import { LAYER_ID, LayerSpec, orderLayers } from "../lib/graph";
+import { RepositoryLayout, layerPlace, tagProblem } from "../lib/layout";
 import { LayerForecast, forecastLayers } from "../lib/forecast";
 import { EvalResult, Evaluated, evaluateAttrs, isEvalFailure, joinNixConfig, joinNixConfigText } from "../lib/nix";
 import { checkCacheTrust } from "../lib/nixTrust";
 import { nameProblem } from "../lib/reference";
 import { RegistryAuth } from "../lib/registry";
 import { BinaryCache, substituterConfig } from "./binaryCache";
+import { ContainerLayer } from "./containerLayer";
 import { CheckRunner, NixImageLayer } from "./nixImageLayer";
 
 export interface ImagePipelineArgs {
@@ -28,8 +30,16 @@ export interface ImagePipelineArgs {
     readonly layersSource?: string;
     /** Registry `host[:port]`; loopback registries are reached over plain HTTP, others over TLS. @example "ghcr.io" */
     readonly registry: string;
-    /** Repository path prefix; layer `<id>` goes to `<registry>/<repository>/<id>`. @example "owner/megapak" */
+    /**
+     * Repository path prefix; layer `<id>` goes to `<registry>/<repository>/<id>`, or with
+     * `repositoryLayout: "single"` every layer to `<registry>/<repository>`. @example "owner/megapak"
+     */
     readonly repository: string;
+    /**
+     * `"per-layer"`: a repository per layer, tags `<variant>-<drv hash>`. `"single"`: every layer
+     * in `repository`, tags `<variant>-<drv hash>-<id>` (lib/layout.ts). @default "per-layer"
+     */
+    readonly repositoryLayout?: RepositoryLayout;
     /** Starts every tag (`<variant>-<drv hash>`). @default the stack name */
     readonly variant?: string;
     /** Registry credentials; the password must be a secret Output. @default anonymous */
@@ -78,6 +88,42 @@ export interface ImagePipelineArgs {
      * the preview on each layer with work, and as `forecast`. @default true
      */
     readonly forecast?: boolean;
+    /** A nix2container image whose own layers are layers of the pipeline (ContainerImageSpec). @default none */
+    readonly containerImage?: ContainerImageSpec;
+}
+
+/**
+ * A nix2container image whose own layers become the pipeline's layers (lib/nix2container.ts):
+ * one ContainerLayer per buildLayer of the image, in its order, each on the one before, found
+ * in the pipeline's one evaluation. The image itself is a layer of the pipeline like the
+ * others (`id`), published once by its own copyTo.
+ */
+export interface ContainerImageSpec {
+    /** The image's attribute in `packages.<system>` (a nix2container buildImage). */
+    readonly attr: string;
+    /** The image's layer id: its component and repository. @default attr */
+    readonly id?: string;
+    /**
+     * The ids of its layers, in the image's order; the last is buildImage's own customization
+     * layer (its copyToRoot and config). @default by position: `<id>-layer01`, `<id>-layer02`, ...
+     */
+    readonly layerIds?: readonly string[];
+}
+
+/** The ids a container image's layers get when none are given: `<id>-layer01`, ... by position. */
+export function containerLayerIds(id: string, count: number): string[] {
+    return Array.from({ length: count }, (_, i) => `${id}-layer${String(i + 1).padStart(2, "0")}`);
+}
+
+/** What the stack exports per container layer (`pulumi stack output --json containerLayers`). */
+export interface ContainerLayerOutputs {
+    image: string;
+    position: number;
+    parent?: string;
+    drvPath: string;
+    outPath: string;
+    blobs: string[];
+    ownBlobSize: number;
 }
 
 /** Where the checks run when they run on the GPU runner. */
@@ -105,11 +151,12 @@ const DEFAULT_DOCKER_SSH_OPTS = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=30
  * layers form a forest and every image name is one a registry accepts. Returns the layers
  * parents first: the one place the layer order is worked out.
  */
-export function validateImagePipelineArgs(args: Pick<ImagePipelineArgs, "layers" | "layersSource" | "registry" | "repository">): LayerSpec[] {
+export function validateImagePipelineArgs(args: Pick<ImagePipelineArgs, "layers" | "layersSource" | "registry" | "repository" | "repositoryLayout" | "variant">): LayerSpec[] {
     const source = args.layersSource ?? "layers";
     const ordered = orderLayers(args.layers, source);
     raiseAll(ordered.flatMap((l) => {
-        const p = nameProblem(args.registry, `${args.repository}/${l.id}`);
+        const place = layerPlace(args.repositoryLayout, args.repository, l.id);
+        const p = nameProblem(args.registry, place.repositoryPath) ?? (args.variant !== undefined ? tagProblem(args.variant, place) : undefined);
         return p ? [`${source}: layer "${l.id}": ${p}`] : [];
     }));
     return ordered;
@@ -139,10 +186,14 @@ export class ImagePipeline extends pulumi.ComponentResource {
     public readonly layers: pulumi.Output<Record<string, LayerOutputs>>;
     /** What realising each layer would make Nix do (build, substitute, or nothing), keyed by layer id; undefined when off or when Nix could not tell. */
     public readonly forecast?: pulumi.Output<Record<string, LayerForecast> | undefined>;
+    /** The container image's own layers (`containerImage`), by id, in its order. */
+    public readonly containerLayerComponents: ReadonlyMap<string, ContainerLayer>;
+    /** Per container layer outputs keyed by id; empty without `containerImage`. */
+    public readonly containerLayers: pulumi.Output<Record<string, ContainerLayerOutputs>>;
 
     constructor(name: string, args: ImagePipelineArgs, opts?: pulumi.ComponentResourceOptions) {
         // Validate and evaluate before registering anything: bad input leaves no resource behind.
-        const { ordered, evaluated } = ImagePipeline.plan(args);
+        const { ordered, evaluated, container } = ImagePipeline.plan(args);
         super("layerstack:index:ImagePipeline", name, {}, opts);
 
         const checkRunner = args.checkHost && this.checkRunner(name, args.checkHost, args);
@@ -159,6 +210,7 @@ export class ImagePipeline extends pulumi.ComponentResource {
                 copyTo: l.format ? undefined : ev.copyTo,
                 registry: args.registry,
                 repository: args.repository,
+                repositoryLayout: args.repositoryLayout,
                 variant: args.variant ?? defaultVariant(pulumi.getStack()),
                 parent: l.parent ? components.get(l.parent) : undefined,
                 registryAuth: args.registryAuth,
@@ -201,7 +253,25 @@ export class ImagePipeline extends pulumi.ComponentResource {
                 }]);
         });
         this.layers = pulumi.all(entries).apply((es) => Object.fromEntries(es.filter((e): e is [string, LayerOutputs] => e !== undefined)));
-        this.registerOutputs({ layers: this.layers });
+
+        // The container image's own layers: built one by one (each its own derivation), published
+        // together by the image's push (its copyTo): the image is a layer of `components` above.
+        const containerComponents = new Map<string, ContainerLayer>();
+        let prior: ContainerLayer | undefined;
+        for (const [i, l] of (container?.layers ?? []).entries()) {
+            prior = new ContainerLayer(l.id, {
+                drvPath: l.drvPath, outPath: l.outPath, position: i + 1, parent: prior,
+                buildTimeoutSeconds: args.buildTimeoutSeconds, nixConfig, builders: args.builders,
+            }, { parent: this });
+            containerComponents.set(l.id, prior);
+        }
+        this.containerLayerComponents = containerComponents;
+        this.containerLayers = pulumi.all([...containerComponents].map(([id, c]) => pulumi.all([c.blobs, c.ownBlobSize]).apply(([blobs, size]): [string, ContainerLayerOutputs] | undefined =>
+            blobs === undefined || size === undefined ? undefined : [id, {
+                image: container!.imageId, position: c.position, ...(c.parent ? { parent: c.parent.layerName } : {}),
+                drvPath: c.drvPath, outPath: c.outPath, blobs, ownBlobSize: size,
+            }]))).apply((es) => Object.fromEntries(es.filter((e): e is [string, ContainerLayerOutputs] => e !== undefined)));
+        this.registerOutputs({ layers: this.layers, containerLayers: this.containerLayers });
     }
 
     /**
@@ -210,10 +280,16 @@ export class ImagePipeline extends pulumi.ComponentResource {
      * registry accepts, or an attribute is missing or does not evaluate. It registers nothing,
      * so a program can call it before declaring any resource (index.ts does).
      */
-    static plan(args: ImagePipelineArgs): { ordered: LayerSpec[]; evaluated: ReadonlyMap<string, EvalResult> } {
+    static plan(args: ImagePipelineArgs): {
+        ordered: LayerSpec[]; evaluated: ReadonlyMap<string, EvalResult>;
+        container?: { imageId: string; layers: { id: string; drvPath: string; outPath: string }[] };
+    } {
         const source = args.layersSource ?? "layers";
         const system = args.system ?? DEFAULT_SYSTEM;
-        const ordered = validateImagePipelineArgs(args);
+        const image = args.containerImage;
+        const imageId = image ? image.id ?? image.attr : undefined;
+        // The container image is a layer of the pipeline too: its id and name are checked with the others'.
+        const ordered = validateImagePipelineArgs(image ? { ...args, layers: [...args.layers, { id: imageId!, attr: image.attr }] } : args);
         const evaluated = args.evaluated ?? evaluateAttrs(args.flake, system, [...new Set(ordered.map((l) => l.attr))], args.nixConfig, args.nixAccessTokens);
         raiseAll(ordered.flatMap((l) => {
             const ev = evaluated.get(l.attr);
@@ -221,7 +297,19 @@ export class ImagePipeline extends pulumi.ComponentResource {
             if (isEvalFailure(ev)) return [`${source}: layer "${l.id}": packages.${system}.${l.attr} does not evaluate (${args.flake}):\n${ev.error}`];
             return [];
         }));
-        return { ordered, evaluated };
+        if (!image) return { ordered, evaluated };
+        const found = (evaluated.get(image.attr) as Evaluated).containerLayers;
+        if (!found?.length) {
+            throw new LayerstackError(`${source}: containerImage "${image.attr}": packages.${system}.${image.attr} is no nix2container image with layers of its own (its buildImage script names no layers.json)`);
+        }
+        const ids = image.layerIds ? [...image.layerIds] : containerLayerIds(imageId!, found.length);
+        const taken = new Set(ordered.map((l) => l.id));
+        raiseAll([
+            ...(ids.length !== found.length ? [`${source}: containerImage "${image.attr}" has ${found.length} layers (the last is buildImage's own), but ${ids.length} layer ids are given`] : []),
+            ...ids.flatMap((id, i) => !LAYER_ID.test(id) ? [`${source}: containerImage "${image.attr}": layer id "${id}" is not a repository path component`]
+                : taken.has(id) || ids.indexOf(id) !== i ? [`${source}: containerImage "${image.attr}": duplicate layer id "${id}"`] : []),
+        ]);
+        return { ordered, evaluated, container: { imageId: imageId!, layers: found.map((l, i) => ({ id: ids[i], ...l })) } };
     }
 
     /** The Docker provider of the GPU runner's checks (`<name>-check-host`), pulling with the registry credentials. */

@@ -33,6 +33,21 @@ describe("planRetention", () => {
         expect(q.retire).toEqual([]);
     });
 
+    test("in one repository (the single layout), a layer's tags are only those ending in its id, whatever dashes the ids hold", () => {
+        // Layers "pak" and "x-pak" (and the variant "cu130-x", another stack's) share the repository.
+        const one = new Map([
+            [`cu130-${h("a")}-pak`, D("1")], [`cu130-${h("b")}-pak`, D("2")], [`cu130-${h("c")}-x-pak`, D("3")],
+            [`cu130-x-${h("d")}-pak`, D("4")], ["cu130-latest-pak", D("2")], ["cu130-latest-x-pak", D("3")],
+        ]);
+        const p = planRetention({ tags: one, variant: "cu130", tagSuffix: "-pak", history: [`cu130-${h("a")}-pak`, `cu130-${h("b")}-pak`], keep: 1, protect: [D("2")] });
+        expect(p.retire).toEqual([`cu130-${h("a")}-pak`]);
+        expect(p.deleteDigests).toEqual([D("1")]);
+        // deleteOnDestroy: every tag of this layer and variant, and its own moving tag; nothing of x-pak's or cu130-x's.
+        const all = planRetention({ tags: one, variant: "cu130", tagSuffix: "-pak", history: [], keep: 0, protect: [], all: true });
+        expect(all.retire).toEqual([`cu130-${h("a")}-pak`, `cu130-${h("b")}-pak`, "cu130-latest-pak"]);
+        expect(all.deleteDigests).toEqual([D("1"), D("2")]);
+    });
+
     test("keep 0 keeps everything; other variants' and foreign tags are never touched", () => {
         expect(planRetention({ tags, variant: "cu130", history: [], keep: 0, protect: [] }).deleteDigests).toEqual([]);
         const p = planRetention({ tags, variant: "dev", history: [], keep: 1, protect: [] });

@@ -4,7 +4,7 @@ import { DEFAULT_GITHUB_API_URL, trimUrl } from "../lib/defaults";
 import { childName } from "../lib/naming";
 import { GithubPackages, RegistryAuth, RegistryClient } from "../lib/registry";
 import { NixImageLayer } from "./nixImageLayer";
-import { movingTag } from "./tagPromotion";
+import { movingTag } from "../lib/layout";
 
 /**
  * Retiring old images, never by surprise (design 13):
@@ -32,8 +32,10 @@ export interface RetentionState {
     registry: string;
     /** Repository path without the registry. */
     repository: string;
-    /** This stack's variant: its immutable tags are `<variant>-<32-character drv hash>`. */
+    /** This stack's variant: its immutable tags are `<variant>-<32-character drv hash><tagSuffix>`. */
     variant: string;
+    /** What the layer's tags end with (lib/layout.ts): `-<id>` when every layer shares one repository. @default "" */
+    tagSuffix?: string;
     /** Immutable tags to keep, the current one included; 0 keeps all. */
     keep: number;
     deleteOnDestroy: boolean;
@@ -57,6 +59,8 @@ export function planRetention(p: {
     /** Every tag of the repository and the digest it points at. */
     tags: ReadonlyMap<string, string>;
     variant: string;
+    /** The layer's tag suffix (lib/layout.ts). @default "" */
+    tagSuffix?: string;
     /** Oldest first; the current tag last. */
     history: readonly string[];
     keep: number;
@@ -65,14 +69,16 @@ export function planRetention(p: {
     /** Retire every immutable tag of the variant and its moving tag (deleteOnDestroy). */
     all?: boolean;
 }): { retire: string[]; deleteDigests: string[]; history: string[] } {
-    const esc = p.variant.replace(/[.]/g, "\\.");
-    const ours = new RegExp(`^${esc}-[0-9a-z]{32}$`);
+    const esc = (s: string) => s.replace(/[.]/g, "\\.");
+    const suffix = p.tagSuffix ?? "";
+    const ours = new RegExp(`^${esc(p.variant)}-[0-9a-z]{32}${esc(suffix)}$`);
+    const moving = movingTag(p.variant, suffix);
     const mine = [...p.tags.keys()].filter((t) => ours.test(t));
     const known = p.history.filter((t) => mine.includes(t));
     const unknown = mine.filter((t) => !known.includes(t)).sort();
     const ordered = [...unknown, ...known];
     let retire: string[];
-    if (p.all) retire = [...ordered, ...(p.tags.has(movingTag(p.variant)) ? [movingTag(p.variant)] : [])];
+    if (p.all) retire = [...ordered, ...(p.tags.has(moving) ? [moving] : [])];
     else retire = p.keep > 0 ? ordered.slice(0, Math.max(0, ordered.length - p.keep)) : [];
     const retiring = new Set(retire);
     const kept = new Set<string>(p.all ? [] : p.protect);
@@ -103,7 +109,7 @@ async function retire(s: RetentionState, history: string[], all: boolean): Promi
         const { base, versions } = await gh.versions(owner, rest.join("/"));
         const tags = new Map<string, string>();
         for (const v of versions) for (const t of v.tags) tags.set(t, v.digest);
-        const plan = planRetention({ tags, variant: s.variant, history, keep: s.keep, protect, all });
+        const plan = planRetention({ tags, variant: s.variant, tagSuffix: s.tagSuffix, history, keep: s.keep, protect, all });
         for (const d of plan.deleteDigests) {
             const v = versions.find((x) => x.digest === d)!;
             await gh.deleteVersion(base, v.id, `ghcr.io/${s.repository}@${d}`);
@@ -115,12 +121,12 @@ async function retire(s: RetentionState, history: string[], all: boolean): Promi
     const digests = await pool(names, 8, (t) => client.headManifest(s.repository, t));
     const tags = new Map<string, string>();
     names.forEach((t, i) => { if (digests[i]) tags.set(t, digests[i]!); });
-    const plan = planRetention({ tags, variant: s.variant, history, keep: s.keep, protect, all });
+    const plan = planRetention({ tags, variant: s.variant, tagSuffix: s.tagSuffix, history, keep: s.keep, protect, all });
     for (const d of plan.deleteDigests) await client.deleteManifest(s.repository, d);
     return { retired: plan.retire, history: plan.history };
 }
 
-const IDENTITY: (keyof RetentionState)[] = ["registry", "repository"];
+const IDENTITY: (keyof RetentionState)[] = ["registry", "repository", "tagSuffix"];
 const SETTINGS: (keyof RetentionState)[] = ["variant", "keep", "deleteOnDestroy", "tag", "digest", "protect", "username", "password", "githubApiUrl"];
 
 /** The provider, serialized into the state with its closure: code only, no value of the stack. */
@@ -194,6 +200,8 @@ export class ImageRetention extends pulumi.ComponentResource {
                 registry: args.registry,
                 repository: layer.repositoryPath,
                 variant: args.variant,
+                // Only in the single layout: a per-layer stack's state stays as it was (no replacement).
+                ...(layer.tagSuffix ? { tagSuffix: layer.tagSuffix } : {}),
                 keep: args.keep ?? 0,
                 deleteOnDestroy: args.deleteOnDestroy ?? false,
                 tag: layer.tag,

@@ -5,6 +5,8 @@ import { localCheckEnv, scriptStub } from "../lib/commands";
 import { RegistryAuth } from "../lib/registry";
 
 export interface LayerChecksArgs {
+    /** The layer the checks belong to, for messages. @default none */
+    readonly layer?: string;
     /**
      * The pushed image, `repo@sha256:...`: checks run against exactly what was published.
      * Undefined while the layer was never pushed (outside `--target`), when the checks are not
@@ -43,8 +45,8 @@ export class LayerChecks extends pulumi.ComponentResource implements CheckGate {
         this.commands = runnable.map((c) => new command.local.Command(`${name}-${c.name}`, {
             // A one-line stub: a failure shows the check's last lines, not the script (scriptStub).
             create: scriptStub(`${name}-${c.name}`),
-            environment: localCheckEnv({ imageRef, registry: args.registry, registryAuth: args.registryAuth, check: c }),
-            triggers: [args.imageRef, c.script],
+            environment: localCheckEnv({ imageRef, registry: args.registry, registryAuth: args.registryAuth, check: c, layer: args.layer }),
+            triggers: [args.imageRef, ...(c.argv !== undefined ? [JSON.stringify(c.argv)] : [c.script])],
             logging: "stdoutAndStderr",
         }, { parent: this, dependsOn: args.dependsOn }));
         this.gate = [...this.commands];

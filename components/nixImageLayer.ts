@@ -7,6 +7,7 @@ import { buildEnv, pushEnv, scriptStub } from "../lib/commands";
 import { DEFAULT_TIMEOUTS } from "../lib/defaults";
 import { ImageFormat } from "../lib/graph";
 import { childName } from "../lib/naming";
+import { RepositoryLayout, layerPlace, layerTag } from "../lib/layout";
 import { CopyTo } from "../lib/nix";
 import { RegistryAuth } from "../lib/registry";
 import { LayerChecks } from "./layerChecks";
@@ -29,8 +30,13 @@ export interface NixImageLayerArgs {
     readonly copyTo?: CopyTo;
     /** Registry host[:port]. Loopback registries are reached over plain HTTP, others over TLS. */
     readonly registry: string;
-    /** Repository path prefix; the image goes to `<registry>/<repository>/<layer name>`. */
+    /**
+     * Repository path prefix; the image goes to `<registry>/<repository>/<layer name>`, or with
+     * `repositoryLayout: "single"` to `<registry>/<repository>` (lib/layout.ts).
+     */
     readonly repository: string;
+    /** One repository per layer, or every layer in one (the id in its tags; lib/layout.ts). @default "per-layer" */
+    readonly repositoryLayout?: RepositoryLayout;
     /** Starts every tag, e.g. the stack or CUDA variant, so stacks never collide. */
     readonly variant: string;
     /** The parent layer: this layer's push waits for the parent's push and checks. @default none: a root layer */
@@ -85,12 +91,8 @@ export interface CheckRunner {
     readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
 
-/** The tag of a layer: the variant plus the hash part of its drvPath, so it is immutable. */
-export function layerTag(variant: string, drvPath: string): string {
-    const m = /^\/nix\/store\/([0-9a-z]{32})-[^/]+\.drv$/.exec(drvPath);
-    if (!m) throw new Error(`not a derivation path: ${drvPath}`);
-    return `${variant}-${m[1]}`;
-}
+/** The tag of a layer: the variant plus the hash part of its drvPath, so it is immutable (lib/layout.ts). */
+export { layerTag } from "../lib/layout";
 
 /** What a layer's push printed: the digest, its own blob's size and every blob, root first. */
 export interface Pushed {
@@ -126,8 +128,10 @@ export class NixImageLayer extends pulumi.ComponentResource {
     public readonly tag: string;
     /** `<registry>/<repository>/<name>`, without tag or digest. */
     public readonly repositoryUrl: string;
-    /** `<repository>/<name>`: the repository's path in the registry. */
+    /** `<repository>/<name>` (`<repository>` in the single layout): the repository's path in the registry. */
     public readonly repositoryPath: string;
+    /** What the layer's tags end with: `""`, or `-<name>` in the single layout (lib/layout.ts). */
+    public readonly tagSuffix: string;
     public readonly build: command.local.Command;
     public readonly push: command.local.Command;
     /**
@@ -156,8 +160,10 @@ export class NixImageLayer extends pulumi.ComponentResource {
         this.attr = args.attr;
         this.drvPath = args.drvPath;
         this.outPath = args.outPath;
-        this.tag = layerTag(args.variant, args.drvPath);
-        this.repositoryPath = `${args.repository}/${name}`;
+        const place = layerPlace(args.repositoryLayout, args.repository, name);
+        this.tagSuffix = place.tagSuffix;
+        this.tag = layerTag(args.variant, args.drvPath, place.tagSuffix);
+        this.repositoryPath = place.repositoryPath;
         this.repositoryUrl = `${args.registry}/${this.repositoryPath}`;
 
         // Each command's text is a one-line stub (scriptStub) that runs the script it carries in
@@ -209,10 +215,11 @@ export class NixImageLayer extends pulumi.ComponentResource {
             this.checks = new RunnerChecks(check, {
                 layer: name, imageRef: this.imageRef, checks: args.checks, provider: args.checkRunner.provider,
                 dependsOn: [this.push, ...(args.checkRunner.dependsOn ?? [])],
+                registry: args.registry, registryAuth: args.registryAuth,
             }, { parent: this });
         } else if (args.checks?.length) {
             this.checks = new LayerChecks(check, {
-                imageRef: this.imageRef, registry: args.registry, checks: args.checks,
+                layer: name, imageRef: this.imageRef, registry: args.registry, checks: args.checks,
                 registryAuth: args.registryAuth, dependsOn: [this.push],
             }, { parent: this });
         }

@@ -19,6 +19,8 @@ pulumi.runtime.setMocks({
         const state: Record<string, unknown> = { ...args.inputs };
         if (args.name.endsWith("-push")) state.stdout = `${DIGEST}\n${fakeManifest([10, 20])}`;
         if (args.type === "docker:index/remoteImage:RemoteImage") state.imageId = `sha256:${"ee".repeat(32)}`;
+        // The image's config as the registry would give it, through the real CHECK_ENV_JQ.
+        if (args.name.endsWith("-check-image-env")) state.stdout = checkEnvOf(IMAGE_CONFIG);
         if (args.type === "docker:index/container:Container") {
             const check = Object.keys(runs).find((c) => args.name.endsWith(`-${c}`));
             if (check) Object.assign(state, { exitCode: runs[check].exitCode, containerLogs: runs[check].logs });
@@ -29,6 +31,14 @@ pulumi.runtime.setMocks({
         throw new Error(`unexpected invoke ${args.token}`);
     },
 }, "layerstack", "cu130", false);
+
+/** A Nix image's config: a store-path PATH and an LD_LIBRARY_PATH of its own, as the user's flake sets them. */
+const IMAGE_CONFIG = { config: { Env: ["PATH=/usr/bin:/bin:/nix/store/aaaa-python3-env/bin", "LD_LIBRARY_PATH=/nix/store/bbbb-cudatoolkit/lib:/nix/store/cccc-cudnn/lib", "PYTHONUNBUFFERED=1"], WorkingDir: "/root" } };
+function checkEnvOf(config: object): string {
+    const r = spawnSync("jq", ["-c", "--arg", "home", "", commands.CHECK_ENV_JQ], { input: JSON.stringify(config), encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`jq: ${r.stderr}`);
+    return r.stdout;
+}
 
 import type * as pipelineModule from "./imagePipeline";
 import * as commands from "../lib/commands";
@@ -89,15 +99,22 @@ describe("RunnerChecks (checks on the GPU runner through @pulumi/docker)", () =>
             const c = find(`prod-torch-check-${check}`);
             expect(c.type).toBe("docker:index/container:Container");
             expect(c.inputs).toMatchObject({
-                image: `sha256:${"ee".repeat(32)}`, entrypoints: ["/bin/sh", "-c"], command: [script],
+                image: `sha256:${"ee".repeat(32)}`, entrypoints: ["sh"], command: ["-c", script],
                 gpus: "all", attach: true, logs: true, mustRun: false, rm: false, start: true, networkMode: "none",
             });
-            // The libcuda trap: the toolkit's injected directories are on the library path.
+            // The image's own Env, in its order; only the GPU's needs added after it.
             const envs = c.inputs.envs as string[];
-            expect(envs).toEqual([...commands.RUNNER_CHECK_ENV]);
+            expect(envs).toEqual([
+                "PATH=/usr/bin:/bin:/nix/store/aaaa-python3-env/bin",
+                "LD_LIBRARY_PATH=/nix/store/bbbb-cudatoolkit/lib:/nix/store/cccc-cudnn/lib:/run/opengl-driver/lib:/usr/lib/x86_64-linux-gnu:/usr/lib64:/usr/local/nvidia/lib64",
+                "PYTHONUNBUFFERED=1",
+                "NVIDIA_VISIBLE_DEVICES=all",
+                "NVIDIA_DRIVER_CAPABILITIES=compute,utility",
+            ]);
+            // The libcuda trap: the toolkit's injected directories are on the library path, after the image's own entries.
             const ld = envs.find((e) => e.startsWith("LD_LIBRARY_PATH="))!.slice("LD_LIBRARY_PATH=".length).split(":");
+            expect(ld.slice(0, 2)).toEqual(["/nix/store/bbbb-cudatoolkit/lib", "/nix/store/cccc-cudnn/lib"]);
             expect(ld).toEqual(expect.arrayContaining(["/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/run/opengl-driver/lib"]));
-            expect(envs).toContain("NVIDIA_DRIVER_CAPABILITIES=compute,utility");
             const v = find(`prod-torch-check-${check}-verdict`);
             expect(v.type).toBe("command:local:Command");
             expect(v.inputs.create).toBe(commands.RUNNER_CHECK_VERDICT_SCRIPT);
@@ -115,7 +132,12 @@ describe("RunnerChecks (checks on the GPU runner through @pulumi/docker)", () =>
         expect(env.LAYERSTACK_CONTAINER_URN).toMatch(/::prod-torch-check-cuda-available$/);
         // Layers without checks get no containers; nothing local (skopeo/bwrap) runs a check.
         expect(recorded.some((r) => r.name.startsWith("prod-base-check") || r.name.startsWith("prod-leaf-check"))).toBe(false);
-        expect(recorded.some((r) => r.type === "command:local:Command" && r.name.includes("-check-") && !r.name.endsWith("-verdict"))).toBe(false);
+        // The one other local command reads the image's config from the registry (no pull, no unpack).
+        expect(recorded.filter((r) => r.type === "command:local:Command" && r.name.includes("-check-") && !r.name.endsWith("-verdict")).map((r) => r.name)).toEqual(["prod-torch-check-image-env"]);
+        // With a password in it, the environment reaches the provider as one secret (Pulumi's envelope).
+        const envRead = (find("prod-torch-check-image-env").inputs.environment as { value: Record<string, unknown> }).value;
+        expect(envRead.LAYERSTACK_SCRIPT).toBe(commands.IMAGE_CONFIG_ENV_SCRIPT);
+        expect(envRead.LAYERSTACK_IMAGE_REF).toBe(`ghcr.io/owner/megapak/prod-torch@${DIGEST}`);
         expect(recorded.some((r) => r.type === "command:local:Command" && JSON.stringify(r.inputs).includes("umoci raw unpack"))).toBe(false);
     });
 
@@ -131,9 +153,15 @@ describe("RunnerChecks (checks on the GPU runner through @pulumi/docker)", () =>
         // Pulumi's secret envelope: the whole list reaches the provider as a secret.
         expect(auth["4dabf18193072939515e22adb298388d"]).toBe("1b47061264138c4ac30d75fd1eb44270");
         expect(JSON.parse(auth.value as string)).toEqual([{ address: "ghcr.io", username: "owner", password: PASSWORD }]);
-        for (const r of recorded.filter((x) => x.name.startsWith("sec-") && x.name !== "sec-check-host" && !x.name.endsWith("-push") && !x.name.endsWith("-in-registry"))) {
+        for (const r of recorded.filter((x) => x.name.startsWith("sec-") && x.name !== "sec-check-host" && !x.name.endsWith("-push") && !x.name.endsWith("-in-registry") && !x.name.endsWith("-check-image-env"))) {
             expect(JSON.stringify(r.inputs)).not.toContain(PASSWORD);
         }
+        // The config read logs in like the push: the password only as a secret environment variable.
+        const envRead = find("sec-base-check-image-env").inputs.environment as Record<string, any>;
+        expect(envRead["4dabf18193072939515e22adb298388d"]).toBe("1b47061264138c4ac30d75fd1eb44270");
+        expect(envRead.value.LAYERSTACK_REGISTRY_PASSWORD).toBe(PASSWORD);
+        expect(JSON.stringify({ ...envRead.value, LAYERSTACK_REGISTRY_PASSWORD: undefined })).not.toContain(PASSWORD);
+        expect(commands.IMAGE_CONFIG_ENV_SCRIPT).not.toContain(PASSWORD);
         // The registry read-back (RegistryImage) gets the password as a secret input, in Pulumi's envelope.
         const readBack = find("sec-base-in-registry").inputs;
         expect(readBack.password).toEqual({ "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", value: PASSWORD });
@@ -180,5 +208,26 @@ describe("the verdict script and the log tail", () => {
         expect(commands.checkLogTail(long).split("\n")).toEqual(Array.from({ length: 40 }, (_, i) => `line ${i + 60}`));
         expect(commands.checkLogTail("x".repeat(20000)).length).toBe(8192);
         expect(commands.checkLogTail("nul\u0000byte")).toBe("nulbyte");
+    });
+});
+
+describe("the check environment (CHECK_ENV_JQ), one program for the local and runner checks", () => {
+    test("the image's Env first, in its order; the driver's directories after its own LD_LIBRARY_PATH; PATH only where it has none", () => {
+        expect(JSON.parse(checkEnvOf({ config: { Env: ["LD_LIBRARY_PATH=/nix/store/x/lib", "PATH=/nix/store/y/bin", "A=b=c"] } }))).toEqual([
+            "LD_LIBRARY_PATH=/nix/store/x/lib:/run/opengl-driver/lib:/usr/lib/x86_64-linux-gnu:/usr/lib64:/usr/local/nvidia/lib64",
+            "PATH=/nix/store/y/bin", "A=b=c", "NVIDIA_VISIBLE_DEVICES=all", "NVIDIA_DRIVER_CAPABILITIES=compute,utility",
+        ]);
+        // An image with no Env gets exactly what a runner with no registry to read gives (RUNNER_CHECK_ENV).
+        expect(JSON.parse(checkEnvOf({ config: {} }))).toEqual([...commands.RUNNER_CHECK_ENV]);
+        expect(JSON.parse(checkEnvOf({}))).toEqual([...commands.RUNNER_CHECK_ENV]);
+    });
+
+    test("an argv check's container runs its argv as it is, no shell", async () => {
+        const p = pipeline("argv", "unix:///var/run/docker.sock", { "argv-base": [{ name: "env", argv: ["env", "-0"] } as any] });
+        await valueOf(p.layers);
+        await valueOf(p.layerComponents.get("argv-base")!.checks!.gate[0].urn);
+        const c = recorded.filter((r) => r.type === "docker:index/container:Container" && r.name === "argv-base-check-env");
+        expect(c).toHaveLength(1);
+        expect(c[0].inputs).toMatchObject({ entrypoints: ["env"], command: ["-0"] });
     });
 });

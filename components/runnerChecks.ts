@@ -1,9 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
-import { CheckGate, CheckSpec } from "../lib/checks";
+import { CheckGate, CheckSpec, checkArgv } from "../lib/checks";
 import { DEFAULT_TIMEOUTS } from "../lib/defaults";
-import { RUNNER_CHECK_ENV, RUNNER_CHECK_VERDICT_SCRIPT, checkLogTail, runnerCheckVerdictEnv } from "../lib/commands";
+import { RUNNER_CHECK_ENV, RUNNER_CHECK_VERDICT_SCRIPT, checkLogTail, imageConfigEnvEnv, runnerCheckVerdictEnv, scriptStub } from "../lib/commands";
+import { RegistryAuth } from "../lib/registry";
 
 export interface RunnerChecksArgs {
     /** The layer the checks belong to, for messages. */
@@ -23,13 +24,24 @@ export interface RunnerChecksArgs {
     readonly timeout?: string;
     /** Resources the pull waits for besides the image (its push, the runner's preflight). @default none */
     readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
+    /**
+     * The registry the image is in, read on this machine for the image's config
+     * (`<name>-image-env`, IMAGE_CONFIG_ENV_SCRIPT): each check then runs in the image's own Env with
+     * the GPU's additions appended (CHECK_ENV_JQ). @default none: RUNNER_CHECK_ENV, the
+     * environment CHECK_ENV_JQ gives an image with no Env
+     */
+    readonly registry?: string;
+    /** Credentials for `registry`; the password must be a secret Output. @default anonymous */
+    readonly registryAuth?: RegistryAuth;
 }
 
 /**
  * A layer's smoke checks on the production GPU runner, through @pulumi/docker: the runner
- * pulls the pushed image by digest (`<name>-image`), then each check runs in its own
- * container with the GPUs (`<name>-<check>`, `/bin/sh -c <script>`, attached: the provider
- * waits for its exit), and a local verdict (`<name>-<check>-verdict`) fails `up` unless the
+ * pulls the pushed image by digest (`<name>-image`), this machine reads its config's Env from
+ * the registry (`<name>-image-env`), then each check runs in its own container with the GPUs
+ * and the image's own Env, WorkingDir and User, the GPU's needs appended (`<name>-<check>`,
+ * `sh -c <script>` with `sh` found on the image's PATH, or the check's argv; attached: the
+ * provider waits for its exit), and a local verdict (`<name>-<check>-verdict`) fails `up` unless the
  * container exited 0, showing the check's last lines. Descendants' pushes and moving tags
  * wait for the verdicts (`gate`).
  *
@@ -38,6 +50,8 @@ export interface RunnerChecksArgs {
  */
 export class RunnerChecks extends pulumi.ComponentResource implements CheckGate {
     public readonly image: docker.RemoteImage;
+    /** Reads the image's config for the checks' environment (`<name>-image-env`); absent without a registry. */
+    public readonly env?: command.local.Command;
     public readonly containers: docker.Container[];
     public readonly verdicts: command.local.Command[];
     /** What must pass before the layer counts as checked: every verdict. */
@@ -55,14 +69,29 @@ export class RunnerChecks extends pulumi.ComponentResource implements CheckGate 
             keepLocally: false,
         }, { ...child, dependsOn: args.dependsOn });
 
+        // The image's own Env, read from its config in the registry, with the GPU's additions
+        // appended: the checks test the program users run, not one under a PATH of ours.
+        let envs: pulumi.Input<string[]> = [...RUNNER_CHECK_ENV];
+        if (args.registry !== undefined) {
+            this.env = new command.local.Command(`${name}-image-env`, {
+                create: scriptStub(`${name}-image-env`),
+                environment: imageConfigEnvEnv({ imageRef, registry: args.registry, registryAuth: args.registryAuth }),
+                triggers: [args.imageRef],
+                logging: "stderr",
+            }, { parent: this, dependsOn: args.dependsOn });
+            envs = pulumi.unsecret(this.env.stdout).apply((s) => JSON.parse(s) as string[]);
+        }
+
         this.containers = [];
         this.verdicts = [];
         for (const c of args.checks) {
+            // Docker finds the first word (`sh` for a script) on the image's PATH, as users' runs do.
+            const [program, ...rest] = checkArgv(c);
             const container = new docker.Container(`${name}-${c.name}`, {
                 image: this.image.imageId,
-                entrypoints: ["/bin/sh", "-c"],
-                command: [c.script],
-                envs: [...RUNNER_CHECK_ENV],
+                entrypoints: [program],
+                command: rest,
+                envs,
                 gpus: args.gpus ?? "all",
                 // No network: a check looks at the image, not the internet (ComfyUI's check uses loopback).
                 networkMode: "none",

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { PULL_REQUEST_EVENTS, promoteEnv, scriptStub } from "../lib/commands";
+import { movingTag } from "../lib/layout";
 import { childName } from "../lib/naming";
 import { RegistryAuth } from "../lib/registry";
 import { NixImageLayer } from "./nixImageLayer";
@@ -22,10 +23,8 @@ export interface TagPromotionArgs {
     readonly eventName?: string;
 }
 
-/** The moving tag of a variant. */
-export function movingTag(variant: string): string {
-    return `${variant}-latest`;
-}
+/** The moving tag of a variant, with a layout's tag suffix (lib/layout.ts). */
+export { movingTag };
 
 /** Whether a GitHub Actions event is a pull request's (then moving tags stay where they are). */
 export function isPullRequest(eventName: string | undefined): boolean {
@@ -49,13 +48,14 @@ export class TagPromotion extends pulumi.ComponentResource {
     constructor(name: string, args: TagPromotionArgs, opts?: pulumi.ComponentResourceOptions) {
         super("layerstack:index:TagPromotion", name, {}, opts);
         const eventName = args.eventName ?? process.env.GITHUB_EVENT_NAME;
-        const tag = movingTag(args.variant);
         const commands = new Map<string, command.local.Command>();
         this.skipped = isPullRequest(eventName);
         if (this.skipped) {
+            const tag = movingTag(args.variant, [...args.layers.values()].some((l) => l.tagSuffix) ? "-<layer>" : "");
             pulumi.log.info(`moving tags: GITHUB_EVENT_NAME=${eventName}: this is a pull request, so no ${tag} tag is promoted`, this);
         } else {
             for (const [id, layer] of args.layers) {
+                const tag = movingTag(args.variant, layer.tagSuffix);
                 // The moving tag as the registry holds it, checked on every preview, up and refresh:
                 // when it is gone, the promote is replaced and moves it again (components/registryImage.ts).
                 const published = new RegistryImage(childName(id, "promote-in-registry"), {
@@ -74,7 +74,8 @@ export class TagPromotion extends pulumi.ComponentResource {
         }
         this.commands = commands;
         const entries = [...commands].map(([id, c]) => {
-            const ref = `${args.layers.get(id)!.repositoryUrl}:${tag}`;
+            const layer = args.layers.get(id)!;
+            const ref = `${layer.repositoryUrl}:${movingTag(args.variant, layer.tagSuffix)}`;
             // stdout is the digest (public); the provider marks it secret when the password is an input.
             return pulumi.unsecret(c.stdout).apply((s): [string, { ref: string; digest: string }] => [id, { ref, digest: s.trim() }]);
         });

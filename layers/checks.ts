@@ -1,6 +1,6 @@
 import { CheckContext, CheckSpec } from "../lib/checks";
 import { shellQuote } from "../lib/shell";
-import { Pak, pakDistributions } from "./packages";
+import { FlakeList, flakeDistributions, flakeModules } from "./flake";
 
 /**
  * A Python program run as `python -c`. Its first line names what it checks; the fixture
@@ -22,9 +22,17 @@ if missing:
     sys.exit("not installed: " + " ".join(missing))
 print(len(sys.argv) - 1, "distributions installed")`;
 
-/** Every distribution of a pak list is installed (importlib.metadata, not guessed imports). */
-export function distsCheck(pak: Pak): CheckSpec {
-    return { name: `${pak}-installed`, script: python("dists", DISTS, pakDistributions(pak)) };
+/**
+ * Every distribution of the flake's lists is installed (importlib.metadata, not guessed
+ * imports), and every module of a package with no dist-info imports. Follows the flake's
+ * package-lists.nix (layers/flake.ts): the lists the layer's `python.withPackages` installs.
+ */
+export function listCheck(name: string, ...lists: FlakeList[]): CheckSpec[] {
+    const modules = flakeModules(...lists);
+    return [
+        { name: `${name}-installed`, script: python("dists", DISTS, flakeDistributions(...lists)) },
+        ...(modules.length ? [importsCheck(`${name}-modules`, modules)] : []),
+    ];
 }
 
 export function nvccCheck(ctx: CheckContext): CheckSpec {
@@ -80,19 +88,27 @@ for name in sys.argv[1:]:
     };
 }
 
-/** ComfyUI starts and answers on its port. */
-export const comfyuiCheck: CheckSpec = {
-    name: "comfyui-answers",
-    script: `cd "\${COMFYUI_DIR:-/opt/ComfyUI}"
-python main.py --cpu --listen 127.0.0.1 --port 8188 > /tmp/comfyui.log 2>&1 &
-pid=$!
-i=0
-until ${python("http", `import sys, urllib.request
-urllib.request.urlopen(sys.argv[1], timeout=2).read()
-print("answered", sys.argv[1])`, ["http://127.0.0.1:8188/system_stats"])}; do
-  i=$((i + 1))
-  if [ "$i" -ge 60 ] || ! kill -0 "$pid" 2>/dev/null; then tail -n 20 /tmp/comfyui.log; kill "$pid" 2>/dev/null; exit 1; fi
-  sleep 1
+/**
+ * Layer 11's files (layers/11-app/flake.nix `copyToRoot`: builder-scripts/, runner-scripts/ and
+ * an empty default-comfyui-bundle/) and the entrypoint layer 12's `Cmd` runs
+ * (layers/12-comfyui/flake.nix: `bash /runner-scripts/entrypoint.sh`). No image of the flake
+ * holds ComfyUI itself: the entrypoint copies it from the bundle directory at run time.
+ */
+export const appFilesCheck: CheckSpec = {
+    name: "app-files",
+    script: `for f in /runner-scripts/entrypoint.sh /builder-scripts/preload-cache.sh; do
+  [ -x "$f" ] || { echo "missing or not executable: $f" >&2; exit 1; }
+  echo "present: $f"
 done
-kill "$pid"`,
+[ -d /default-comfyui-bundle ] || { echo "missing: /default-comfyui-bundle/" >&2; exit 1; }
+echo "present: /default-comfyui-bundle/"`,
+};
+
+/** Python 3.14 is nixpkgs' `python314`, the standard build with the GIL (not `python314FreeThreading`). */
+export const pythonGilCheck: CheckSpec = {
+    name: "python-gil",
+    script: python("gil", `import sys
+gil = sys._is_gil_enabled() if hasattr(sys, "_is_gil_enabled") else True
+print("GIL enabled:", gil)
+sys.exit(0 if gil else "this Python is free-threaded; the flake builds python314 (GIL)")`),
 };

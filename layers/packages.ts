@@ -35,3 +35,22 @@ export function pakDistributions(pak: Pak, dir = path.join(__dirname, "packages"
 export function normalizeDistribution(name: string): string {
     return name.toLowerCase().replace(/[-_.]+/g, "_");
 }
+
+/** What a Nix list and the old pip list of the same layer hold differently (PEP 503 names). */
+export interface ListDifference {
+    /** In the old pip list, installed by no package of the Nix list: what the Nix flake dropped. */
+    readonly dropped: string[];
+    /** In the Nix list, not in the old pip list. */
+    readonly added: string[];
+}
+
+/**
+ * The old pip list `pak` against the Nix flake's distributions and modules for the same layer
+ * (layers/flake.ts). `provides` maps a pip distribution to a module a Nix package gives
+ * instead (nixpkgs' opencv4 gives `cv2`, which opencv-python would have).
+ */
+export function listDifferences(pak: Pak, nixDists: readonly string[], dir?: string): ListDifference {
+    const old = pakDistributions(pak, dir).map(normalizeDistribution);
+    const nix = nixDists.map(normalizeDistribution);
+    return { dropped: old.filter((d) => !nix.includes(d)), added: nix.filter((d) => !old.includes(d)) };
+}

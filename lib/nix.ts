@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { LayerstackError } from "./errors";
 import { FLAKE_ATTR } from "./graph";
 import { requireNix } from "./nixCli";
+import { ContainerLayer, N2C_LAYERS_NIX, containerLayers } from "./nix2container";
 
 /** What Nix knows about a layer's attribute after evaluation, before any build. */
 export interface Evaluated {
@@ -13,6 +14,11 @@ export interface Evaluated {
      * that publishes the image, found in the same single evaluation. @default none
      */
     readonly copyTo?: CopyTo;
+    /**
+     * A nix2container image's own layers (buildLayer's layers.json derivations), in its order,
+     * found in the same evaluation without a build (lib/nix2container.ts). @default none
+     */
+    readonly containerLayers?: readonly ContainerLayer[];
 }
 
 /** A `copyTo` program: its derivation and, when declared, `meta.mainProgram`. */
@@ -47,7 +53,7 @@ export function isEvalFailure(r: EvalResult | undefined): r is EvalFailure {
 export function evalExpression(attrs: readonly string[]): string {
     for (const a of attrs) if (!FLAKE_ATTR.test(a)) throw new LayerstackError(`invalid flake attribute ${JSON.stringify(a)}`);
     const list = attrs.map((a) => `"${a}"`).join(" ");
-    const one = "p: { drv = p.drvPath; out = p.outPath; } // (if p ? copyTo then { copyTo = p.copyTo.drvPath; copyToMain = p.copyTo.meta.mainProgram or null; } else { })";
+    const one = `p: { drv = p.drvPath; out = p.outPath; } // (if p ? copyTo then { copyTo = p.copyTo.drvPath; copyToMain = p.copyTo.meta.mainProgram or null; } // (${N2C_LAYERS_NIX}) p else { })`;
     return `ps: builtins.listToAttrs (map (n: { name = n; value = if !(builtins.hasAttr n ps) then null else if !(builtins.tryEval ps.\${n}.drvPath).success then { failed = true; } else (${one}) ps.\${n}; }) [ ${list} ])`;
 }
 
@@ -142,12 +148,13 @@ function inputHint(tail: string, accessTokens: string | undefined): string {
 }
 
 /** One attribute as evalExpression prints it. */
-interface RawEvaluated { drv: string; out: string; copyTo?: string; copyToMain?: string | null }
+interface RawEvaluated { drv: string; out: string; copyTo?: string; copyToMain?: string | null; n2cLayers?: string[]; n2cInputs?: string[] }
 
 /** An evaluated attribute, with its nix2container copyTo when it has one. */
 function toEvaluated(v: RawEvaluated): Evaluated {
     const copyTo = v.copyTo ? { copyTo: { drvPath: v.copyTo, ...(v.copyToMain ? { mainProgram: v.copyToMain } : {}) } } : {};
-    return { drvPath: v.drv, outPath: v.out, ...copyTo };
+    const layers = v.n2cLayers ? { containerLayers: containerLayers(v.n2cLayers, v.n2cInputs ?? []) } : {};
+    return { drvPath: v.drv, outPath: v.out, ...copyTo, ...layers };
 }
 
 /**

@@ -47,7 +47,7 @@ export function stackArgs(v: ValidatedConfig, secrets: Secrets, env: StackEnviro
     const access = r && { hostKey: r.hostKey, privateKey: secrets.runnerSshKey, agent: r.sshAgent };
     const pipeline: StackArgs["pipeline"] = {
         flake: v.flake, system: v.system, layers: v.layers, layersSource: v.layersSource, registry: v.registry, repository: v.repository,
-        variant: v.variant, registryAuth, buildTimeoutSeconds: v.buildTimeoutSeconds, nixConfig: v.nixConfig, forecast: v.forecast,
+        repositoryLayout: v.repositoryLayout, variant: v.variant, ...(v.containerImage ? { containerImage: v.containerImage } : {}), registryAuth, buildTimeoutSeconds: v.buildTimeoutSeconds, nixConfig: v.nixConfig, forecast: v.forecast,
         checks: env.runnerOnly ? new Map() : v.checks,
         ...(env.nixAccessTokens ? { nixAccessTokens: env.nixAccessTokens } : {}),
         // Nix remote builders (`layerstack:nixBuilders`): Nix dispatches the layers' builds to them.

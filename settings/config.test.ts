@@ -32,14 +32,31 @@ describe("validateConfig", () => {
         expect(s.flake).toBe(`path:${projectDir}/fixtures/megapak`);
         expect(s.layers.map((l) => l.id)).toEqual([
             "layer01-base-cuda", "layer02-python-tools", "layer03-gcc15", "layer04-pytorch", "layer05-pak3", "layer06-cupy",
-            "layer07-pak5", "layer08-pak7", "layer10-performance", "layer11-app", "layer12-comfyui",
+            "layer07-pak5", "layer08-pak7", "layer09-sam", "layer10-performance", "layer11-app", "layer12-comfyui",
         ]);
-        expect(s.layers.find((l) => l.id === "layer10-performance")!.parent).toBe("layer08-pak7");
+        expect(s.layers.find((l) => l.id === "layer10-performance")!.parent).toBe("layer09-sam");
         expect(s.system).toBe("x86_64-linux");
         expect(s.variant).toBe("dev");
         expect(s.buildTimeoutSeconds).toBeUndefined();
         expect(s.auth).toBeUndefined();
         expect(s.forecast).toBe(true);
+    });
+
+    test("layerstack:containerImage: its layers are the stack's (no catalog), ids and all reach the pipeline", () => {
+        const s = validateConfig({ ...good, containerImage: "comfyui", containerLayerIds: ["base", "app"] }, ctx);
+        expect(s.layers).toEqual([]);
+        expect(stackArgs(s, {}).pipeline.containerImage).toEqual({ attr: "comfyui", layerIds: ["base", "app"] });
+        expect(stackArgs(validateConfig(good, ctx), {}).pipeline.containerImage).toBeUndefined();
+        // The image is a layer of the stack: layerstack:checks keyed by its attribute apply to it.
+        const withChecks = validateConfig({ ...good, containerImage: "comfyui", checks: { comfyui: [{ name: "env", argv: ["env"] }] } }, ctx);
+        expect(withChecks.checks.get("comfyui")).toEqual([{ name: "env", argv: ["env"], gpu: undefined }]);
+    });
+
+    test("layerstack:repositoryLayout: per-layer by default; single reaches the pipeline", () => {
+        expect(validateConfig(good, ctx).repositoryLayout).toBe("per-layer");
+        const s = validateConfig({ ...good, repositoryLayout: "single" }, ctx);
+        expect(s.repositoryLayout).toBe("single");
+        expect(stackArgs(s, {}).pipeline.repositoryLayout).toBe("single");
     });
 
     test("layerstack:forecast turns the work forecast off, and reaches the pipeline", () => {
@@ -58,6 +75,11 @@ describe("validateConfig", () => {
         ["registry with scheme", { registry: "https://ghcr.io" }, 'layerstack:registry: "https://ghcr.io" is not a registry host[:port]'],
         ["registry port out of range", { registry: "127.0.0.1:70000" }, 'layerstack:registry: "127.0.0.1:70000" is not a registry host[:port]'],
         ["repository with capitals", { repository: "Owner/Megapak" }, 'layerstack:repository: "Owner/Megapak" is not a repository path'],
+        ["container layer ids without a container image", { containerLayerIds: ["a"] }, "layerstack:containerLayerIds needs layerstack:containerImage: it names that image's layers"],
+        ["a container image that is no attribute name", { containerImage: "a b" }, 'layerstack:containerImage: "a b" is not a flake attribute name'],
+        ["an unknown repository layout", { repositoryLayout: "flat" }, 'layerstack:repositoryLayout: "flat" must be "per-layer" or "single" (a repository per layer, or every layer in layerstack:repository with its id in the tag)'],
+        ["a layer id too long for the single layout's tags", { repositoryLayout: "single", variant: "v".repeat(32), layers: [{ id: "l".repeat(64), attr: "a" }] },
+            `layerstack:layers: layer "${"l".repeat(64)}": its tags would be 130 characters ("${"v".repeat(32)}-<32-character drv hash>-${"l".repeat(64)}"); a tag may have at most 128: use a shorter id or variant`],
         ["bad system", { system: "x86 linux" }, 'layerstack:system: "x86 linux" is not a Nix system'],
         ["bad variant", { variant: "CU 130" }, 'layerstack:variant: "CU 130" must be lowercase'],
         ["zero timeout", { buildTimeout: "0" }, 'layerstack:buildTimeout: "0" must be a whole number of seconds, at least 1'],
@@ -298,7 +320,7 @@ describe("a layer's checks follow it through a rename", () => {
     test("a renamed layer keeps the catalog's checks of its flake attribute", () => {
         const s = validateConfig({ ...good, layers: [{ id: "base", attr: "layer01-base-cuda" }, { id: "torch", attr: "layer04-pytorch", parent: "base" }] }, ctx);
         expect(names(s, "base")).toEqual(["nvcc-version"]);
-        expect(names(s, "torch")).toEqual(["torch-cuda-version", "torch-sees-gpu"]);
+        expect(names(s, "torch")).toEqual(["torch-cuda-version", "torch-sees-gpu", "pytorch-installed"]);
     });
 
     test("another variant's attribute (<attr>-cu128) finds them too, with that variant's versions", () => {
@@ -319,10 +341,10 @@ describe("a layer's checks follow it through a rename", () => {
 
     test.each([
         ["a catalog id on another attribute, which would drop its checks", { layers: [{ id: "layer04-pytorch", attr: "my-torch" }] },
-            'layerstack:layers: layer "layer04-pytorch" has the id of a catalog layer with checks (torch-cuda-version, torch-sees-gpu), but the flake attribute "my-torch": checks follow the attribute, so these would be dropped. Set "checks" on the layer to keep them (or "checks: []" to run none)'],
+            'layerstack:layers: layer "layer04-pytorch" has the id of a catalog layer with checks (torch-cuda-version, torch-sees-gpu, pytorch-installed), but the flake attribute "my-torch": checks follow the attribute, so these would be dropped. Set "checks" on the layer to keep them (or "checks: []" to run none)'],
         ["overrides keyed by an old id", { layers: [{ id: "base", attr: "layer01-base-cuda" }], checks: { "layer01-base-cuda": [{ name: "nvcc-version", skip: true }] } },
             'layerstack:checks: no layer "layer01-base-cuda" in layerstack:layers (checks are keyed by layer id: after a rename, key them by the new id)'],
-        ["checks on a layer that are not a list", { layers: [{ id: "base", attr: "a", checks: "nvcc" }] }, "layerstack:layers[0].checks: must be a list of {name, script, gpu?}"],
+        ["checks on a layer that are not a list", { layers: [{ id: "base", attr: "a", checks: "nvcc" }] }, "layerstack:layers[0].checks: must be a list of {name, script | argv, gpu?}"],
         ["a check on a layer without a script", { layers: [{ id: "base", attr: "a", checks: [{ name: "x" }] }] }, "layerstack:layers[0].checks[0]: script must be a non-empty string"],
         ["two checks of one name on a layer", { layers: [{ id: "base", attr: "a", checks: [{ name: "x", script: "true" }, { name: "x", script: "false" }] }] }, 'layerstack:layers[0].checks[1]: duplicate check name "x"'],
     ])("%s fails, saying so", (_name, raw, expected) => {

@@ -7,8 +7,9 @@ import * as path from "path";
 import { CheckSpec, parseLayerChecks } from "../lib/checks";
 import { DEFAULT_SYSTEM, defaultVariant } from "../lib/defaults";
 import { LayerstackError } from "../lib/errors";
-import { LayerSpec } from "../lib/graph";
+import { FLAKE_ATTR, LayerSpec } from "../lib/graph";
 import { HOST_LABEL } from "../lib/hosts";
+import { DEFAULT_REPOSITORY_LAYOUT, REPOSITORY_LAYOUTS, RepositoryLayout } from "../lib/layout";
 import { NAME_TOTAL_LENGTH_MAX, REPOSITORY_PATH } from "../lib/reference";
 import { RawConfig, key } from "./raw";
 
@@ -27,6 +28,8 @@ export interface ImageConfig {
     flake?: string;
     registry?: string;
     repository?: string;
+    /** One repository per layer, or all in `repository` (`layerstack:repositoryLayout`, lib/layout.ts). */
+    repositoryLayout: RepositoryLayout;
     system: string;
     variant: string;
     buildTimeoutSeconds?: number;
@@ -37,6 +40,8 @@ export interface ImageConfig {
     layers?: LayerSpec[];
     /** Checks set on a layer of that list, by layer id. */
     layerChecks: Map<string, CheckSpec[]>;
+    /** A nix2container image whose own layers are layers of the stack (`containerImage`, `containerLayerIds`). */
+    containerImage?: { attr: string; layerIds?: string[] };
 }
 
 /** Validates the image keys, pushing each problem (naming its key) onto `problems`. */
@@ -79,6 +84,11 @@ export function validateImage(raw: RawConfig, ctx: { stack: string; projectDir: 
         problems.push(`${key("repository")}: "${registry}/${repository}" is ${registry.length + 1 + repository.length} characters, which leaves no room for a layer id: an image name may have at most ${NAME_TOTAL_LENGTH_MAX}`);
     }
 
+    const repositoryLayout = (raw.repositoryLayout ?? DEFAULT_REPOSITORY_LAYOUT) as RepositoryLayout;
+    if (!REPOSITORY_LAYOUTS.includes(repositoryLayout)) {
+        problems.push(`${key("repositoryLayout")}: ${JSON.stringify(raw.repositoryLayout)} must be ${REPOSITORY_LAYOUTS.map((l) => `"${l}"`).join(" or ")} (a repository per layer, or every layer in ${key("repository")} with its id in the tag)`);
+    }
+
     const system = raw.system ?? DEFAULT_SYSTEM;
     if (!SYSTEM.test(system)) problems.push(`${key("system")}: ${JSON.stringify(system)} is not a Nix system (e.g. "${DEFAULT_SYSTEM}")`);
 
@@ -110,11 +120,23 @@ export function validateImage(raw: RawConfig, ctx: { stack: string; projectDir: 
         }
     }
 
+    let containerImage: ImageConfig["containerImage"];
+    if (raw.containerImage !== undefined) {
+        if (!FLAKE_ATTR.test(raw.containerImage)) problems.push(`${key("containerImage")}: ${JSON.stringify(raw.containerImage)} is not a flake attribute name`);
+        else containerImage = { attr: raw.containerImage };
+    }
+    if (raw.containerLayerIds !== undefined) {
+        const ids = raw.containerLayerIds;
+        if (raw.containerImage === undefined) problems.push(`${key("containerLayerIds")} needs ${key("containerImage")}: it names that image's layers`);
+        else if (!Array.isArray(ids) || !ids.every((x) => typeof x === "string")) problems.push(`${key("containerLayerIds")}: must be a list of layer ids, in the image's order`);
+        else if (containerImage) containerImage = { ...containerImage, layerIds: ids as string[] };
+    }
+
     const layerChecks = new Map<string, CheckSpec[]>();
     const layers = raw.layers === undefined ? undefined : parseLayers(raw.layers, problems, layerChecks);
     return {
-        flake, registry, repository, system, variant, buildTimeoutSeconds, ...(nixConfig ? { nixConfig } : {}), auth,
-        ...(raw.layers !== undefined ? { layers: layers ?? [] } : {}), layerChecks,
+        flake, registry, repository, repositoryLayout, system, variant, buildTimeoutSeconds, ...(nixConfig ? { nixConfig } : {}), auth,
+        ...(raw.layers !== undefined ? { layers: layers ?? [] } : {}), layerChecks, ...(containerImage ? { containerImage } : {}),
     };
 }
 

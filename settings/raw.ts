@@ -15,7 +15,7 @@ export function key(k: string): string {
 
 /** Keys whose value is a string. */
 export const STRING_KEYS = [
-    "flake", "registry", "repository", "system", "variant", "buildTimeout", "nixConfig", "registryUsername", "runChecks",
+    "flake", "registry", "repository", "repositoryLayout", "system", "variant", "buildTimeout", "nixConfig", "registryUsername", "runChecks",
     "cuda", "pytorch", "python", "promoteTags", "keepImages", "deleteImagesOnDestroy",
     "cache", "cachixCache", "cachixApiUrl", "cacheUrl", "cachePublicKey",
     "githubOwner", "githubRepository", "githubApiUrl",
@@ -23,9 +23,11 @@ export const STRING_KEYS = [
     "runnerReleaseUrl", "runnerReleaseSha256", "checksOn", "checksDockerHost",
     // A Nix builders value, or a YAML list of machine lines (which arrives as its JSON text).
     "nixBuilders", "nixBuildersUseSubstitutes", "forecast",
+    // A nix2container image whose own layers are the stack's layers (ImagePipelineArgs.containerImage).
+    "containerImage",
 ] as const;
 /** Keys whose value is a list or an object (YAML in the stack's file). */
-export const OBJECT_KEYS = ["layers", "checks", "runnerLabels", "nixBuildersHostKeys"] as const;
+export const OBJECT_KEYS = ["layers", "checks", "runnerLabels", "nixBuildersHostKeys", "containerLayerIds"] as const;
 /** Secret keys (`pulumi config set --secret`). */
 export const SECRET_KEYS = ["registryPassword", "cachixAuthToken", "cacheSigningKey", "githubToken", "runnerSshKey", "runnerJitToken", "nixBuildersSshKey", "nixAccessTokens"] as const;
 

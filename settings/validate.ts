@@ -53,12 +53,17 @@ export function validateConfig(raw: RawConfig, ctx: { stack: string; projectDir:
     const overrides = parseCheckOverrides(raw.checks, key("checks"), problems);
     raiseAll(problems);
 
-    const layersSource = own === undefined ? "catalog" : "layerstack:layers";
+    // With a container image, its own layers are the stack's: the catalog is not added.
+    const layersSource = own === undefined && !image.containerImage ? "catalog" : "layerstack:layers";
     const registry = image.registry!, repository = image.repository!;
     // Graph rules (unknown parent, cycle, duplicate id, an id that is no path component) and image
     // names a registry refuses: the pipeline's own rules, naming the layer.
-    const layers = validateImagePipelineArgs({ layers: own ?? catalogLayers(production.cuda), layersSource, registry, repository });
-    const composed = composeChecks({ layers, source: layersSource, own: layerChecks, overrides, overridesKey: key("checks"), variant: production.cuda, run: runChecks });
+    const layers = validateImagePipelineArgs({
+        layers: own ?? (image.containerImage ? [] : catalogLayers(production.cuda)), layersSource, registry, repository, repositoryLayout: image.repositoryLayout, variant: image.variant,
+    });
+    // A container image is a layer of the pipeline too (ImagePipeline.plan adds it): its checks are set by its attribute.
+    const checked = image.containerImage ? [...layers, { id: image.containerImage.attr, attr: image.containerImage.attr }] : layers;
+    const composed = composeChecks({ layers: checked, source: layersSource, own: layerChecks, overrides, overridesKey: key("checks"), variant: production.cuda, run: runChecks });
     return {
         ...image, flake: image.flake!, registry, repository, layers, layersSource, checks: composed,
         ...(keepImages !== undefined ? { keepImages } : {}), deleteImagesOnDestroy, forecast, ...production, ...(builders ? { builders } : {}),

@@ -9,6 +9,7 @@
  *   bounded.ts the time limit every command carries (timeout + pdeathsig), ends its whole tree
  *   env.ts     the environment fragments several scripts share (registry, Nix settings, layer)
  *   builders.ts a build with the stack's Nix remote builders (the SSH key in a private file)
+ *   container.ts a nix2container image's own layers: the build of one, what its layers.json says
  * The scripts are constants; values reach them as environment variables, each script's built
  * by one typed function beside it (buildEnv, pushEnv, localCheckEnv, promoteEnv, cachixPushEnv,
  * sshEnv, buildersEnv, ...), so every LAYERSTACK_* name is written once in TypeScript.
@@ -22,3 +23,4 @@ export * from "./promote";
 export * from "./bounded";
 export * from "./env";
 export * from "./builders";
+export * from "./container";

@@ -4,7 +4,9 @@ import { TestProject, TestRegistry, inspect, must } from "../support/stack";
 const registry = new TestRegistry(5101);
 const project = new TestProject("e2e", { shims: true });
 const CHANGED = "layer05-pak3";
-const BENEATH = ["layer05-pak3", "layer06-cupy", "layer07-pak5", "layer08-pak7", "layer10-performance", "layer11-app", "layer12-comfyui"];
+const BENEATH = ["layer05-pak3", "layer06-cupy", "layer07-pak5", "layer08-pak7", "layer09-sam", "layer10-performance", "layer11-app", "layer12-comfyui"];
+/** The fixture's nix2container layer (fixtures/megapak/layers.json): its push also realises its copyTo program. */
+const N2C = "layer09-sam";
 let first: Record<string, any>;
 
 beforeAll(() => {
@@ -16,11 +18,13 @@ afterAll(() => {
     project.dispose();
 });
 
-test("a cold up publishes the 11 enabled layers, each its parent's blobs plus one", () => {
+test("a cold up publishes the 12 layers, each its parent's blobs plus one", () => {
     must(project.up(), "pulumi up");
     first = project.outputs().layers;
-    expect(Object.keys(first)).toHaveLength(11);
-    expect(first["layer09-sam"]).toBeUndefined();
+    expect(Object.keys(first)).toHaveLength(12);
+    // The real flake's chain: 09 (a nix2container image in the fixture) between 08 and 10.
+    expect(first["layer09-sam"].parent).toBe("layer08-pak7");
+    expect(first["layer10-performance"].parent).toBe("layer09-sam");
     for (const [id, l] of Object.entries<any>(first)) {
         expect(l.imageRef).toBe(`${registry.address}/layerstack/megapak/${id}@${l.digest}`);
         expect(l.tag).toBe(`e2e-${l.drvPath.slice(11, 43)}`);
@@ -71,8 +75,10 @@ test("after one layer's content changes, preview names exactly it and its descen
     const steps: { op: string; urn: string }[] = JSON.parse(r.stdout).steps;
     const changed = steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${s.urn.split("::").pop()}`);
     // Each rebuilt layer's build and push, and its checks (they run against the new digest).
-    const checked = ["layer05-pak3-check-pak3-installed", "layer07-pak5-check-pak5-installed", "layer08-pak7-check-pak7-installed",
-        "layer10-performance-check-perf-libs-import", "layer12-comfyui-check-comfyui-answers"];
+    // (The catalog's checks, layers/megapak.ts; those marked gpu do not run here.)
+    const checked = ["layer05-pak3-check-pak3-installed", "layer05-pak3-check-pak3-modules", "layer06-cupy-check-cupy-installed",
+        "layer07-pak5-check-pak5-installed", "layer08-pak7-check-pak7-installed", "layer10-performance-check-performance-installed",
+        "layer11-app-check-app-files", "layer12-comfyui-check-all-installed", "layer12-comfyui-check-all-modules", "layer12-comfyui-check-app-files"];
     // Each rebuilt layer's registry read-back (RegistryImage) stands for its new tag, so it is replaced too.
     const expected = [...BENEATH.flatMap((id) => [`replace ${id}-build`, `replace ${id}-push`, `replace ${id}-in-registry`]), ...checked.map((c) => `replace ${c}`)];
     expect(changed.filter((c) => !c.startsWith("create-replacement") && !c.startsWith("delete-replaced")).sort()).toEqual(expected.sort());
@@ -82,8 +88,8 @@ test("after one layer's content changes, preview names exactly it and its descen
     const { fromPreview } = require("../../scripts/graph.js");
     const drawn: { id: string; parent?: string; state: string }[] = fromPreview(JSON.parse(r.stdout));
     expect(drawn.filter((l) => l.state === "will rebuild").map((l) => l.id).sort()).toEqual([...BENEATH].sort());
-    expect(drawn.filter((l) => l.state === "unchanged")).toHaveLength(11 - BENEATH.length);
-    expect(drawn.find((l) => l.id === "layer10-performance")!.parent).toBe("layer08-pak7");
+    expect(drawn.filter((l) => l.state === "unchanged")).toHaveLength(12 - BENEATH.length);
+    expect(drawn.find((l) => l.id === "layer10-performance")!.parent).toBe("layer09-sam");
     // Preview has no side effects: no build, no push.
     const calls = project.argv(before);
     expect(calls.filter((a) => a[0] === "nix-store" || a[0] === "skopeo")).toEqual([]);
@@ -95,7 +101,10 @@ test("up rebuilds only those layers and uploads only new blobs", () => {
     must(project.up(), "pulumi up after a change");
     const after = project.outputs().layers;
     const realised = new Set(project.argv(before).filter((a) => a[0] === "nix-store").map((a) => a[a.length - 1]));
-    expect([...realised].sort()).toEqual(BENEATH.map((id) => after[id].drvPath).sort());
+    const copyTo = [...realised].filter((d) => d.endsWith("-copy-to.drv"));
+    expect(copyTo).toHaveLength(1); // layer 09's copyTo, which holds its image's blobs
+    expect([...realised].sort()).toEqual([...BENEATH.map((id) => after[id].drvPath), ...copyTo].sort());
+    expect(first[N2C]).toBeDefined();
     for (const id of Object.keys(first)) {
         if (BENEATH.includes(id)) expect(after[id].digest).not.toBe(first[id].digest);
         else expect(after[id]).toEqual(first[id]);

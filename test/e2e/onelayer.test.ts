@@ -47,7 +47,8 @@ test("layer-shell.sh runs a command inside a published layer's image", () => {
     expect(project.up().code).toBe(0);
     const r = script("layer-shell.sh", ["layer12-comfyui", "sh", "-c", "python --version; ls /opt/megapak | wc -l"]);
     expect(r.status).toBe(0);
-    expect(r.stdout).toBe("Python 3.14.0\n11\n");
+    // Layer 12's image holds every layer of its chain, 09 included (the real flake's chain).
+    expect(r.stdout).toBe("Python 3.14.0\n12\n");
 });
 
 test("an unknown layer is refused by name", () => {

@@ -70,11 +70,11 @@ test("a passing up publishes every layer through the password-protected registry
     runs.push({ name: "passing up", run, eventLog, sampler });
     expect(run.code).toBe(0);
     const layers = project.outputs().layers;
-    expect(Object.keys(layers)).toHaveLength(11);
+    expect(Object.keys(layers)).toHaveLength(12);
     // Auth worked: every layer's immutable tag is in the registry's storage.
     for (const [id, l] of Object.entries<any>(layers)) expect(registry.tags(`${REPO_PATH}/${id}`)).toEqual([l.tag]);
     // The registry saw authenticated pushes (no anonymous one succeeded: the 401 test above).
-    expect(registry.manifestPuts().length).toBeGreaterThanOrEqual(11);
+    expect(registry.manifestPuts().length).toBeGreaterThanOrEqual(12);
 });
 
 test("a failing up (a wrong registry password, after a layer change) fails at the registry read-back, naming the registry, and pushes nothing", async () => {
@@ -130,7 +130,7 @@ test("neither password is in any file of the backend directory (state, backups, 
 
 test("neither password is in the argv of nix, nix-store, skopeo or cachix (shims), or of any process (/proc sampler)", () => {
     const argv = project.argv();
-    expect(argv.filter((a) => a[0] === "skopeo").length).toBeGreaterThanOrEqual(11);
+    expect(argv.filter((a) => a[0] === "skopeo").length).toBeGreaterThanOrEqual(12);
     for (const s of [SENTINEL, WRONG]) expect(argv.filter((a) => a.some((x) => x.includes(s)))).toEqual([]);
     for (const { name, sampler } of runs) {
         // The sampler really ran, and saw the engine and its children.
