@@ -35,3 +35,16 @@ export function scriptEnv(script: string, timeoutSeconds: number): { LAYERSTACK_
     if (!Number.isSafeInteger(timeoutSeconds) || timeoutSeconds < 1) throw new Error(`time limit must be a whole number of seconds >= 1, got ${timeoutSeconds}`);
     return { LAYERSTACK_SCRIPT: script, LAYERSTACK_TIMEOUT: String(timeoutSeconds) };
 }
+
+/**
+ * sh lines that make a private temporary directory (mktemp -d) in \`$<variable>\` and remove it
+ * when the script ends, also on HUP, INT and TERM (the time limit of scriptStub), which end the
+ * script with the usual status. For a secret's file (a key, a netrc) that must not outlive it.
+ */
+export function privateTempDir(variable: string): string {
+    return `${variable}=$(mktemp -d)
+trap 'rm -rf "$${variable}"' EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM`;
+}

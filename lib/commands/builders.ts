@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { NixBuilders, machinesText } from "../builders";
 import { shellQuote } from "../shell";
+import { privateTempDir } from "./bounded";
 import { ScriptEnv } from "./env";
 
 /**
@@ -32,11 +33,7 @@ import { ScriptEnv } from "./env";
  * Nix is done; scriptStub's `timeout` still ends the whole process group at its limit.
  */
 export const WITH_BUILDERS = `set -eu
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 143' TERM
+${privateTempDir("tmp")}
 case "$tmp" in
   *[[:space:]\\;\\#]*) echo "nix builders: the temporary directory $tmp has a space, ';' or '#', which a builders line cannot hold: set TMPDIR to a plain path" >&2; exit 2 ;;
 esac

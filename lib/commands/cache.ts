@@ -6,7 +6,7 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import { DEFAULT_TIMEOUTS } from "../defaults";
-import { scriptEnv } from "./bounded";
+import { privateTempDir, scriptEnv } from "./bounded";
 import { ScriptEnv, layerEnv, nixConfigEnv } from "./env";
 import { shellQuote } from "../shell";
 
@@ -146,11 +146,7 @@ export function withNixConfig(script: string): string {
  * trap runs after Nix.
  */
 export const WITH_NETRC = `set -eu
-netrc_dir=$(mktemp -d)
-trap 'rm -rf "$netrc_dir"' EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 143' TERM
+${privateTempDir("netrc_dir")}
 (umask 077 && printf '%s\\n' "$LAYERSTACK_NIX_NETRC" > "$netrc_dir/netrc")
 unset LAYERSTACK_NIX_NETRC
 LAYERSTACK_NIX_CONFIG="\${LAYERSTACK_NIX_CONFIG:+$LAYERSTACK_NIX_CONFIG
