@@ -544,7 +544,11 @@ function forecastCost(): void {
     must(p.up(), "forecast: cold up");
     const nixConfig = `${DEV_NIX_CONFIG.trim()}\n${substituterConfig(cacheUrl, [publicKey])}`;
     const env = { ...p.env, PATH: withoutShims(p) };
-    const nixCalls = (from: number) => p.argv(from).filter((a) => a[0] === "nix" && !a.includes("eval")).map((a) => a.find((x) => ["build", "show-config", "path-info"].includes(x))!);
+    // The forecast's own Nix calls (lib/forecast.ts): the dry run, the config (`config show`, or `show-config`
+    // before 2.20) and path-info; not the evaluation, the version check or the cache's trust check (store info).
+    const FORECAST_CALLS = ["build", "show-config", "config", "path-info"];
+    const nixCalls = (from: number) => p.argv(from).filter((a) => a[0] === "nix" && a.some((x) => FORECAST_CALLS.includes(x)) && !a.includes("eval"))
+        .map((a) => a.find((x) => FORECAST_CALLS.includes(x))!);
     const measure = (name: string, previewArgs: string[]) => {
         const layers = [...evaluateAttrs(`path:${p.flakeDir}`, SYSTEM, catalog.map((l) => l.attr), DEV_NIX_CONFIG).entries()].map(([attr, e]) => ({ id: attr, drvPath: e!.drvPath }));
         let work = "";
@@ -570,7 +574,7 @@ function forecastCost(): void {
     must(sh("nix-store", ["--delete", layer12, blob01], { env: devNixEnv(env) }), "delete layer01's blob");
     const change = measure("change", []);
     result({ name: "8b. Forecast: cost per preview of a one-layer change with paths to fetch", measured: `forecast ${(change.fc * 1000).toFixed(0)} ms (${change.calls.length} Nix calls: ${change.calls.join(", ")}; ${change.work}) in a preview of ${secs(change.pv)} (medians of ${change.n})`,
-        ratio: `${(100 * change.fc / change.pv).toFixed(1)} %`, goal: "a fixed number of Nix calls, not one per layer", met: change.calls.join(",") === "build,show-config,path-info" ? "yes" : "NO" });
+        ratio: `${(100 * change.fc / change.pv).toFixed(1)} %`, goal: "a fixed number of Nix calls, not one per layer", met: ["build,config,path-info", "build,show-config,path-info"].includes(change.calls.join(",")) ? "yes" : "NO" });
 }
 
 // ---------------------------------------------------------------- main
