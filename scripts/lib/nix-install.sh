@@ -94,7 +94,7 @@ install_dev_nix() {
   local bin="$REPO/.layerstack/nix/bin"
   mkdir -p "$bin"
   for p in "$dest"/prefix/usr/bin/nix*; do ln -sfn "$p" "$bin/${p##*/}"; done
-  # Bookworm's Nix 2.8, older than any nixpkgs accepts: test/e2e/nixversion.test.ts puts it
+  # Bookworm's Nix 2.8, older than any nixpkgs accepts: lib/nixCli.test.ts and test/e2e/badconfig.test.ts put it
   # first on PATH and expects the stack to refuse it. It never touches a store there.
   unpack_nix "$NIX_OLD_SUITE" "$CACHE/nix/$NIX_OLD_SUITE" >/dev/null
   ln -sfn "$CACHE/nix/$NIX_OLD_SUITE/prefix/usr/bin" "$REPO/.layerstack/nix/old-bin"
