@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { RegistryAuth, RegistryClient } from "../lib/registry";
+import { RegistryAuth } from "../lib/registry";
+import { registryImageProviderText } from "../lib/registryCheck";
 
 /**
  * "The registry is the truth" (design 13): a published image can vanish (a retention
@@ -25,8 +26,8 @@ import { RegistryAuth, RegistryClient } from "../lib/registry";
  * The engine runs each resource's diff as its own step, so the HEADs of all layers run
  * concurrently. Credentials are inputs, the password a secret one: the engine keeps it
  * encrypted in the state (dynamic providers take no secrets, and the engine marks the
- * outputs of a secret input secret again); the serialized provider below captures no value
- * of the stack, only code.
+ * outputs of a secret input secret again); the provider's text (lib/registryCheck.ts) is
+ * code only, no value of the stack.
  */
 
 /** The inputs of a RegistryImage. */
@@ -41,63 +42,24 @@ export interface RegistryImageArgs {
     readonly registryAuth?: RegistryAuth;
 }
 
-interface State {
-    registry: string;
-    repository: string;
-    tag: string;
-    username?: string;
-    password?: string;
-    /** Whether the last look found the reference (absent before the first look). */
-    inRegistry?: boolean;
-}
-
-/** What makes a RegistryImage stand for another reference: a change of these replaces it. */
-const IDENTITY: (keyof State)[] = ["registry", "repository", "tag"];
-
-async function lookup(s: State): Promise<boolean> {
-    const client = new RegistryClient({ registry: s.registry, username: s.username, password: s.password });
-    return (await client.headManifest(s.repository, s.tag)) !== null;
-}
-
-/** The provider, serialized into the state with its closure: code only, no value of the stack. */
-export const registryImageProvider: pulumi.dynamic.ResourceProvider = {
-    async diff(_id: string, olds: State, news: State): Promise<pulumi.dynamic.DiffResult> {
-        const replaces = IDENTITY.filter((k) => olds[k] !== news[k]);
-        if (replaces.length > 0) return { changes: true, replaces };
-        if (!(await lookup(news))) return { changes: true, replaces: ["inRegistry"] };
-        // A changed username or password is stored, nothing more.
-        return { changes: olds.username !== news.username || olds.password !== news.password };
-    },
-    async create(inputs: State): Promise<pulumi.dynamic.CreateResult> {
-        const crypto = require("crypto") as typeof import("crypto");
-        return { id: crypto.randomUUID(), outs: { ...inputs, inRegistry: true } };
-    },
-    async update(_id: string, _olds: State, news: State): Promise<pulumi.dynamic.UpdateResult> {
-        return { outs: { ...news, inRegistry: true } };
-    },
-    async read(id: string, props: State): Promise<pulumi.dynamic.ReadResult> {
-        return { id, props: { ...props, inRegistry: await lookup(props) } };
-    },
-    async delete(): Promise<void> {
-        // Nothing: retiring images is ImageRetention's (keepImages, deleteImagesOnDestroy).
-    },
-};
-
 /**
  * One published reference, checked against the registry on every preview, up and refresh.
  * Its `id` changes exactly when the reference went missing: use it as a trigger of the
  * command that publishes the reference.
  */
-export class RegistryImage extends pulumi.dynamic.Resource {
+export class RegistryImage extends pulumi.CustomResource {
     public readonly inRegistry!: pulumi.Output<boolean>;
 
     constructor(name: string, args: RegistryImageArgs, opts?: pulumi.CustomResourceOptions) {
-        super(registryImageProvider, name, {
+        // What pulumi.dynamic.Resource registers (`pulumi-nodejs:dynamic/<module>:<type>`, the
+        // provider's code in `__provider`), with the code handed over as it is (lib/registryCheck.ts).
+        super("pulumi-nodejs:dynamic/layerstack:RegistryImage", name, {
+            __provider: registryImageProviderText(),
             registry: args.registry,
             repository: args.repository,
             tag: args.tag,
             ...(args.registryAuth ? { username: args.registryAuth.username, password: pulumi.secret(args.registryAuth.password) } : {}),
             inRegistry: undefined,
-        }, opts, "layerstack", "RegistryImage");
+        }, opts);
     }
 }

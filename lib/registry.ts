@@ -2,8 +2,9 @@
  * A small client for the OCI distribution API, for what the stack reads back and retires:
  * manifest HEADs, tag lists, manifest deletes, and on ghcr.io GitHub's packages API.
  *
- * It needs nothing but Node's http/https/fs/tls (and lib/reference.ts), because the dynamic
- * providers of components/registryImage.ts serialize it with their closure into the state.
+ * It needs nothing but Node's http/https/fs/tls (and lib/reference.ts), because dynamic
+ * providers carry it into the state: RegistryImage as its JavaScript (lib/registryCheck.ts),
+ * ImageRetention through Pulumi's closure serializer.
  *
  * - Loopback registries (lib/reference.ts isLoopbackRegistry) are reached over plain HTTP,
  *   others over HTTPS, trusting the system CAs plus `*.crt` in
