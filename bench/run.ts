@@ -192,11 +192,13 @@ function noopAndChange(): void {
         ratio: f2(r2), goal: "≤ 1.05", met: r2 <= 1.05 ? "yes" : "NO" });
     // Builds: the build resources that ran (distinct drvs realised by nix-store), mapped to layers.
     const drvToId = new Map(Object.entries<any>(out).map(([id, l]) => [l.drvPath, id]));
-    // The derivation is nix-store's last argument, whatever flags come first (--no-gc-warning, ...).
+    // The derivations are nix-store's `.drv` arguments (`<drv>`, `<drv>!out`, `<drv>^*`), wherever
+    // `--realise` (or `-r`) and the other flags (--no-gc-warning, --add-root ..., ...) stand.
     // A layer's derivation realised is a layer built; anything else realised (the nix2container
     // image's copy-to, which its push realises to run it) is said, and counts against the goal
     // only if it is another layer's.
-    const realised = [...new Set(p.argv(argvFrom).filter((a) => a[0] === "nix-store" && a[1] === "--realise").map((a) => a[a.length - 1]))];
+    const realised = [...new Set(p.argv(argvFrom).filter((a) => a[0] === "nix-store" && a.slice(1).some((x) => x === "--realise" || x === "-r"))
+        .flatMap((a) => a.slice(1).filter((x) => x.startsWith("/") && /\.drv(?:[!^].*)?$/.test(x)).map((x) => x.replace(/[!^].*$/, ""))))];
     const built = realised.filter((d) => drvToId.has(d)).map((d) => drvToId.get(d)!);
     const others = realised.filter((d) => !drvToId.has(d));
     const exact = built.length === expected.length && expected.every((id) => built.includes(id));
