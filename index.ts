@@ -28,8 +28,9 @@ if (stack.retention) new ImageRetention(STACK_COMPONENTS.retention, { ...stack.r
 // "Undefined value (...) will not show as a stack output" on every run).
 export = {
     layers: pipeline.layers,
-    // What realising each layer would make Nix do, asked before anything ran (the preview shows it too).
-    ...(pipeline.forecast && { forecast: pipeline.forecast }),
+    // Why each layer changed and what Nix was to do (layerContents, changes, forecast): the table
+    // every preview and up ends with says the same (lib/changeReport.ts).
+    ...pipeline.reportOutputs,
     // A nix2container image's own layers (layerstack:containerImage), by id.
     ...(stack.pipeline.containerImage && { containerLayers: pipeline.containerLayers }),
     ...(promotion && { latestTags: promotion.tags }),

@@ -7,7 +7,11 @@ import { DockerSshAccess, dockerSshOptions } from "../lib/dockerSsh";
 import { LayerstackError, raiseAll } from "../lib/errors";
 import { LAYER_ID, LayerSpec, orderLayers } from "../lib/graph";
 import { RepositoryLayout, layerPlace, tagProblem } from "../lib/layout";
+import { CHANGES_OUTPUT, CONTENTS_OUTPUT, FORECAST_OUTPUT, LastUpdate, changeReport, contentsOf, lastUpdate } from "../lib/changeReport";
+import { LayerContents } from "../lib/contents";
 import { LayerForecast, forecastLayers } from "../lib/forecast";
+import { ReportRow } from "../lib/previewReport";
+import { RegistryLimits, limitsFor } from "../lib/registryLimits";
 import { EvalResult, Evaluated, evaluateAttrs, isEvalFailure, joinNixConfig, joinNixConfigText } from "../lib/nix";
 import { checkCacheTrust } from "../lib/nixTrust";
 import { nameProblem } from "../lib/reference";
@@ -90,7 +94,23 @@ export interface ImagePipelineArgs {
     readonly forecast?: boolean;
     /** A nix2container image whose own layers are layers of the pipeline (ContainerImageSpec). @default none */
     readonly containerImage?: ContainerImageSpec;
+    /**
+     * Say why each layer changes (lib/contents.ts, lib/changeReport.ts): every preview and up
+     * ends with a table of the layers, their reasons, the forecast's counts and the bytes to
+     * upload, and the stack keeps each layer's contents (`layerContents`) to compare the next
+     * run with, read back through a StackReference to this stack. @default true
+     */
+    readonly explain?: boolean;
+    /**
+     * What the registry refuses (lib/registryLimits.ts): checked against the table's estimates
+     * before anything is built, and by each push before it uploads. @default GHCR's where the
+     * registry is ghcr.io, none otherwise
+     */
+    readonly registryLimits?: RegistryLimits;
 }
+
+/** What a run says of one layer (the `changes` stack output, per layer id). */
+export type LayerChange = Omit<ReportRow, "id">;
 
 /**
  * A nix2container image whose own layers become the pipeline's layers (lib/nix2container.ts):
@@ -173,6 +193,10 @@ export interface LayerOutputs {
     digest: string;
     imageRef: string;
     ownBlobSize: number;
+    /** Bytes of its config blob and its manifest, and the layers of its image, as pushed. */
+    configSize: number;
+    manifestSize: number;
+    layerCount: number;
 }
 
 /**
@@ -190,6 +214,14 @@ export class ImagePipeline extends pulumi.ComponentResource {
     public readonly containerLayerComponents: ReadonlyMap<string, ContainerLayer>;
     /** Per container layer outputs keyed by id; empty without `containerImage`. */
     public readonly containerLayers: pulumi.Output<Record<string, ContainerLayerOutputs>>;
+    /**
+     * The stack outputs of the report (`explain`): `layerContents` (what each layer holds, to
+     * compare the next run with), `changes` (per layer: why it changed, the forecast's counts,
+     * the bytes to upload) and `forecast` (what Nix was to do, with the paths). An `up` exports
+     * what it found; a preview exports the last update's values again, so that it prints no diff
+     * of them (its table says what it would change). Empty without `explain`.
+     */
+    public readonly reportOutputs: Record<string, pulumi.Output<unknown>>;
 
     constructor(name: string, args: ImagePipelineArgs, opts?: pulumi.ComponentResourceOptions) {
         // Validate and evaluate before registering anything: bad input leaves no resource behind.
@@ -198,6 +230,20 @@ export class ImagePipeline extends pulumi.ComponentResource {
 
         const checkRunner = args.checkHost && this.checkRunner(name, args.checkHost, args);
         const nixConfig = joinNixConfig(args.nixConfig, args.cache?.nixConfig);
+        const limits = limitsFor(args.registry, args.registryLimits);
+        const explain = args.explain !== false;
+        const last: pulumi.Output<LastUpdate> | undefined = explain ? lastUpdate(name, this) : undefined;
+        // What each layer holds, from the .drv files the evaluation wrote (no Nix process).
+        const contents: Record<string, LayerContents> | undefined = explain
+            ? contentsOf(ordered.map((l) => ({ id: l.id, parent: l.parent, drvPath: (evaluated.get(l.attr) as Evaluated).drvPath }))) : undefined;
+        // Asked once for all layers, before anything runs (lib/forecast.ts). With a nix-store
+        // cache its settings are known now and the forecast runs at once; a Cachix cache's once
+        // its info is read.
+        const forecast = args.forecast === false ? undefined : forecastLayers(
+            ordered.map((l) => ({ id: l.id, drvPath: (evaluated.get(l.attr) as Evaluated).drvPath })),
+            [args.nixConfig, args.cache ? args.cache.knownNixConfig ?? args.cache.nixConfig : undefined]);
+        // The table, and the registry's limits checked against it: every build waits for it.
+        const report = contents && last ? changeReport({ layers: ordered, contents, last, forecast, limits }) : undefined;
         const components = new Map<string, NixImageLayer>();
         for (const l of ordered) {
             const ev = evaluated.get(l.attr) as Evaluated;
@@ -222,6 +268,8 @@ export class ImagePipeline extends pulumi.ComponentResource {
                 checkRegistry: args.checkRegistry,
                 builders: args.builders,
                 ...(args.nixAccessTokens ? { nixAccessTokens: pulumi.secret(args.nixAccessTokens) } : {}),
+                ...(report ? { startAfter: report } : {}),
+                ...(limits.maxBlobBytes !== undefined && !limits.allowOverLimits ? { maxBlobBytes: limits.maxBlobBytes } : {}),
             }, { parent: this });
             components.set(l.id, layer);
             // Each layer's closure goes to the cache once it is built (`<cache>-push-<id>`).
@@ -240,16 +288,25 @@ export class ImagePipeline extends pulumi.ComponentResource {
                 if (problem) pulumi.log.warn(problem, cache);
             });
         }
-        this.forecast = args.forecast === false ? undefined : forecastLayers(
-            [...components].map(([id, layer]) => ({ id, drvPath: layer.drvPath, resource: layer })),
-            [args.nixConfig, args.cache ? args.cache.knownNixConfig ?? args.cache.nixConfig : undefined]);
+        this.forecast = forecast?.apply((f) => f?.layers);
+        const fresh: Record<string, pulumi.Output<unknown>> = {
+            ...(report && contents ? {
+                [CONTENTS_OUTPUT]: pulumi.output(contents),
+                [CHANGES_OUTPUT]: report.apply((r) => Object.fromEntries(r.rows.map(({ id, ...row }): [string, LayerChange] => [id, row]))),
+            } : {}),
+            ...(this.forecast ? { [FORECAST_OUTPUT]: this.forecast.apply((f) => f ?? {}) } : {}),
+        };
+        const kept: Record<string, keyof LastUpdate> = { [CONTENTS_OUTPUT]: "contents", [CHANGES_OUTPUT]: "changes", [FORECAST_OUTPUT]: "forecast" };
+        this.reportOutputs = !pulumi.runtime.isDryRun() || !last ? fresh
+            : Object.fromEntries(Object.keys(fresh).map((k) => [k, last.apply((u) => u[kept[k]] ?? {})]));
         const entries = ordered.map((l) => {
             const c = components.get(l.id)!;
             // A layer never pushed (outside `--target`) is left out.
-            return pulumi.all([c.digest, c.imageRef, c.ownBlobSize]).apply(([digest, imageRef, ownBlobSize]): [string, LayerOutputs] | undefined =>
+            return pulumi.all([c.digest, c.imageRef, c.ownBlobSize, c.configSize, c.manifestSize, c.blobs]).apply(([digest, imageRef, ownBlobSize, configSize, manifestSize, blobs]): [string, LayerOutputs] | undefined =>
                 digest === undefined || imageRef === undefined || ownBlobSize === undefined ? undefined : [l.id, {
                     attr: c.attr, ...(l.parent ? { parent: l.parent } : {}), drvPath: c.drvPath, outPath: c.outPath, tag: c.tag,
                     repository: c.repositoryUrl, digest, imageRef, ownBlobSize,
+                    configSize: configSize ?? 0, manifestSize: manifestSize ?? 0, layerCount: blobs?.length ?? 0,
                 }]);
         });
         this.layers = pulumi.all(entries).apply((es) => Object.fromEntries(es.filter((e): e is [string, LayerOutputs] => e !== undefined)));
@@ -271,7 +328,7 @@ export class ImagePipeline extends pulumi.ComponentResource {
                 image: container!.imageId, position: c.position, ...(c.parent ? { parent: c.parent.layerName } : {}),
                 drvPath: c.drvPath, outPath: c.outPath, blobs, ownBlobSize: size,
             }]))).apply((es) => Object.fromEntries(es.filter((e): e is [string, ContainerLayerOutputs] => e !== undefined)));
-        this.registerOutputs({ layers: this.layers, containerLayers: this.containerLayers });
+        this.registerOutputs({ layers: this.layers, containerLayers: this.containerLayers, ...this.reportOutputs });
     }
 
     /**

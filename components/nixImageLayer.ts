@@ -82,6 +82,17 @@ export interface NixImageLayerArgs {
      * machine. @default none: this machine builds
      */
     readonly builders?: NixBuilders;
+    /**
+     * The build starts only once this resolves, and nothing of the layer runs when it fails: the
+     * pipeline's check of the registry's limits against the preview's estimates (ImagePipeline
+     * `registryLimits`). It changes no input. @default none
+     */
+    readonly startAfter?: pulumi.Output<unknown>;
+    /**
+     * The largest blob the registry accepts, in bytes: the push refuses a bigger one before
+     * uploading anything (BLOB_LIMIT_CHECK, lib/commands/layer.ts). @default none
+     */
+    readonly maxBlobBytes?: number;
 }
 
 /** Where production checks run: a Docker provider whose host is the GPU runner. */
@@ -94,11 +105,14 @@ export interface CheckRunner {
 /** The tag of a layer: the variant plus the hash part of its drvPath, so it is immutable (lib/layout.ts). */
 export { layerTag } from "../lib/layout";
 
-/** What a layer's push printed: the digest, its own blob's size and every blob, root first. */
+/** What a layer's push printed: the digest, its own blob's size and every blob, root first; its config's and manifest's sizes. */
 export interface Pushed {
     readonly digest: string;
     readonly ownBlobSize: number;
     readonly blobs: string[];
+    /** Bytes of the image config blob and of the manifest as the registry holds them (what a push uploads besides new layer blobs). */
+    readonly configSize: number;
+    readonly manifestSize: number;
 }
 
 /** Reads the push command's stdout: the digest, then the manifest as the registry has it. */
@@ -106,9 +120,14 @@ export function parsePushOutput(stdout: string): Pushed {
     const nl = stdout.indexOf("\n");
     const digest = stdout.slice(0, nl).trim();
     if (!/^sha256:[0-9a-f]{64}$/.test(digest)) throw new Error(`push printed no digest: ${stdout.slice(0, 200)}`);
-    const manifest = JSON.parse(stdout.slice(nl + 1)) as { layers?: { digest: string; size: number }[] };
+    // The manifest exactly as the registry returned it (skopeo inspect --raw), less printf's newline.
+    const raw = stdout.slice(nl + 1).replace(/\n$/, "");
+    const manifest = JSON.parse(raw) as { layers?: { digest: string; size: number }[]; config?: { size: number } };
     const layers = manifest.layers ?? [];
-    return { digest, ownBlobSize: layers.length ? layers[layers.length - 1].size : 0, blobs: layers.map((l) => l.digest) };
+    return {
+        digest, ownBlobSize: layers.length ? layers[layers.length - 1].size : 0, blobs: layers.map((l) => l.digest),
+        configSize: manifest.config?.size ?? 0, manifestSize: Buffer.byteLength(raw, "utf8"),
+    };
 }
 
 /**
@@ -149,6 +168,9 @@ export class NixImageLayer extends pulumi.ComponentResource {
     public readonly ownBlobSize: pulumi.Output<number | undefined>;
     /** The image's layer blobs as pushed, root first; undefined while never pushed. */
     public readonly blobs: pulumi.Output<string[] | undefined>;
+    /** Bytes of its config blob and manifest as pushed; undefined while never pushed. */
+    public readonly configSize: pulumi.Output<number | undefined>;
+    public readonly manifestSize: pulumi.Output<number | undefined>;
     /** The layer's smoke checks, on this machine (LayerChecks) or the GPU runner (RunnerChecks). @default none */
     public readonly checks?: CheckGate;
     /** What a child layer's push waits for: this push and every check of this layer. */
@@ -171,12 +193,15 @@ export class NixImageLayer extends pulumi.ComponentResource {
         // lines, and a timeout ends every process it started. No customTimeouts: the official
         // provider's timeout would SIGKILL the direct child only.
         const build = childName(name, "build");
+        const buildEnvironment = buildEnv({
+            drvPath: args.drvPath, timeoutSeconds: args.buildTimeoutSeconds ?? DEFAULT_TIMEOUTS.build, nixConfig: args.nixConfig,
+            nixAccessTokens: args.nixAccessTokens, builders: args.builders, netrc: args.netrc,
+        });
+        // The same value, known only once `startAfter` is: a failed check registers no build.
+        if (args.startAfter) buildEnvironment.LAYERSTACK_DRV_PATH = pulumi.all([args.drvPath, args.startAfter]).apply(([d]) => d);
         this.build = new command.local.Command(build, {
             create: scriptStub(build),
-            environment: buildEnv({
-                drvPath: args.drvPath, timeoutSeconds: args.buildTimeoutSeconds ?? DEFAULT_TIMEOUTS.build, nixConfig: args.nixConfig,
-                nixAccessTokens: args.nixAccessTokens, builders: args.builders, netrc: args.netrc,
-            }),
+            environment: buildEnvironment,
             triggers: [args.drvPath],
             logging: "stderr",
         }, { parent: this });
@@ -195,6 +220,7 @@ export class NixImageLayer extends pulumi.ComponentResource {
                 registry: args.registry, repositoryUrl: this.repositoryUrl, tag: this.tag, registryAuth: args.registryAuth, nixConfig: args.nixConfig, netrc: args.netrc,
                 // The push checks that the parent's pushed layers start this image (PUSH_SCRIPT).
                 parent: args.parent && { layer: args.parent.layerName, image: `${args.parent.repositoryUrl}:${args.parent.tag}` },
+                maxBlobBytes: args.maxBlobBytes,
             }),
             // The RegistryImage's id changes exactly when the registry lost the tag: then the push
             // is replaced and publishes it again (components/registryImage.ts).
@@ -209,6 +235,8 @@ export class NixImageLayer extends pulumi.ComponentResource {
         this.digest = pushed.apply((p) => p?.digest);
         this.ownBlobSize = pushed.apply((p) => p?.ownBlobSize);
         this.blobs = pushed.apply((p) => p?.blobs);
+        this.configSize = pushed.apply((p) => p?.configSize);
+        this.manifestSize = pushed.apply((p) => p?.manifestSize);
         this.imageRef = this.digest.apply((d) => (d === undefined ? undefined : `${this.repositoryUrl}@${d}`));
         const check = childName(name, "check");
         if (args.checks?.length && args.checkRunner) {

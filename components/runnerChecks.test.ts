@@ -30,7 +30,7 @@ pulumi.runtime.setMocks({
     call(args) {
         throw new Error(`unexpected invoke ${args.token}`);
     },
-}, "layerstack", "cu130", false);
+}, "layerstack", "cu130", false, "organization");
 
 /** A Nix image's config: a store-path PATH and an LD_LIBRARY_PATH of its own, as the user's flake sets them. */
 const IMAGE_CONFIG = { config: { Env: ["PATH=/usr/bin:/bin:/nix/store/aaaa-python3-env/bin", "LD_LIBRARY_PATH=/nix/store/bbbb-cudatoolkit/lib:/nix/store/cccc-cudnn/lib", "PYTHONUNBUFFERED=1"], WorkingDir: "/root" } };

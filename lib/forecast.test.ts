@@ -82,6 +82,9 @@ describe("parseDerivation", () => {
         expect(parseDerivation(drv)).toEqual({
             outputs: { dev: `${S("o1")}-dev`, out: S("o1") },
             inputDrvs: { [`${S("i1")}.drv`]: ["out"], [`${S("i2")}.drv`]: ["dev", "out"] },
+            inputSrcs: [S("src")],
+            // Only the variables that name it: `out` is left out.
+            env: { name: "x),(y" },
         });
     });
 

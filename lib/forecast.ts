@@ -102,11 +102,20 @@ export function parseDryRun(stderr: string): DryRun {
     return { ...lists, ...(downloadMiB !== undefined ? { downloadMiB, unpackedMiB } : {}) };
 }
 
-/** What the attribution needs of a derivation: its outputs' paths and its input derivations' wanted outputs. */
+/**
+ * What the attribution needs of a derivation: its outputs' paths and its input derivations'
+ * wanted outputs; and what a layer's contents need (lib/contents.ts): its input sources and
+ * the few environment variables that name it (DRV_ENV_KEYS).
+ */
 export interface DrvInfo {
     readonly outputs: Record<string, string>;
     readonly inputDrvs: Record<string, string[]>;
+    readonly inputSrcs?: string[];
+    readonly env?: Partial<Record<(typeof DRV_ENV_KEYS)[number], string>>;
 }
+
+/** The environment variables of a derivation that are kept: its name, version and, for a fixed-output one, its hash. */
+export const DRV_ENV_KEYS = ["name", "pname", "version", "outputHash", "outputHashAlgo"] as const;
 
 type ATerm = string | ATerm[];
 
@@ -152,7 +161,9 @@ export function parseDerivation(text: string): DrvInfo {
     for (const o of d[0] as string[][]) outputs[o[0]] = o[1];
     const inputDrvs: Record<string, string[]> = {};
     for (const x of d[1] as [string, string[]][]) inputDrvs[x[0]] = x[1];
-    return { outputs, inputDrvs };
+    const env: Partial<Record<(typeof DRV_ENV_KEYS)[number], string>> = {};
+    for (const [k, v] of d[6] as [string, string][]) if ((DRV_ENV_KEYS as readonly string[]).includes(k)) env[k as (typeof DRV_ENV_KEYS)[number]] = v;
+    return { outputs, inputDrvs, inputSrcs: d[2] as string[], env };
 }
 
 /** What a substituter says of a path (`nix path-info --json`). */
@@ -265,6 +276,18 @@ export function forecastMessage(f: LayerForecast): string {
     return lines.join("\n");
 }
 
+const drvCache = new Map<string, DrvInfo>();
+
+/**
+ * A .drv file of the store, parsed once per program (the forecast and the layers' contents,
+ * lib/contents.ts, read the same ones). A .drv never changes: its path is the hash of its text.
+ */
+export function readDrvFile(p: string): DrvInfo {
+    let d = drvCache.get(p);
+    if (!d) drvCache.set(p, (d = parseDerivation(fs.readFileSync(p, "utf8"))));
+    return d;
+}
+
 /** Runs a Nix command for the forecast; throws with its stderr's tail on failure. */
 function nix(args: string[], env: NodeJS.ProcessEnv): { stdout: string; stderr: string } {
     const r = spawnSync("nix", ["--extra-experimental-features", "nix-command", ...args], { env, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
@@ -294,13 +317,7 @@ export function runForecast(layers: readonly { id: string; drvPath: string }[], 
             left = left.filter((p) => !infos.has(p));
         }
     }
-    const drvCache = new Map<string, DrvInfo>();
-    const readDrv = (p: string): DrvInfo => {
-        let d = drvCache.get(p);
-        if (!d) drvCache.set(p, (d = parseDerivation(fs.readFileSync(p, "utf8"))));
-        return d;
-    };
-    return { layers: attribute(layers, dry, readDrv, infos), dry };
+    return { layers: attribute(layers, dry, readDrvFile, infos), dry };
 }
 
 /** The stack's line: how many layers have work, and Nix's own totals (every preview prints it). */
@@ -320,31 +337,23 @@ export interface ForecastLayer {
 }
 
 /**
- * The `forecast` stack output: runs the forecast once for all layers, with the stack's Nix
- * settings (`layerstack:nixConfig` and the binary cache's substituter), and tells each layer
- * that has work to do in the preview (an info message on its component), and the stack's totals.
- * With settings known now (plain strings), it runs at once, in the program's first synchronous
- * run, before any resource registration has reached the engine, so an `up`'s builds cannot have
- * started. A Cachix cache's settings are known only once its info is read (a new stack's first
- * preview has none); the forecast then runs as soon as they are, alongside the builds that
- * waited for the same info. A forecast that fails warns and exports nothing: it never stops a
- * preview.
+ * Runs the forecast once for all layers, with the stack's Nix settings (`layerstack:nixConfig`
+ * and the binary cache's substituter). With settings known now (plain strings), it runs at once,
+ * in the program's first synchronous run, before any resource registration has reached the
+ * engine, so an `up`'s builds cannot have started. A Cachix cache's settings are known only once
+ * its info is read (a new stack's first preview has none); the forecast then runs as soon as
+ * they are, alongside the builds that waited for the same info. A forecast that fails warns and
+ * gives nothing: it never stops a preview. What it found is said once, in the preview's table
+ * (lib/changeReport.ts), not per layer: its paths are in the `forecast` output's value.
  */
-export function forecastLayers(layers: readonly ForecastLayer[], nixConfig: readonly (pulumi.Input<string> | undefined)[]): pulumi.Output<Record<string, LayerForecast> | undefined> {
-    const run = (texts: (string | undefined)[]): Record<string, LayerForecast> | undefined => {
-        let result;
+export function forecastLayers(layers: readonly ForecastLayer[], nixConfig: readonly (pulumi.Input<string> | undefined)[]): pulumi.Output<{ layers: Record<string, LayerForecast>; dry: DryRun } | undefined> {
+    const run = (texts: (string | undefined)[]) => {
         try {
-            result = runForecast(layers, joinNixConfigText(...texts) || undefined);
+            return runForecast(layers, joinNixConfigText(...texts) || undefined);
         } catch (e) {
             pulumi.log.warn(`forecast: asking Nix what the layers' builds would do failed, so this preview has no forecast: ${(e as Error).message}`);
             return undefined;
         }
-        for (const l of layers) {
-            const f = result.layers[l.id];
-            if (f.status !== "unchanged" || f.unknown) pulumi.log.info(forecastMessage(f), l.resource);
-        }
-        pulumi.log.info(forecastTotals(result.layers, result.dry));
-        return result.layers;
     };
     if (nixConfig.every((c) => c === undefined || typeof c === "string")) return pulumi.output(run(nixConfig as (string | undefined)[]));
     return pulumi.all(nixConfig as pulumi.Input<string | undefined>[]).apply(run);

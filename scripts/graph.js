@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // Draws the layer graph as Mermaid, for the README, a terminal or a GitHub job summary.
-//   node -r ts-node/register scripts/graph.js --preview preview.json   from `pulumi preview --json`:
-//       each layer's state (unchanged / will rebuild / check not passed), digest and own blob size,
-//       and the work forecast (lib/forecast.ts) the preview printed for it
+//   node -r ts-node/register scripts/graph.js --preview preview.json [--report report.json]
+//       from `pulumi preview --json`: each layer's state (unchanged / will rebuild / check not
+//       passed), digest and own blob size; with the report the program wrote
+//       ($LAYERSTACK_PREVIEW_REPORT, lib/changeReport.ts), each layer's work forecast and, on the
+//       edge from its parent, why it changes
 //   node -r ts-node/register scripts/graph.js --outputs -   from `pulumi stack output --json layers`
 //   ... --forecast forecast.json   the forecast from `pulumi stack output --json forecast`
 // Each layer is coloured by its forecast when there is one: unchanged (nothing for Nix to do),
@@ -59,18 +61,19 @@ function fromPreview(preview) {
         const dep = (st.dependencies ?? []).map(nameOf).map(child).find((d) => d?.step.startsWith("check-"));
         if (dep) layers.get(c.id).parent = dep.id;
     }
-    // The forecast: one message per layer with work (`forecast: <status>: <summary>`, its first
-    // line), and one for the stack, which says that the forecast ran; a layer without a message is unchanged.
-    const diagnostics = preview.diagnostics ?? [];
-    if (diagnostics.some((d) => !d.urn && /^forecast: /.test(d.message ?? ""))) {
-        for (const l of layers.values()) l.forecast = { status: "unchanged", summary: "nothing to build or fetch" };
-        for (const d of diagnostics) {
-            const m = /^forecast: (unchanged|substitute|build): (.*)$/m.exec(d.message ?? "");
-            const l = d.urn && layers.get(nameOf(d.urn));
-            if (m && l && d.urn.includes("layerstack:index:NixImageLayer::")) l.forecast = { status: m[1], summary: m[2] };
-        }
-    }
     return [...layers.values()];
+}
+
+/** Adds the report's forecast and reasons (lib/previewReport.ts rows) to drawn layers. */
+function withReport(layers, report) {
+    const rows = new Map((report.rows ?? []).map((r) => [r.id, r]));
+    for (const l of layers) {
+        const r = rows.get(l.id);
+        if (!r) continue;
+        if (r.forecast) l.forecast = r.forecast;
+        if (r.change !== "unchanged") l.why = r.short;
+    }
+    return layers;
 }
 
 /** Adds the `forecast` stack output (per layer: status, build, fetch, downloadSize) to drawn layers. */
@@ -95,7 +98,8 @@ function mermaid(layers) {
             l.digest ? l.digest.slice(0, 19) : undefined, l.size !== undefined ? `${l.size} B own blob` : undefined].filter(Boolean).join("<br/>");
         lines.push(`  ${key(l.id)}["${l.id}<br/>${detail.replace(/"/g, "#quot;")}"]:::${(l.forecast?.status ?? l.state).replace(/ /g, "_")}`);
     }
-    for (const l of layers) if (l.parent) lines.push(`  ${key(l.parent)} --> ${key(l.id)}`);
+    // A changed layer's edge says why it changes (the report's few words).
+    for (const l of layers) if (l.parent) lines.push(l.why ? `  ${key(l.parent)} -->|"${l.why.replace(/"/g, "#quot;")}"| ${key(l.id)}` : `  ${key(l.parent)} --> ${key(l.id)}`);
     lines.push("  classDef unchanged fill:#eef,stroke:#88a");
     lines.push("  classDef published fill:#efe,stroke:#8a8");
     lines.push("  classDef will_rebuild fill:#ffd,stroke:#aa5");
@@ -106,14 +110,15 @@ function mermaid(layers) {
     return lines.join("\n");
 }
 
-module.exports = { fromPreview, fromOutputs, withForecast, mermaid };
+module.exports = { fromPreview, fromOutputs, withForecast, withReport, mermaid };
 
 if (require.main === module) {
     let layers = opt("--preview") ? fromPreview(read(opt("--preview"))) : opt("--outputs") ? fromOutputs(read(opt("--outputs"))) : null;
     if (!layers) {
-        console.error("usage: graph.js --preview preview.json | --outputs layers.json|- [--forecast forecast.json]");
+        console.error("usage: graph.js --preview preview.json [--report report.json] | --outputs layers.json|- [--forecast forecast.json]");
         process.exit(2);
     }
+    if (opt("--report")) layers = withReport(layers, read(opt("--report")));
     if (opt("--forecast")) layers = withForecast(layers, read(opt("--forecast")));
     console.log(mermaid(layers));
 }

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/env.sh
 [ -n "${LAYERSTACK_BIN:-}" ] || source scripts/env.sh   # keep an environment already set up
 stack=${STACK:-dev}
-tmp=$(mktemp)
-trap 'rm -f "$tmp"' EXIT
-pulumi preview --stack "$stack" --json --show-sames --non-interactive > "$tmp"
-TS_NODE_TRANSPILE_ONLY=true node -r ts-node/register scripts/graph.js --preview "$tmp"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+LAYERSTACK_PREVIEW_REPORT="$tmp/report.json" pulumi preview --stack "$stack" --json --show-sames --non-interactive > "$tmp/preview.json"
+TS_NODE_TRANSPILE_ONLY=true node -r ts-node/register scripts/graph.js --preview "$tmp/preview.json" --report "$tmp/report.json"

@@ -16,6 +16,8 @@ import * as fs from "fs";
 import { ConfigJsonEntry, layerTree } from "../settings";
 import { LayerSpec } from "../lib/graph";
 import { layerChildOf } from "../lib/naming";
+import { shortSize } from "../lib/previewReport";
+import { parsePushOutput } from "../components/nixImageLayer";
 
 export type LayerStatus = "published" | "unchanged" | "failed" | "skipped";
 
@@ -26,10 +28,15 @@ export interface LayerRow {
     step?: string;
     /** The last lines of the failing step's output, or why the layer was skipped. */
     detail?: string;
+    /** A published layer: the bytes the preview's table estimated its push would upload (the `changes` output). */
+    estimatedBytes?: number;
+    /** A published layer: the bytes its push uploaded: its own blob where it is new, its config and manifest. */
+    uploadedBytes?: number;
 }
 
+interface StepState { outputs?: Record<string, any> }
 interface EngineEvent {
-    resOutputsEvent?: { metadata: { op: string; urn: string } };
+    resOutputsEvent?: { metadata: { op: string; urn: string; old?: StepState; new?: StepState } };
     resOpFailedEvent?: { metadata: { op: string; urn: string } };
     diagnosticEvent?: { urn?: string; message: string; severity: string };
 }
@@ -53,17 +60,39 @@ export function lastLines(message: string, n = 6): string {
     return (root >= 0 ? kept.slice(root, root + n) : kept.slice(-n)).join("\n");
 }
 
+/**
+ * What a push uploaded, from its output (the digest and the manifest as the registry holds it)
+ * and the one before it: its own (last) blob where that is new, its config blob and its manifest.
+ * The registry already held every other blob (its parent's push wrote them).
+ */
+export function pushedBytes(stdout: unknown, oldStdout: unknown): number | undefined {
+    if (typeof stdout !== "string" || !stdout.startsWith("sha256:")) return undefined;
+    const now = parsePushOutput(stdout);
+    const before = typeof oldStdout === "string" && oldStdout.startsWith("sha256:") ? parsePushOutput(oldStdout) : undefined;
+    const own = now.blobs[now.blobs.length - 1];
+    const newBlob = !before || !before.blobs.includes(own);
+    return (newBlob ? now.ownBlobSize : 0) + now.configSize + now.manifestSize;
+}
+
 /** The rows of the table, parents first. */
 export function runTable(layers: readonly LayerSpec[], events: readonly EngineEvent[]): LayerRow[] {
     const ids = layers.map((l) => l.id);
     const nameOf = (urn: string) => urn.split("::").pop()!;
     const pushOp = new Map<string, string>();
+    const uploaded = new Map<string, number>();
+    let changes: Record<string, { uploadBytes?: number }> | undefined;
     const failed = new Map<string, { step: string; urn: string }>();
     const errors = new Map<string, string>();
     for (const e of events) {
         if (e.resOutputsEvent) {
-            const s = stepOf(nameOf(e.resOutputsEvent.metadata.urn), ids);
-            if (s?.step === "push") pushOp.set(s.id, e.resOutputsEvent.metadata.op);
+            const m = e.resOutputsEvent.metadata;
+            if (m.urn.includes("::pulumi:pulumi:Stack::")) changes = m.new?.outputs?.changes ?? changes;
+            const s = stepOf(nameOf(m.urn), ids);
+            if (s?.step === "push") {
+                pushOp.set(s.id, m.op);
+                const bytes = pushedBytes(m.new?.outputs?.stdout, m.old?.outputs?.stdout);
+                if (bytes !== undefined && m.op !== "same") uploaded.set(s.id, bytes);
+            }
         } else if (e.resOpFailedEvent) {
             const urn = e.resOpFailedEvent.metadata.urn;
             const s = stepOf(nameOf(urn), ids);
@@ -87,7 +116,11 @@ export function runTable(layers: readonly LayerSpec[], events: readonly EngineEv
         }
         const op = pushOp.get(l.id);
         if (op !== undefined && !f) {
-            rows.set(l.id, { id: l.id, status: op === "same" ? "unchanged" : "published" });
+            const est = changes?.[l.id]?.uploadBytes, up = uploaded.get(l.id);
+            rows.set(l.id, {
+                id: l.id, status: op === "same" ? "unchanged" : "published",
+                ...(op !== "same" && est !== undefined ? { estimatedBytes: est } : {}), ...(up !== undefined ? { uploadedBytes: up } : {}),
+            });
             continue;
         }
         rows.set(l.id, {
@@ -102,6 +135,10 @@ export function runTable(layers: readonly LayerSpec[], events: readonly EngineEv
 export function renderTable(rows: readonly LayerRow[], markdown = false): string {
     const count = (s: LayerStatus) => rows.filter((r) => r.status === s).length;
     const summary = `${count("published")} published, ${count("unchanged")} unchanged, ${count("failed")} failed, ${count("skipped")} skipped`;
+    const bytes = (r: LayerRow) => r.estimatedBytes === undefined && r.uploadedBytes === undefined ? undefined
+        : [r.estimatedBytes !== undefined ? `estimated ${shortSize(r.estimatedBytes)}` : undefined,
+            r.uploadedBytes !== undefined ? `uploaded ${shortSize(r.uploadedBytes)}` : undefined].filter(Boolean).join(", ");
+    rows = rows.map((r) => (r.detail === undefined && bytes(r) ? { ...r, detail: bytes(r) } : r));
     if (markdown) {
         const cell = (s?: string) => (s ?? "").replace(/\|/g, "\\|").replace(/\n/g, "<br>");
         return ["| layer | status | step | detail |", "|---|---|---|---|",

@@ -48,6 +48,7 @@ export function stackArgs(v: ValidatedConfig, secrets: Secrets, env: StackEnviro
     const pipeline: StackArgs["pipeline"] = {
         flake: v.flake, system: v.system, layers: v.layers, layersSource: v.layersSource, registry: v.registry, repository: v.repository,
         repositoryLayout: v.repositoryLayout, variant: v.variant, ...(v.containerImage ? { containerImage: v.containerImage } : {}), registryAuth, buildTimeoutSeconds: v.buildTimeoutSeconds, nixConfig: v.nixConfig, forecast: v.forecast,
+        explain: v.explain, ...(v.registryLimits ? { registryLimits: v.registryLimits } : {}),
         checks: env.runnerOnly ? new Map() : v.checks,
         ...(env.nixAccessTokens ? { nixAccessTokens: env.nixAccessTokens } : {}),
         // Nix remote builders (`layerstack:nixBuilders`): Nix dispatches the layers' builds to them.

@@ -11,6 +11,7 @@ import { FLAKE_ATTR, LayerSpec } from "../lib/graph";
 import { HOST_LABEL } from "../lib/hosts";
 import { DEFAULT_REPOSITORY_LAYOUT, REPOSITORY_LAYOUTS, RepositoryLayout } from "../lib/layout";
 import { NAME_TOTAL_LENGTH_MAX, REPOSITORY_PATH } from "../lib/reference";
+import type { RegistryLimits } from "../lib/registryLimits";
 import { RawConfig, key } from "./raw";
 
 export const REGISTRY = new RegExp(`^(localhost|\\[[0-9a-fA-F:]+\\]|${HOST_LABEL}(\\.${HOST_LABEL})*)(:(?<port>\\d{1,5}))?$`, "i");
@@ -152,7 +153,7 @@ export function wholeNumber(value: string | undefined, min: number, message: () 
 }
 
 /** A true/false key, `fallback` when unset; a malformed one pushes a problem. Written once for every boolean key. */
-export function flag(raw: RawConfig, k: "deleteImagesOnDestroy" | "runChecks" | "promoteTags" | "runnerEphemeral" | "allowPublicRepository" | "runnerSshAgent" | "nixBuildersUseSubstitutes" | "forecast", fallback: boolean, problems: string[]): boolean {
+export function flag(raw: RawConfig, k: "deleteImagesOnDestroy" | "runChecks" | "promoteTags" | "runnerEphemeral" | "allowPublicRepository" | "runnerSshAgent" | "nixBuildersUseSubstitutes" | "forecast" | "explain", fallback: boolean, problems: string[]): boolean {
     const v = raw[k];
     if (v === undefined) return fallback;
     if (v !== "true" && v !== "false") problems.push(`${key(k)}: ${JSON.stringify(v)} must be true or false`);
@@ -226,4 +227,32 @@ export function parseNixAccessTokens(text: string): string {
     const bad = entries.findIndex((e) => !/^[A-Za-z0-9.-]+=[^=\s]\S*$/.test(e));
     if (bad >= 0) throw new LayerstackError(`${key("nixAccessTokens")}: entry ${bad + 1} is not host=token, as Nix's access-tokens setting takes them (e.g. github.com=ghp_..., gitlab.example.com=PAT:glpat-...)`);
     return entries.join(" ");
+}
+
+/**
+ * `layerstack:registryLimits`: what the registry refuses (lib/registryLimits.ts), an object of
+ * whole numbers `maxBlobBytes`, `maxUploadSeconds`, `uploadBytesPerSecond`, `maxLayers` and the
+ * flag `allowOverLimits`; over GHCR's defaults where the registry is ghcr.io.
+ */
+export function parseRegistryLimits(v: unknown, problems: string[]): RegistryLimits | undefined {
+    if (v === undefined) return undefined;
+    const k = key("registryLimits");
+    if (typeof v !== "object" || v === null || Array.isArray(v)) {
+        problems.push(`${k}: must be an object of maxBlobBytes, maxUploadSeconds, uploadBytesPerSecond, maxLayers and allowOverLimits`);
+        return undefined;
+    }
+    const out: Record<string, number | boolean> = {};
+    for (const [name, value] of Object.entries(v as Record<string, unknown>)) {
+        if (name === "allowOverLimits") {
+            if (typeof value === "boolean" || value === "true" || value === "false") out[name] = value === true || value === "true";
+            else problems.push(`${k}.allowOverLimits: ${JSON.stringify(value)} must be true or false`);
+        } else if (["maxBlobBytes", "maxUploadSeconds", "uploadBytesPerSecond", "maxLayers"].includes(name)) {
+            const n = typeof value === "number" ? value : typeof value === "string" && /^\d+$/.test(value) ? Number(value) : NaN;
+            if (Number.isSafeInteger(n) && n >= 1) out[name] = n;
+            else problems.push(`${k}.${name}: ${JSON.stringify(value)} must be a whole number, at least 1`);
+        } else {
+            problems.push(`${k}: unknown limit "${name}" (maxBlobBytes, maxUploadSeconds, uploadBytesPerSecond, maxLayers, allowOverLimits)`);
+        }
+    }
+    return out as RegistryLimits;
 }

@@ -22,12 +22,12 @@ export const STRING_KEYS = [
     "runnerHost", "runnerHostKey", "runnerSshAgent", "runnerEphemeral", "allowPublicRepository", "runnerMinFreeDiskGb",
     "runnerReleaseUrl", "runnerReleaseSha256", "checksOn", "checksDockerHost",
     // A Nix builders value, or a YAML list of machine lines (which arrives as its JSON text).
-    "nixBuilders", "nixBuildersUseSubstitutes", "forecast",
+    "nixBuilders", "nixBuildersUseSubstitutes", "forecast", "explain",
     // A nix2container image whose own layers are the stack's layers (ImagePipelineArgs.containerImage).
     "containerImage",
 ] as const;
 /** Keys whose value is a list or an object (YAML in the stack's file). */
-export const OBJECT_KEYS = ["layers", "checks", "runnerLabels", "nixBuildersHostKeys", "containerLayerIds"] as const;
+export const OBJECT_KEYS = ["layers", "checks", "runnerLabels", "nixBuildersHostKeys", "containerLayerIds", "registryLimits"] as const;
 /** Secret keys (`pulumi config set --secret`). */
 export const SECRET_KEYS = ["registryPassword", "cachixAuthToken", "cacheSigningKey", "githubToken", "runnerSshKey", "runnerJitToken", "nixBuildersSshKey", "nixAccessTokens"] as const;
 

@@ -8,7 +8,8 @@ import { raiseAll } from "../lib/errors";
 import { LayerSpec } from "../lib/graph";
 import { validateImagePipelineArgs } from "../components/imagePipeline";
 import { catalogLayers, composeChecks } from "../layers/compose";
-import { ImageConfig, flag, resolveAfterScheme, validateImage, wholeNumber } from "./image";
+import { ImageConfig, flag, parseRegistryLimits, resolveAfterScheme, validateImage, wholeNumber } from "./image";
+import type { RegistryLimits } from "../lib/registryLimits";
 import { NixBuilders } from "../lib/builders";
 import { validateBuilders } from "./builders";
 import { ProductionConfig, validateProduction } from "./production";
@@ -32,6 +33,10 @@ export interface ValidatedConfig extends Omit<ImageConfig, "flake" | "registry" 
     readonly deleteImagesOnDestroy: boolean;
     /** Ask Nix what the layers' builds would do, before anything runs (`layerstack:forecast`). @default true */
     readonly forecast: boolean;
+    /** Say why each layer changes, in a table at the end of every preview and up (`layerstack:explain`). @default true */
+    readonly explain: boolean;
+    /** What the registry refuses (`layerstack:registryLimits`). @default GHCR's for ghcr.io, else none */
+    readonly registryLimits?: RegistryLimits;
     /** Nix remote builders for the layers' builds (`layerstack:nixBuilders`), the key still to be joined. @default none: this machine builds */
     readonly builders?: Omit<NixBuilders, "sshKey">;
 }
@@ -50,6 +55,8 @@ export function validateConfig(raw: RawConfig, ctx: { stack: string; projectDir:
     const deleteImagesOnDestroy = flag(raw, "deleteImagesOnDestroy", false, problems);
     const runChecks = flag(raw, "runChecks", true, problems);
     const forecast = flag(raw, "forecast", true, problems);
+    const explain = flag(raw, "explain", true, problems);
+    const registryLimits = parseRegistryLimits(raw.registryLimits, problems);
     const overrides = parseCheckOverrides(raw.checks, key("checks"), problems);
     raiseAll(problems);
 
@@ -66,6 +73,6 @@ export function validateConfig(raw: RawConfig, ctx: { stack: string; projectDir:
     const composed = composeChecks({ layers: checked, source: layersSource, own: layerChecks, overrides, overridesKey: key("checks"), variant: production.cuda, run: runChecks });
     return {
         ...image, flake: image.flake!, registry, repository, layers, layersSource, checks: composed,
-        ...(keepImages !== undefined ? { keepImages } : {}), deleteImagesOnDestroy, forecast, ...production, ...(builders ? { builders } : {}),
+        ...(keepImages !== undefined ? { keepImages } : {}), deleteImagesOnDestroy, forecast, explain, ...(registryLimits ? { registryLimits } : {}), ...production, ...(builders ? { builders } : {}),
     };
 }

@@ -15,7 +15,7 @@ import { REPO } from "./support/stack";
  * $kind, $copy_to) or close a program (HOST_PROGRAM_SUFFIX). Each is linted inside the scripts
  * that include it; the test checks that some linted script does.
  */
-const FRAGMENTS = ["AGAIN_ON_5XX", "COPY_TO_PUSH", "HOST_PROGRAM_SUFFIX", "IMAGE_KIND", "IMAGE_KIND_FUNCTIONS", "IMAGE_SOURCE", "REGISTRY_LOGIN"];
+const FRAGMENTS = ["AGAIN_ON_5XX", "BLOB_LIMIT_CHECK", "COPY_TO_PUSH", "HOST_PROGRAM_SUFFIX", "IMAGE_KIND", "IMAGE_KIND_FUNCTIONS", "IMAGE_SOURCE", "REGISTRY_LOGIN"];
 /** Host scripts: also linted as the whole program the host's `sh -s` reads (hostProgram). */
 const HOST_SCRIPTS = ["PREFLIGHT_REMOTE", "INSTALL_REMOTE", "STATE_REMOTE", "REGISTER_REMOTE", "UNREGISTER_REMOTE"];
 

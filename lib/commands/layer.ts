@@ -102,6 +102,29 @@ export const AGAIN_ON_5XX = `again_on_5xx() {
 }`;
 
 /**
+ * Before the copy: a layer blob over the registry's limit (LAYERSTACK_MAX_BLOB_BYTES, from
+ * layerstack:registryLimits maxBlobBytes) is refused before anything is uploaded, with the
+ * preview's message (lib/registryLimits.ts blobLimitMessage). The sizes are the source's, from
+ * its manifest (`skopeo inspect --raw`: skopeo 1.9's --format has no LayersData): an OCI
+ * layout's blobs as stored, and a docker-archive's layer tars uncompressed (its manifest gives
+ * their size as in the archive, containers/image docker/internal/tarfile/src.go), which skopeo
+ * then compresses, so such a blob may be refused that would have fit compressed: the message
+ * says so. A nix2container image's blobs are made by its copyTo while it uploads, so they are
+ * not checked here. Expects $src (IMAGE_SOURCE) and LAYERSTACK_LAYER.
+ */
+export const BLOB_LIMIT_CHECK = `if [ -n "\${LAYERSTACK_MAX_BLOB_BYTES:-}" ] && [ -n "$src" ]; then
+  blob_sizes=$(skopeo inspect --raw "$src" | tr -d ' \\n\\t' | sed -n 's/.*"layers":\\[\\(.*\\)\\].*/\\1/p' | grep -o '"size":[0-9]*' | cut -d: -f2)
+  for blob_size in $blob_sizes; do
+    if [ "$blob_size" -gt "$LAYERSTACK_MAX_BLOB_BYTES" ]; then
+      how="as the image stores it"
+      case $kind in docker-archive*|stream) how="uncompressed, as the archive holds it: skopeo compresses it on upload, so it may fit compressed" ;; esac
+      echo "layer $LAYERSTACK_LAYER: its blob of $blob_size B ($how) is over the registry's limit of $LAYERSTACK_MAX_BLOB_BYTES B (layerstack:registryLimits maxBlobBytes); the registry would refuse it, so nothing was uploaded" >&2
+      exit 1
+    fi
+  done
+fi`;
+
+/**
  * Pushes one built layer. Inputs:
  *   LAYERSTACK_DRV_PATH        realised again first (a no-op unless garbage-collected), under
  *                              a GC root in the private $tmp (an indirect root: nix-store
@@ -115,6 +138,7 @@ export const AGAIN_ON_5XX = `again_on_5xx() {
  *   LAYERSTACK_REGISTRY        host[:port]; LAYERSTACK_TLS_VERIFY true|false
  *   LAYERSTACK_REPOSITORY      <registry>/<path>; LAYERSTACK_TAG the immutable tag
  *   LAYERSTACK_REGISTRY_USERNAME, LAYERSTACK_REGISTRY_PASSWORD (secret)  optional
+ *   LAYERSTACK_MAX_BLOB_BYTES  optional: the registry's largest blob (BLOB_LIMIT_CHECK)
  *   LAYERSTACK_PARENT_LAYER, LAYERSTACK_PARENT_IMAGE  the parent's id and its pushed image,
  *                              `<registry>/<path>:<tag>` (PARENT_PREFIX_CHECK); unset for a root
  * The image's kind is detected from the output (lib/commands/image.ts) and an unknown kind
@@ -129,6 +153,7 @@ out=$(readlink "$tmp/image")
 ${IMAGE_KIND}
 ${REGISTRY_LOGIN}
 ${IMAGE_SOURCE}
+${BLOB_LIMIT_CHECK}
 ${AGAIN_ON_5XX}
 if [ -n "$copy_to" ]; then
   ${COPY_TO_PUSH}
@@ -181,6 +206,8 @@ export interface PushInputs {
     readonly registryAuth?: RegistryAuth;
     /** @default none */
     readonly nixConfig?: pulumi.Input<string>;
+    /** The registry's largest blob, in bytes (BLOB_LIMIT_CHECK). @default none */
+    readonly maxBlobBytes?: number;
 }
 
 /** The push's environment: PUSH_SCRIPT with the stack's Nix settings, under DEFAULT_TIMEOUTS.push. */
@@ -197,5 +224,6 @@ export function pushEnv(p: PushInputs): ScriptEnv {
         LAYERSTACK_TAG: p.tag,
         ...(p.parent ? { LAYERSTACK_PARENT_LAYER: p.parent.layer, LAYERSTACK_PARENT_IMAGE: p.parent.image } : {}),
         ...nixConfigEnv(p.nixConfig),
+        ...(p.maxBlobBytes !== undefined ? { LAYERSTACK_MAX_BLOB_BYTES: String(p.maxBlobBytes) } : {}),
     };
 }

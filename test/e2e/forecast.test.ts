@@ -98,7 +98,8 @@ test("a no-op preview: every layer unchanged, one nix eval and one dry run, noth
     cold = project.outputs().layers;
     const before = project.argvCount();
     const r = must(project.pulumi(["preview", "--expect-no-changes"]), "preview");
-    expect(r.stdout).toContain(`forecast: nothing to build or fetch for the ${LAYERS.length} layers`);
+    // The table (lib/previewReport.ts) that ends the preview: nothing to build or fetch, per layer and in all.
+    expect(r.stdout).toMatch(new RegExp(`\\n\\s*total +0 of ${LAYERS.length} +0 +0 +0 B\\n`));
     expect(r.stdout).not.toContain("layerstack:index:NixImageLayer (");
     const calls = project.argv(before);
     // The version check, the one evaluation, the daemon's word on the cache, the one dry run (of each derivation's outputs).
@@ -134,18 +135,13 @@ test("after a one-layer change, preview and the forecast output name exactly the
     };
 
     const r = must(project.pulumi(["preview"]), "preview after the change");
-    const fetchLine = `fetch ${base.blobOut} (${formatSize(downloadSize)} download, ${formatSize(narSize)} unpacked, from ${CACHE_URL})`;
-    for (const [id, image] of [[L2, two.image], [L3, three.image]]) {
-        expect(diagnostics(r.stdout, `layerstack:index:NixImageLayer (${id}):`)).toEqual([
-            `forecast: build: 3 derivations to build, 1 path to fetch: ${formatSize(downloadSize)} download, ${formatSize(narSize)} unpacked`,
-            ...[two.pkg, two.blob, image].sort().map((d) => `build ${d}`),
-            fetchLine,
-        ]);
-    }
-    for (const id of [L1, L4]) expect(diagnostics(r.stdout, `layerstack:index:NixImageLayer (${id}):`)).toBeUndefined();
-    // Nix's own total (printMissing, MiB with two decimals) is the cache's sizes.
-    const mib = (b: number) => (b / 1024 / 1024).toFixed(2);
-    expect(r.stdout).toContain(`forecast: 2 of 4 layers have work: 4 derivations to build, 1 path to fetch (${mib(downloadSize)} MiB download, ${mib(narSize)} MiB unpacked, as Nix sums them)`);
+    // No per-layer forecast messages any more: one table ends the preview, with each layer's counts and
+    // Nix's own totals (4 distinct derivations, 1 path), and the paths in the `forecast` output.
+    for (const id of LAYERS.map((l) => l.id)) expect(diagnostics(r.stdout, `layerstack:index:NixImageLayer (${id}):`)).toBeUndefined();
+    const table = diagnostics(r.stdout, `pulumi:pulumi:Stack (layerstack-${project.stack}):`)!;
+    for (const id of [L2, L3]) expect(table.find((l) => l.startsWith(`${id} `))).toMatch(new RegExp(`^${id} +changes +.* +3 +1 +`));
+    for (const id of [L1, L4]) expect(table.find((l) => l.startsWith(`${id} `))).toMatch(new RegExp(`^${id} +- +unchanged +0 +0 +-$`));
+    expect(table[table.length - 1]).toMatch(/^total +2 of 4 +4 +1 +/);
 
     // The up computes the same forecast before its builds start, exports it, and Nix does just that.
     const before = project.argvCount();
@@ -175,10 +171,13 @@ test("npm run graph colours each layer unchanged, substitute or build from the p
     project.editFixtureLayer(L4, { content: `PyTorch, rebuilt elsewhere (${nonce})` });
     project.editFixtureLayer(L2, { content: `Python 3.14, changed again (${nonce})` });
 
+    const report = path.join(project.dir, "report.json");
+    project.env.LAYERSTACK_PREVIEW_REPORT = report;
     const r = must(project.pulumi(["preview", "--json", "--show-sames"]), "preview --json");
+    delete project.env.LAYERSTACK_PREVIEW_REPORT;
     const file = path.join(project.dir, "preview.json");
     fs.writeFileSync(file, r.stdout);
-    const g = graph(["--preview", file]);
+    const g = graph(["--preview", file, "--report", report]);
     expect(g.status).toBe(0);
     const node = (id: string) => g.stdout.split("\n").find((l) => l.startsWith(`  ${id.replace(/[^A-Za-z0-9_]/g, "_")}[`))!;
     expect(node(L1)).toMatch(/<br\/>unchanged: nothing to build or fetch<br\/>.*:::unchanged$/);

@@ -19,6 +19,11 @@
 //   DELETE /repos/{owner}/{repo}/actions/secrets/{name}             204; 404
 //   (docs.github.com/en/rest/actions/variables, /rest/actions/secrets; names are case-insensitive,
 //   stored upper case) and GET /_standin/actions: what the repository holds, secrets as sha256 prefixes.
+//   GET    /repos/{owner}/{repo}/pulls?state=open&head={owner}:{branch}   the open pull requests of that head
+//   POST   /repos/{owner}/{repo}/pulls                               {title, head, base, body}: 201 {number, html_url};
+//                                                                     422 "A pull request already exists" for an open one of that head
+//   PATCH  /repos/{owner}/{repo}/pulls/{number}                      {title, body}: 200
+//   (docs.github.com/en/rest/pulls/pulls) and GET /_standin/pulls: every pull request, bodies included.
 // and, for the stand-in runner on the host (what the real runner does against GitHub's own services):
 //   POST   /_standin/register  (Authorization: RemoteAuth <registration token>) {name, labels, replace}
 //   POST   /_standin/job-done  (Authorization: RemoteAuth <encoded JIT config>): the ephemeral runner took its job
@@ -38,6 +43,7 @@ let visibility = env.STANDIN_VISIBILITY || "private";
 const registrationTokens = new Map(); // sha -> expiry
 const jitConfigs = new Map(); // sha -> runner id
 const runners = new Map(); // id -> runner
+const pulls = new Map(); // number -> pull request
 let nextId = 40;
 const variables = new Map(); // NAME -> value
 const secrets = new Map(); // NAME -> sha prefix of the value
@@ -115,6 +121,36 @@ const server = http.createServer(async (req, res) => {
             jitConfigs.delete(sha(c));
             runners.delete(id);
             return done(200, { id }, { jit: sha(c).slice(0, 16) });
+        }
+        if (req.method === "GET" && url.pathname === "/_standin/pulls") return done(200, [...pulls.values()]);
+        const p = /^\/repos\/([^/]+)\/([^/]+)\/pulls(?:\/(\d+))?$/.exec(url.pathname);
+        if (p) {
+            if (p[1] !== owner || p[2] !== repo) return done(404, { message: "Not Found" });
+            const t = bearer(req);
+            if (!t || !accepted.has(sha(t))) return done(401, { message: "Bad credentials" }, { auth: t ? "bad" : "none" });
+            entry.auth = sha(t).slice(0, 16);
+            if (!p[3] && req.method === "GET") {
+                const head = url.searchParams.get("head"), state = url.searchParams.get("state") || "open";
+                return done(200, [...pulls.values()].filter((x) => (state === "all" || x.state === state) && (!head || `${owner}:${x.head.ref}` === head)));
+            }
+            if (!p[3] && req.method === "POST") {
+                const b = JSON.parse(body || "{}");
+                if (typeof b.title !== "string" || typeof b.head !== "string" || typeof b.base !== "string") return done(422, { message: "Validation Failed" });
+                if ([...pulls.values()].some((x) => x.state === "open" && x.head.ref === b.head)) return done(422, { message: `Validation Failed: A pull request already exists for ${owner}:${b.head}.` });
+                const number = pulls.size + 1;
+                const pr = { number, state: "open", title: b.title, body: b.body ?? "", head: { ref: b.head }, base: { ref: b.base }, html_url: `http://github.invalid/${owner}/${repo}/pull/${number}` };
+                pulls.set(number, pr);
+                return done(201, pr);
+            }
+            if (p[3] && req.method === "PATCH") {
+                const pr = pulls.get(Number(p[3]));
+                if (!pr) return done(404, { message: "Not Found" });
+                const b = JSON.parse(body || "{}");
+                if (typeof b.title === "string") pr.title = b.title;
+                if (typeof b.body === "string") pr.body = b.body;
+                return done(200, pr);
+            }
+            return done(404, { message: "Not Found" });
         }
         if (req.method === "GET" && url.pathname === "/_standin/actions") {
             return done(200, { variables: Object.fromEntries(variables), secrets: Object.fromEntries(secrets) });

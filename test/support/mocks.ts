@@ -25,7 +25,7 @@ export function installMocks(opts: { stdout?: (r: Recorded) => string | undefine
         call(args) {
             throw new Error(`unexpected invoke ${args.token}`);
         },
-    }, "layerstack", "unittest", false);
+    }, "layerstack", "unittest", false, "organization");
     return recorded;
 }
 

@@ -1,0 +1,82 @@
+// The preview that says why (ImagePipeline): each layer's contents now (lib/contents.ts, read
+// from the .drv files the program's one `nix eval` wrote), against those of the stack's last
+// update, which the stack keeps as its `layerContents` output and reads back with a
+// StackReference to itself. A StackReference is the engine's own read of a stack's outputs
+// (pulumi/pulumi pkg/resource/deploy/builtins.go readStackReference: backendClient.
+// GetStackOutputs, any stack of the backend, this one included), so it works on a fresh
+// machine whose store never held the old derivations, and costs no Nix call at all.
+import * as fs from "fs";
+import * as pulumi from "@pulumi/pulumi";
+import { LayerContents, LayerWhy, layerContents, whyChanged } from "./contents";
+import { LayerstackError } from "./errors";
+import { DryRun, LayerForecast, readDrvFile } from "./forecast";
+import { PreviewReport, PublishedSizes, buildReport, renderText } from "./previewReport";
+import { RegistryLimits, checkLimits } from "./registryLimits";
+
+/** The stack outputs the report reads back from the stack's last update (index.ts exports them under these names). */
+export const CONTENTS_OUTPUT = "layerContents";
+export const LAYERS_OUTPUT = "layers";
+export const FORECAST_OUTPUT = "forecast";
+export const CHANGES_OUTPUT = "changes";
+
+/** The environment variable naming a file the report is written to as JSON (CI: scripts/preview-table.ts). */
+export const REPORT_FILE_ENV = "LAYERSTACK_PREVIEW_REPORT";
+
+/** The contents of every layer, parents first, from the store's .drv files (no Nix process). */
+export function contentsOf(layers: readonly { id: string; parent?: string; drvPath: string }[]): Record<string, LayerContents> {
+    const byId = new Map(layers.map((l) => [l.id, l]));
+    const memo = new Map<string, ReadonlySet<string>>();
+    const out: Record<string, LayerContents> = {};
+    for (const l of layers) {
+        const p = l.parent ? byId.get(l.parent) : undefined;
+        out[l.id] = layerContents({ drvPath: l.drvPath, ...(p ? { parent: { id: p.id, drvPath: p.drvPath } } : {}) }, readDrvFile, memo);
+    }
+    return out;
+}
+
+/** What the stack's last update exported, as the report reads it. */
+export interface LastUpdate {
+    readonly contents?: Record<string, LayerContents>;
+    readonly layers?: Record<string, PublishedSizes>;
+    readonly forecast?: unknown;
+    readonly changes?: unknown;
+}
+
+/** The stack's own last outputs, through a StackReference to itself (`<name>-last-update`). */
+export function lastUpdate(name: string, parent: pulumi.Resource): pulumi.Output<LastUpdate> {
+    const self = `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`;
+    const ref = new pulumi.StackReference(`${name}-last-update`, { name: self }, { parent });
+    return pulumi.all([ref.getOutput(CONTENTS_OUTPUT), ref.getOutput(LAYERS_OUTPUT), ref.getOutput(FORECAST_OUTPUT), ref.getOutput(CHANGES_OUTPUT)])
+        .apply(([contents, layers, forecast, changes]) => ({ contents, layers, forecast, changes }));
+}
+
+export interface ChangeReportArgs {
+    readonly layers: readonly { id: string; parent?: string }[];
+    readonly contents: Record<string, LayerContents>;
+    readonly last: pulumi.Output<LastUpdate>;
+    readonly forecast?: pulumi.Output<{ layers: Record<string, LayerForecast>; dry: DryRun } | undefined>;
+    readonly limits: RegistryLimits;
+}
+
+/**
+ * The report, once the forecast and the last update are known: printed as one stack-level
+ * message (the table ends the preview's Diagnostics), written to $LAYERSTACK_PREVIEW_REPORT when
+ * set, and checked against the registry's limits: a firm limit broken fails the report's Output,
+ * which every layer's build waits for (NixImageLayer `startAfter`), so nothing is built.
+ */
+export function changeReport(args: ChangeReportArgs): pulumi.Output<PreviewReport & { why: Record<string, LayerWhy> }> {
+    return pulumi.all([args.forecast ?? pulumi.output(undefined), args.last]).apply(([f, last]) => {
+        const why = whyChanged(args.layers, args.contents, last.contents);
+        const report = buildReport(args.layers, why, f?.layers, last.layers, f?.dry);
+        pulumi.log.info(renderText(report));
+        const file = process.env[REPORT_FILE_ENV];
+        if (file) fs.writeFileSync(file, JSON.stringify({ stack: pulumi.getStack(), ...report }, null, 2) + "\n");
+        const { errors, warnings } = checkLimits(report, args.limits);
+        for (const w of warnings) pulumi.log.warn(w);
+        if (errors.length) {
+            for (const e of errors) pulumi.log.error(e);
+            throw new LayerstackError(`the registry would refuse ${errors.length === 1 ? "a layer" : `${errors.length} layers`}, so nothing is built: ${errors.join("; ")} (set layerstack:registryLimits allowOverLimits to go on)`);
+        }
+        return { ...report, why };
+    });
+}
