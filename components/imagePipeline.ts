@@ -130,6 +130,20 @@ export interface ContainerImageSpec {
     readonly layerIds?: readonly string[];
 }
 
+/**
+ * Each layer's contents (lib/changeReport.ts contentsOf); undefined, with a warning, when the
+ * .drv files cannot be read here (a store that is not this machine's), which leaves the
+ * preview without its "why", as a failed forecast leaves it without the forecast.
+ */
+function readContents(layers: { id: string; parent?: string; drvPath: string }[]): Record<string, LayerContents> | undefined {
+    try {
+        return contentsOf(layers);
+    } catch (e) {
+        pulumi.log.warn(`why: reading the layers' derivations failed, so this preview does not say why each layer changes: ${(e as Error).message}`);
+        return undefined;
+    }
+}
+
 /** The ids a container image's layers get when none are given: `<id>-layer01`, ... by position. */
 export function containerLayerIds(id: string, count: number): string[] {
     return Array.from({ length: count }, (_, i) => `${id}-layer${String(i + 1).padStart(2, "0")}`);
@@ -234,8 +248,7 @@ export class ImagePipeline extends pulumi.ComponentResource {
         const explain = args.explain !== false;
         const last: pulumi.Output<LastUpdate> | undefined = explain ? lastUpdate(name, this) : undefined;
         // What each layer holds, from the .drv files the evaluation wrote (no Nix process).
-        const contents: Record<string, LayerContents> | undefined = explain
-            ? contentsOf(ordered.map((l) => ({ id: l.id, parent: l.parent, drvPath: (evaluated.get(l.attr) as Evaluated).drvPath }))) : undefined;
+        const contents = explain ? readContents(ordered.map((l) => ({ id: l.id, parent: l.parent, drvPath: (evaluated.get(l.attr) as Evaluated).drvPath }))) : undefined;
         // Asked once for all layers, before anything runs (lib/forecast.ts). With a nix-store
         // cache its settings are known now and the forecast runs at once; a Cachix cache's once
         // its info is read.

@@ -10,7 +10,6 @@
 // more layers than that does not start under Docker's overlay2: 127 leaves the container's own
 // upper layer. The upload time is an estimate at an assumed bandwidth, so it only warns; the
 // blob size and the layer count fail the preview, unless `allowOverLimits` is set.
-import { formatSize } from "./forecast";
 import type { PreviewReport } from "./previewReport";
 
 export interface RegistryLimits {
@@ -55,7 +54,7 @@ export function checkLimits(report: PreviewReport, limits: RegistryLimits): { er
         if (limits.maxUploadSeconds !== undefined && r.blobBytes !== undefined && r.uploadFrom !== "last publish: config and manifest") {
             const seconds = r.blobBytes / (limits.uploadBytesPerSecond ?? GHCR_LIMITS.uploadBytesPerSecond!);
             if (seconds > limits.maxUploadSeconds) {
-                over(`layer ${r.id}: its blob of ${formatSize(r.blobBytes)} (${from}) takes about ${Math.round(seconds)} s to upload at ${limits.uploadBytesPerSecond ?? GHCR_LIMITS.uploadBytesPerSecond} bytes/s, over the registry's ${limits.maxUploadSeconds} s (layerstack:registryLimits maxUploadSeconds, uploadBytesPerSecond); an estimate, so a warning`, false);
+                over(`layer ${r.id}: its blob of ${r.blobBytes} B (${from}) takes about ${Math.round(seconds)} s to upload at ${limits.uploadBytesPerSecond ?? GHCR_LIMITS.uploadBytesPerSecond} bytes/s, over the registry's ${limits.maxUploadSeconds} s (layerstack:registryLimits maxUploadSeconds, uploadBytesPerSecond); an estimate, so a warning`, false);
             }
         }
     }

@@ -18,6 +18,9 @@ export function installMocks(opts: { stdout?: (r: Recorded) => string | undefine
             const r = { type: args.type, name: args.name, inputs: args.inputs };
             recorded.push(r);
             const state = { ...args.inputs };
+            // A StackReference reads the stack's outputs: a new stack has none (the engine's builtins.go
+            // readStackReference answers an empty map), which is what a unit test's stack is.
+            if (args.type === "pulumi:pulumi:StackReference") state.outputs = {};
             const stdout = opts.stdout?.(r);
             if (stdout !== undefined) state.stdout = stdout;
             return { id: `${args.name}-id`, state };
