@@ -2,7 +2,7 @@
 // measured side by side in one run (issue 5, "Benchmarks"). Writes bench/RESULTS.md.
 //
 // Every comparison alternates its contenders within each repetition (the order rotates) and
-// reports medians. BENCH_ONLY=noop,cold,change,scale,large,drift,forecast runs a subset (the rows
+// reports medians. BENCH_ONLY=noop,cold,change,scale,large,drift,forecast,why runs a subset (the rows
 // of the others are carried over from the results file); BENCH_REPS scales the repetition counts
 // (e.g. BENCH_REPS=1 for a quick look).
 import { spawn, spawnSync } from "child_process";
@@ -19,7 +19,7 @@ import { NOTES } from "./notes";
 import { runForecast } from "../lib/forecast";
 import { substituterConfig } from "../components/binaryCache";
 
-const ALL = ["noop", "change", "cold", "scale", "large", "drift", "forecast"];
+const ALL = ["noop", "change", "cold", "scale", "large", "drift", "forecast", "why"];
 const ONLY = (process.env.BENCH_ONLY ?? ALL.join(",")).split(",");
 const REPS = Number(process.env.BENCH_REPS ?? "0");
 const reps = (n: number) => (REPS > 0 ? Math.min(REPS, n) : n);
@@ -586,6 +586,36 @@ function forecastCost(): void {
         ratio: `${(100 * change.fc / change.pv).toFixed(1)} %`, goal: "a fixed number of Nix calls, not one per layer", met: ["build,config,path-info", "build,show-config,path-info"].includes(change.calls.join(",")) ? "yes" : "NO" });
 }
 
+// ---------------------------------------------------------------- 9: the preview that says why
+
+/**
+ * What the "why" and the upload estimate (layerstack:explain: lib/contents.ts, lib/changeReport.ts)
+ * add to a preview: two stacks of the 12-layer catalog, the same but for explain, previewed
+ * alternately, unchanged and then after a one-package change of pak3's list (not applied).
+ */
+function whyCost(): void {
+    const on = project("whyon", { "layerstack:repository": "bench/why-on", "layerstack:runChecks": "false" });
+    const off = project("whyoff", { "layerstack:repository": "bench/why-off", "layerstack:runChecks": "false", "layerstack:explain": "false" });
+    for (const p of [on, off]) {
+        log(`why: ${p.stack}, cold up (setup)`);
+        must(p.up(), `${p.stack}: cold up`);
+    }
+    const preview = (p: TestProject, args: string[]) => () => must(sh("pulumi", ["preview", ...args, "--stack", p.stack, "--non-interactive"], { cwd: p.dir, env: { ...p.env, PATH: withoutShims(p) } }), `${p.stack}: preview`);
+    const row = (name: string, args: string[]) => {
+        const t = alternate(reps(7), { on: preview(on, args), off: preview(off, args) });
+        const [a, b] = [median(t.on), median(t.off)];
+        const ratio = a / b;
+        result({ name, measured: `preview with it ${secs(a)}, without (layerstack:explain false) ${secs(b)} (medians of ${t.on.length}, 12 layers)`,
+            ratio: f2(ratio), goal: "≤ 1.10", met: ratio <= 1.1 ? "yes" : "NO" });
+    };
+    row("9. The why and the upload estimate: no-op preview ÷ the same without them", ["--expect-no-changes"]);
+    for (const p of [on, off]) {
+        const list = path.join(p.flakeDir, "files/pak3.txt");
+        fs.writeFileSync(list, fs.readFileSync(list, "utf8").replace("numpy==2.3.1", "numpy==2.3.2"));
+    }
+    row("9b. … one-layer-change preview (a package of pak3's list) ÷ the same without them", []);
+}
+
 // ---------------------------------------------------------------- main
 
 function machine(): string {
@@ -594,7 +624,7 @@ function machine(): string {
 }
 
 /** The rows (benchmark numbers) each BENCH_ONLY part measures. */
-const GROUPS: Record<string, string[]> = { noop: ["1"], change: ["3"], cold: ["2", "5"], scale: ["4"], large: ["6"], drift: ["7"], forecast: ["8"] };
+const GROUPS: Record<string, string[]> = { noop: ["1"], change: ["3"], cold: ["2", "5"], scale: ["4"], large: ["6"], drift: ["7"], forecast: ["8"], why: ["9"] };
 
 /**
  * A partial run (BENCH_ONLY) keeps the rows it did not measure from the results file, and
@@ -657,6 +687,7 @@ async function main(): Promise<void> {
         if (ONLY.includes("drift")) await drift();
         if (ONLY.includes("large")) await large();
         if (ONLY.includes("forecast")) forecastCost();
+        if (ONLY.includes("why")) whyCost();
     } finally {
         for (const c of cleanup.reverse()) { try { c(); } catch { /* best effort */ } }
     }

@@ -11,7 +11,7 @@ import { CHANGES_OUTPUT, CONTENTS_OUTPUT, FORECAST_OUTPUT, LastUpdate, changeRep
 import { LayerContents } from "../lib/contents";
 import { LayerForecast, forecastLayers } from "../lib/forecast";
 import { ReportRow } from "../lib/previewReport";
-import { RegistryLimits, limitsFor } from "../lib/registryLimits";
+import { RegistryLimits, hasLimits, limitsFor } from "../lib/registryLimits";
 import { EvalResult, Evaluated, evaluateAttrs, isEvalFailure, joinNixConfig, joinNixConfigText } from "../lib/nix";
 import { checkCacheTrust } from "../lib/nixTrust";
 import { nameProblem } from "../lib/reference";
@@ -281,7 +281,8 @@ export class ImagePipeline extends pulumi.ComponentResource {
                 checkRegistry: args.checkRegistry,
                 builders: args.builders,
                 ...(args.nixAccessTokens ? { nixAccessTokens: pulumi.secret(args.nixAccessTokens) } : {}),
-                ...(report ? { startAfter: report } : {}),
+                // Only with limits to check: otherwise no build waits for anything.
+                ...(report && hasLimits(limits) ? { startAfter: report } : {}),
                 ...(limits.maxBlobBytes !== undefined && !limits.allowOverLimits ? { maxBlobBytes: limits.maxBlobBytes } : {}),
             }, { parent: this });
             components.set(l.id, layer);

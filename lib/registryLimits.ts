@@ -33,6 +33,11 @@ export function limitsFor(registry: string, own?: RegistryLimits): RegistryLimit
     return { ...base, ...(own ?? {}) };
 }
 
+/** Whether any limit is set (a firm one, which the builds must wait for the check of). */
+export function hasLimits(l: RegistryLimits): boolean {
+    return l.maxBlobBytes !== undefined || l.maxLayers !== undefined || l.maxUploadSeconds !== undefined;
+}
+
 /** The message of a blob over the limit (the preview's and the push's). */
 export function blobLimitMessage(layer: string, bytes: number, limit: number, estimate?: string): string {
     return `layer ${layer}: its blob of ${bytes} B${estimate ? ` (${estimate})` : ""} is over the registry's limit of ${limit} B (layerstack:registryLimits maxBlobBytes); the registry would refuse it`;

@@ -4,6 +4,7 @@
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import { shortSize } from "../../lib/previewReport";
 import { REPO, TestProject, TestRegistry, must } from "../support/stack";
 
 const registry = new TestRegistry(5804);
@@ -51,13 +52,16 @@ test("a broken layer in one branch: the other branch and the layers above it pub
     const rows = text.trimEnd().split("\n");
     expect(rows[0]).toMatch(/^layer\s+status\s+step\s+detail$/);
     const row = (id: string) => rows.find((l) => l.startsWith(`${id} `))!.replace(/\s+/g, " ").trim();
-    expect(row("layer01-base-cuda")).toBe("layer01-base-cuda published");
-    expect(row("layer02-python-tools")).toBe("layer02-python-tools published");
+    // A published layer's row says what its push uploaded (scripts/run-table.ts pushedBytes): here every blob is new.
+    const uploaded = /^uploaded [\d.]+ (B|KiB|MiB)$/;
+    const published = (id: string) => { const m = new RegExp(`^${id} published (.*)$`).exec(row(id)); expect(m?.[1]).toMatch(uploaded); };
+    published("layer01-base-cuda");
+    published("layer02-python-tools");
     expect(row("layer03-gcc15")).toMatch(/^layer03-gcc15 failed build error: builder for '\/nix\/store\/[0-9a-z]{32}-layer03-gcc15-pkg\.drv' failed with exit code 1;$/);
     expect(text).toContain("> fixture layer layer03-gcc15 is marked broken");
     expect(row("layer04-pytorch")).toBe("layer04-pytorch skipped build its ancestor layer03-gcc15 failed");
-    expect(row("slim")).toBe("slim published");
-    expect(row("slim-app")).toBe("slim-app published");
+    published("slim");
+    published("slim-app");
     expect(rows[rows.length - 1]).toBe("4 published, 0 unchanged, 1 failed, 1 skipped");
     // Checked after the table, whose rows say why a layer was not published (step and last lines).
     expect(registry.repositories()).toEqual(["layer01-base-cuda", "layer02-python-tools", "slim", "slim-app"].map((id) => `layerstack/megapak/${id}`));
@@ -75,8 +79,11 @@ test("once fixed, the next up publishes the rest; the table shows the others unc
     const events = path.join(project.dir, "events-fixed.jsonl");
     fs.writeFileSync(events, r.stdout);
     const rows = table(events).trimEnd().split("\n").map((l) => l.replace(/\s+/g, " ").trim());
+    // What each push uploaded: its new own blob, its config and its manifest, as the stack's outputs give their sizes.
+    const out = project.outputs().layers;
+    const up = (id: string) => `uploaded ${shortSize(out[id].ownBlobSize + out[id].configSize + out[id].manifestSize)}`;
     expect(rows.slice(1)).toEqual([
-        "layer01-base-cuda unchanged", "layer02-python-tools unchanged", "layer03-gcc15 published", "layer04-pytorch published",
+        "layer01-base-cuda unchanged", "layer02-python-tools unchanged", `layer03-gcc15 published ${up("layer03-gcc15")}`, `layer04-pytorch published ${up("layer04-pytorch")}`,
         "slim unchanged", "slim-app unchanged", "2 published, 4 unchanged, 0 failed, 0 skipped",
     ]);
 });

@@ -186,7 +186,10 @@ test("npm run graph colours each layer unchanged, substitute or build from the p
     const image = narinfo(outputOf(elsewhere.image));
     expect(node(L4)).toMatch(new RegExp(`<br/>will rebuild<br/>substitute: 1 path to fetch: ${formatSize(image.downloadSize).replace(/[()]/g, "\\$&")} download, .*:::substitute$`));
     for (const c of ["unchanged", "substitute", "build"]) expect(g.stdout).toMatch(new RegExp(`^  classDef ${c} fill:#[0-9a-f]+,stroke:#[0-9a-f]+$`, "m"));
-    expect(g.stdout).toContain(`  ${L1.replace(/-/g, "_")} --> ${L4.replace(/-/g, "_")}`);
+    // Each changed layer's edge says why (the report's few words): layers 02 and 04 changed their content string, an
+    // environment variable of their own derivations (no package or source): a recipe change; 03 follows 02.
+    expect(g.stdout).toContain(`  ${L1.replace(/-/g, "_")} -->|"recipe changed"| ${L4.replace(/-/g, "_")}`);
+    expect(g.stdout).toContain(`  ${L2.replace(/-/g, "_")} -->|"parent changed (${L2})"| ${L3.replace(/-/g, "_")}`);
 
     // The up fetches layer 04's image instead of building it, as forecast.
     must(project.up(), "up");
