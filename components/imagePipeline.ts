@@ -246,7 +246,7 @@ export class ImagePipeline extends pulumi.ComponentResource {
         const nixConfig = joinNixConfig(args.nixConfig, args.cache?.nixConfig);
         const limits = limitsFor(args.registry, args.registryLimits);
         const explain = args.explain !== false;
-        const last: pulumi.Output<LastUpdate> | undefined = explain ? lastUpdate(name, this) : undefined;
+        const last: pulumi.Output<LastUpdate> | undefined = explain ? lastUpdate(this) : undefined;
         // What each layer holds, from the .drv files the evaluation wrote (no Nix process).
         const contents = explain ? readContents(ordered.map((l) => ({ id: l.id, parent: l.parent, drvPath: (evaluated.get(l.attr) as Evaluated).drvPath }))) : undefined;
         // Asked once for all layers, before anything runs (lib/forecast.ts). With a nix-store

@@ -18,8 +18,6 @@ pulumi.runtime.setMocks({
         recorded.push({ type: args.type, name: args.name, inputs: args.inputs });
         const state: Record<string, unknown> = { ...args.inputs };
         if (args.name.endsWith("-push")) state.stdout = `${DIGEST}\n${fakeManifest([10, 20])}`;
-        // A new stack's StackReference to itself: no outputs yet (see test/support/mocks.ts).
-        if (args.type === "pulumi:pulumi:StackReference") state.outputs = {};
         if (args.type === "docker:index/remoteImage:RemoteImage") state.imageId = `sha256:${"ee".repeat(32)}`;
         // The image's config as the registry would give it, through the real CHECK_ENV_JQ.
         if (args.name.endsWith("-check-image-env")) state.stdout = checkEnvOf(IMAGE_CONFIG);
@@ -30,6 +28,8 @@ pulumi.runtime.setMocks({
         return { id: `${args.name}-id`, state };
     },
     call(args) {
+        // The read of the stack's last outputs (lib/changeReport.ts): a new stack has none.
+        if (args.token === "pulumi:pulumi:readStackOutputs") return { name: args.inputs.name, outputs: {} };
         throw new Error(`unexpected invoke ${args.token}`);
     },
 }, "layerstack", "cu130", false, "organization");

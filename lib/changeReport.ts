@@ -1,10 +1,13 @@
 // The preview that says why (ImagePipeline): each layer's contents now (lib/contents.ts, read
 // from the .drv files the program's one `nix eval` wrote), against those of the stack's last
-// update, which the stack keeps as its `layerContents` output and reads back with a
-// StackReference to itself. A StackReference is the engine's own read of a stack's outputs
-// (pulumi/pulumi pkg/resource/deploy/builtins.go readStackReference: backendClient.
-// GetStackOutputs, any stack of the backend, this one included), so it works on a fresh
-// machine whose store never held the old derivations, and costs no Nix call at all.
+// update, which the stack keeps as its `layerContents` output and reads back through the
+// engine's builtin invoke `pulumi:pulumi:readStackOutputs`: the same read of a stack's outputs
+// a StackReference makes (pulumi/pulumi v3.248.0 pkg/resource/deploy/builtins.go: Invoke
+// readStackOutputs -> readStackReference -> backendClient.GetStackOutputs, any stack of the
+// backend, this one included), but as an invoke it leaves no resource in the state: a
+// StackReference's state would lag one update behind the outputs it read, and every `refresh`
+// would find it changed. It works on a fresh machine whose store never held the old
+// derivations, and costs no Nix call at all.
 import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
 import { LayerContents, LayerWhy, layerContents, whyChanged } from "./contents";
@@ -42,12 +45,17 @@ export interface LastUpdate {
     readonly changes?: unknown;
 }
 
-/** The stack's own last outputs, through a StackReference to itself (`<name>-last-update`). */
-export function lastUpdate(name: string, parent: pulumi.Resource): pulumi.Output<LastUpdate> {
+/** The engine's builtin invoke that reads a stack's outputs (see the header). */
+export const READ_STACK_OUTPUTS = "pulumi:pulumi:readStackOutputs";
+
+/** The stack's own last outputs (the engine's readStackOutputs of this stack). */
+export function lastUpdate(parent: pulumi.Resource): pulumi.Output<LastUpdate> {
     const self = `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`;
-    const ref = new pulumi.StackReference(`${name}-last-update`, { name: self }, { parent });
-    return pulumi.all([ref.getOutput(CONTENTS_OUTPUT), ref.getOutput(LAYERS_OUTPUT), ref.getOutput(FORECAST_OUTPUT), ref.getOutput(CHANGES_OUTPUT)])
-        .apply(([contents, layers, forecast, changes]) => ({ contents, layers, forecast, changes }));
+    const read = pulumi.runtime.invoke(READ_STACK_OUTPUTS, { name: self }, { parent }) as Promise<{ outputs?: Record<string, any> }>;
+    return pulumi.output(read.then((r) => {
+        const o = r.outputs ?? {};
+        return { contents: o[CONTENTS_OUTPUT], layers: o[LAYERS_OUTPUT], forecast: o[FORECAST_OUTPUT], changes: o[CHANGES_OUTPUT] };
+    }));
 }
 
 export interface ChangeReportArgs {
