@@ -18,8 +18,9 @@ import { LayerSpec } from "../lib/graph";
 import { NOTES } from "./notes";
 import { runForecast } from "../lib/forecast";
 import { substituterConfig } from "../components/binaryCache";
+import { dagStats, generateDag, writeScaleFlake } from "./scaleDrv";
 
-const ALL = ["noop", "change", "cold", "scale", "large", "drift", "forecast", "why"];
+const ALL = ["noop", "change", "cold", "scale", "large", "drift", "forecast", "why", "scale-drv"];
 const ONLY = (process.env.BENCH_ONLY ?? ALL.join(",")).split(",");
 const REPS = Number(process.env.BENCH_REPS ?? "0");
 const reps = (n: number) => (REPS > 0 ? Math.min(REPS, n) : n);
@@ -616,6 +617,117 @@ function whyCost(): void {
     row("9b. … one-layer-change preview (a package of pak3's list) ÷ the same without them", []);
 }
 
+// ---------------------------------------------------------------- 10: the real closure's scale
+
+/** Least-squares line through (xs, ys), with R². */
+function linearFit(xs: number[], ys: number[]): { slope: number; icpt: number; r2: number } {
+    const mx = xs.reduce((a, b) => a + b) / xs.length, my = ys.reduce((a, b) => a + b) / ys.length;
+    const slope = xs.reduce((s, x, i) => s + (x - mx) * (ys[i] - my), 0) / xs.reduce((s, x) => s + (x - mx) ** 2, 0);
+    const icpt = my - slope * mx;
+    const ss = ys.reduce((s, y) => s + (y - my) ** 2, 0), res = ys.reduce((s, y, i) => s + (y - (icpt + slope * xs[i])) ** 2, 0);
+    return { slope, icpt, r2: ss ? 1 - res / ss : 1 };
+}
+
+/** A node hook that appends this process's peak resident memory (VmHWM) and argv to a file at exit. */
+function hwmHook(dir: string): string {
+    const f = path.join(dir, "hwm.js");
+    fs.writeFileSync(f, `process.on("exit", () => { try { const fs = require("fs"); const m = /VmHWM:\\s+(\\d+) kB/.exec(fs.readFileSync("/proc/self/status", "utf8"));
+  fs.appendFileSync(process.env.LAYERSTACK_BENCH_HWM, JSON.stringify({ argv: process.argv.slice(1).join(" "), kb: Number(m[1]) }) + "\\n"); } catch (e) { } });\n`);
+    return f;
+}
+
+/**
+ * The catalog stack on a generated flake of about 1,000, 3,000 and 10,000 derivations
+ * (bench/scaleDrv.ts), each cold-up'd once (setup). Per size, two states: no-op (after the up)
+ * and a one-layer change (layer05's content: its package and 8 images are new). In each, five
+ * contenders alternate: the preview; an empty program's preview; the program's exact `nix eval`;
+ * Nix's own `nix build --dry-run` of every layer's `<drv>^*`; a fresh node process timing the
+ * program's contents (lib/changeReport.ts contentsOf, cold) and then its forecast (runForecast).
+ */
+function scaleDrv(): void {
+    const sizes = (process.env.BENCH_DRV_SIZES ?? "1000,3000,10000").split(",").map(Number);
+    const catalog = megapakLayers();
+    const attrs = [...new Set(catalog.map((l) => l.attr))];
+    const empty = emptyProject(new TestProject("scaledrv-empty", { shims: false, passphrase: "layerstack-bench" }));
+    cleanup.push(empty.dispose);
+    const hooks = fs.mkdtempSync(path.join(os.tmpdir(), "layerstack-bench-hwm-"));
+    cleanup.push(() => fs.rmSync(hooks, { recursive: true, force: true }));
+    const hook = hwmHook(hooks);
+    type M = { pv: number; ep: number; ev: number; dry: number; contents: number; forecast: number; mib: number; work: string; n: number };
+    const got: Record<"noop" | "change", M[]> = { noop: [], change: [] };
+    const stats: string[] = [];
+    for (const n of sizes) {
+        const dag = generateDag(n, attrs);
+        const st = dagStats(dag);
+        stats.push(`${n}: ${st.edges} edges, largest fan-in ${st.maxFanIn}, depth ${st.depth}`);
+        const p = new TestProject(`scaledrv${n}`, { shims: false, passphrase: "layerstack-bench" });
+        cleanup.push(() => p.dispose());
+        writeScaleFlake(p.flakeDir, dag);
+        p.init({ "layerstack:flake": `path:${p.flakeDir}`, "layerstack:registry": registry.address, "layerstack:repository": `bench/scaledrv${n}`,
+            "layerstack:nixConfig": DEV_NIX_CONFIG, "layerstack:runChecks": "false" });
+        const [tu] = timed(() => must(p.up(), `scale-drv ${n}: cold up`));
+        const flake = `path:${p.flakeDir}`;
+        const nixEnv = devNixEnv({ ...p.env });
+        const closure = (drv: string) => must(sh("nix-store", ["--query", "--requisites", drv], { env: nixEnv }), "requisites").stdout.split("\n").filter((x) => x.endsWith(".drv")).length;
+        const measure = (state: "noop" | "change", previewArgs: string[]) => {
+            const ev = evaluateAttrs(flake, SYSTEM, attrs, DEV_NIX_CONFIG);
+            const layers = catalog.map((l) => ({ id: l.id, ...(l.parent ? { parent: l.parent } : {}), drvPath: (ev.get(l.attr) as Evaluated).drvPath }));
+            const probeEnv = { ...p.env, LAYERSTACK_PROBE: JSON.stringify({ layers, nixConfig: DEV_NIX_CONFIG }) };
+            let probe = { contents: 0, forecast: 0, build: 0, fetch: 0 };
+            const probes: { contents: number; forecast: number }[] = [];
+            const t = alternate(reps(n >= 10000 ? 2 : 3), {
+                preview: () => must(sh("pulumi", ["preview", ...previewArgs, "--stack", p.stack, "--non-interactive"], { cwd: p.dir, env: p.env }), `${n} ${state}: preview`),
+                empty: () => must(empty.pulumi(["preview"]), "empty preview"),
+                eval: () => must(sh("nix", nixEvalArgs(flake, attrs), { env: nixEnv }), "nix eval"),
+                dry: () => must(sh("nix", ["build", "--dry-run", ...layers.map((l) => `${l.drvPath}^*`)], { env: nixEnv }), "nix build --dry-run"),
+                probe: () => { probe = JSON.parse(must(sh("npx", ["ts-node", "--transpile-only", path.join(REPO, "bench/scaleProbe.ts")], { cwd: REPO, env: probeEnv }), "probe").stdout.trim().split("\n").pop()!); probes.push(probe); },
+            });
+            // Peak memory: one more preview (untimed) with a hook in every node process it starts.
+            const hwm = path.join(hooks, `${n}-${state}.jsonl`);
+            must(sh("pulumi", ["preview", ...previewArgs, "--stack", p.stack, "--non-interactive"], { cwd: p.dir, env: { ...p.env, NODE_OPTIONS: `--require ${hook}`, LAYERSTACK_BENCH_HWM: hwm } }), `${n} ${state}: preview (memory)`);
+            const peaks = fs.readFileSync(hwm, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as { argv: string; kb: number });
+            const program = peaks.filter((x) => /cmd\/run/.test(x.argv));
+            const mib = Math.max(...(program.length ? program : peaks).map((x) => x.kb)) / 1024;
+            const m: M = { pv: median(t.preview), ep: median(t.empty), ev: median(t.eval), dry: median(t.dry), contents: median(probes.map((x) => x.contents)),
+                forecast: median(probes.map((x) => x.forecast)), mib, work: `${probe.build} to build, ${probe.fetch} to fetch`, n: t.preview.length };
+            got[state].push(m);
+            log(`scale-drv ${n} ${state}: ${JSON.stringify(m)}`);
+        };
+        const top = closure(must(sh("nix", nixEvalArgs(flake, ["layer12-comfyui"]), { env: nixEnv }), "eval").stdout.match(/\/nix\/store\/[^"]+\.drv/)![0]);
+        log(`scale-drv: ${n} generated derivations (layer12's image closure ${top} .drv), cold up (setup) ${secs(tu)}`);
+        stats[stats.length - 1] += `, layer12's image closure ${top} .drv`;
+        measure("noop", ["--expect-no-changes"]);
+        p.editFixtureLayer("layer05-pak3", { content: `pak3.txt plus one more package (scale-drv bench ${Date.now()})` });
+        measure("change", []);
+    }
+    const at = sizes.indexOf(3000) >= 0 ? sizes.indexOf(3000) : sizes.length - 1;
+    const ratioOf = (m: M) => m.pv / (m.ep + m.ev + m.dry);
+    const breakdown = (m: M) => `preview ${secs(m.pv)} ÷ (empty ${secs(m.ep)} + nix eval ${secs(m.ev)} + dry run ${secs(m.dry)}); inside the program: contents ${secs(m.contents)}, forecast ${secs(m.forecast)} (${m.work}); the rest (engine, StackReference, resources) ${secs(m.pv - m.ep - m.ev - m.contents - m.forecast)}`;
+    const growth = (ys: number[], unit: string) => { const { slope, icpt, r2 } = linearFit(sizes, ys); return { text: `fit ${icpt.toFixed(2)}${unit} + ${(slope * 1000).toFixed(2)}${unit} per 1,000 drv, R² ${r2.toFixed(3)}`, r2 }; };
+    for (const [state, label, goal] of [["noop", "10a. Real-closure scale: no-op preview ÷ (empty preview + nix eval + nix's dry run)", 1.3], ["change", "10c. Real-closure scale: one-layer-change preview ÷ the same baseline", 1.3]] as const) {
+        const ms = got[state];
+        const g = growth(ms.map((m) => m.pv), " s");
+        const ratio = ratioOf(ms[at]);
+        result({ name: label, measured: sizes.map((n, i) => `${n}: ${f2(ratioOf(ms[i]))} (${breakdown(ms[i])})`).join("; ") + `; preview growth ${g.text} (medians of ${ms[0].n}; 10,000: ${ms[ms.length - 1].n})`,
+            ratio: `${f2(ratio)} at ${sizes[at]}`, goal: `≤ ${goal} at 3,000; linear (R² ≥ 0.98)`, met: ratio <= goal && g.r2 >= 0.98 ? "yes" : "NO" });
+    }
+    for (const state of ["noop", "change"] as const) {
+        const ms = got[state];
+        const rs = ms.map((m) => m.forecast / m.dry);
+        const g = growth(ms.map((m) => m.forecast), " s");
+        result({ name: `10b. Real-closure scale: forecast ÷ Nix's own dry run (${state === "noop" ? "no-op" : "one-layer change"})`,
+            measured: sizes.map((n, i) => `${n}: forecast ${secs(ms[i].forecast)} ÷ dry run ${secs(ms[i].dry)} = ${f2(rs[i])} (${ms[i].work})`).join("; ") + `; forecast growth ${g.text}`,
+            ratio: `${f2(rs[at])} at ${sizes[at]}`, goal: "≤ 1.2; linear (R² ≥ 0.98)", met: rs.every((r) => r <= 1.2) && g.r2 >= 0.98 ? "yes" : "NO" });
+    }
+    for (const state of ["noop", "change"] as const) {
+        const ms = got[state];
+        const g = growth(ms.map((m) => m.mib), " MiB");
+        result({ name: `10d. Real-closure scale: the program's peak memory (${state === "noop" ? "no-op" : "one-layer change"} preview)`,
+            measured: sizes.map((n, i) => `${n}: ${ms[i].mib.toFixed(0)} MiB`).join("; ") + ` (VmHWM of the program's node process); ${g.text}; graphs: ${stats.join("; ")}`,
+            ratio: `${ms[at].mib.toFixed(0)} MiB at ${sizes[at]}`, goal: "linear (R² ≥ 0.98)", met: g.r2 >= 0.98 ? "yes" : "NO" });
+    }
+}
+
 // ---------------------------------------------------------------- main
 
 function machine(): string {
@@ -624,7 +736,7 @@ function machine(): string {
 }
 
 /** The rows (benchmark numbers) each BENCH_ONLY part measures. */
-const GROUPS: Record<string, string[]> = { noop: ["1"], change: ["3"], cold: ["2", "5"], scale: ["4"], large: ["6"], drift: ["7"], forecast: ["8"], why: ["9"] };
+const GROUPS: Record<string, string[]> = { noop: ["1"], change: ["3"], cold: ["2", "5"], scale: ["4"], large: ["6"], drift: ["7"], forecast: ["8"], why: ["9"], "scale-drv": ["10"] };
 
 /**
  * A partial run (BENCH_ONLY) keeps the rows it did not measure from the results file, and
@@ -688,6 +800,7 @@ async function main(): Promise<void> {
         if (ONLY.includes("large")) await large();
         if (ONLY.includes("forecast")) forecastCost();
         if (ONLY.includes("why")) whyCost();
+        if (ONLY.includes("scale-drv")) scaleDrv();
     } finally {
         for (const c of cleanup.reverse()) { try { c(); } catch { /* best effort */ } }
     }
