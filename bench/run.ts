@@ -2,7 +2,7 @@
 // measured side by side in one run (issue 5, "Benchmarks"). Writes bench/RESULTS.md.
 //
 // Every comparison alternates its contenders within each repetition (the order rotates) and
-// reports medians. BENCH_ONLY=noop,cold,change,scale,large,drift,forecast,why runs a subset (the rows
+// reports medians. BENCH_ONLY=noop,cold,change,scale,large,drift,forecast,why,scale-drv runs a subset (the rows
 // of the others are carried over from the results file); BENCH_REPS scales the repetition counts
 // (e.g. BENCH_REPS=1 for a quick look).
 import { spawn, spawnSync } from "child_process";

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `npm run bench`: the benchmarks of issue 5 (not part of `npm test`). Prints the ratios and
 # writes bench/RESULTS.md. Uses a registry of its own on 127.0.0.1:5201.
-#   BENCH_ONLY=noop,change,cold,scale,large,drift,forecast,why   run a subset (the other rows are kept from the file)
+#   BENCH_ONLY=noop,change,cold,scale,large,drift,forecast,why,scale-drv   run a subset (the other rows are kept from the file)
+#   BENCH_DRV_SIZES=1000,3000,10000     the scale-drv group's generated closure sizes (derivations)
 #   BENCH_LARGE_MIB=1024                the large layer's size; BENCH_LARGE_KINDS=oci,... its kinds
 #   BENCH_REPS=1                        cap repetitions (quick look; results are noisier)
 #   BENCH_BUILD_SECONDS=3               the cold build's per-package sleep
