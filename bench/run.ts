@@ -702,7 +702,7 @@ function scaleDrv(): void {
     }
     const at = sizes.indexOf(3000) >= 0 ? sizes.indexOf(3000) : sizes.length - 1;
     const ratioOf = (m: M) => m.pv / (m.ep + m.ev + m.dry);
-    const breakdown = (m: M) => `preview ${secs(m.pv)} ÷ (empty ${secs(m.ep)} + nix eval ${secs(m.ev)} + dry run ${secs(m.dry)}); inside the program: contents ${secs(m.contents)}, forecast ${secs(m.forecast)} (${m.work}); the rest (engine, StackReference, resources) ${secs(m.pv - m.ep - m.ev - m.contents - m.forecast)}`;
+    const breakdown = (m: M) => `preview ${secs(m.pv)} ÷ (empty ${secs(m.ep)} + nix eval ${secs(m.ev)} + dry run ${secs(m.dry)}); inside the program: contents ${secs(m.contents)}, forecast ${secs(m.forecast)} (${m.work}); the rest (engine, the read of the last outputs, resources) ${secs(m.pv - m.ep - m.ev - m.contents - m.forecast)}`;
     const growth = (ys: number[], unit: string) => { const { slope, icpt, r2 } = linearFit(sizes, ys); return { text: `fit ${icpt.toFixed(2)}${unit} + ${(slope * 1000).toFixed(2)}${unit} per 1,000 drv, R² ${r2.toFixed(3)}`, r2 }; };
     for (const [state, label, goal] of [["noop", "10a. Real-closure scale: no-op preview ÷ (empty preview + nix eval + nix's dry run)", 1.3], ["change", "10c. Real-closure scale: one-layer-change preview ÷ the same baseline", 1.3]] as const) {
         const ms = got[state];
