@@ -648,7 +648,9 @@ function scaleDrv(): void {
     const sizes = (process.env.BENCH_DRV_SIZES ?? "1000,3000,10000").split(",").map(Number);
     const catalog = megapakLayers();
     const attrs = [...new Set(catalog.map((l) => l.attr))];
-    const empty = emptyProject(new TestProject("scaledrv-empty", { shims: false, passphrase: "layerstack-bench" }));
+    const holder = new TestProject("scaledrv-empty", { shims: false, passphrase: "layerstack-bench" });
+    cleanup.push(() => holder.dispose());
+    const empty = emptyProject(holder);
     cleanup.push(empty.dispose);
     const hooks = fs.mkdtempSync(path.join(os.tmpdir(), "layerstack-bench-hwm-"));
     cleanup.push(() => fs.rmSync(hooks, { recursive: true, force: true }));
