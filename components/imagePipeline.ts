@@ -12,7 +12,9 @@ import { LayerContents } from "../lib/contents";
 import { LayerForecast, forecastLayers } from "../lib/forecast";
 import { ReportRow } from "../lib/previewReport";
 import { RegistryLimits, hasLimits, limitsFor } from "../lib/registryLimits";
-import { EvalResult, Evaluated, evaluateAttrs, isEvalFailure, joinNixConfig, joinNixConfigText } from "../lib/nix";
+import { EvalResult, Evaluated, evaluateAttrs, flakeMetadata, isEvalFailure, joinNixConfig, joinNixConfigText } from "../lib/nix";
+import { SigningKey } from "../lib/commands";
+import * as os from "os";
 import { checkCacheTrust } from "../lib/nixTrust";
 import { nameProblem } from "../lib/reference";
 import { RegistryAuth } from "../lib/registry";
@@ -107,6 +109,13 @@ export interface ImagePipelineArgs {
      * registry is ghcr.io, none otherwise
      */
     readonly registryLimits?: RegistryLimits;
+    /**
+     * Sign every layer's pushed digest with cosign and attest its SBOM (CycloneDX, from the store
+     * paths of its own blob) and provenance (SLSA v1), after its push and checks and before any
+     * moving tag moves (components/layerSigning.ts). The private key and its password must be
+     * secret Outputs. @default nothing is signed
+     */
+    readonly signing?: SigningKey;
 }
 
 /** What a run says of one layer (the `changes` stack output, per layer id). */
@@ -257,6 +266,17 @@ export class ImagePipeline extends pulumi.ComponentResource {
             [args.nixConfig, args.cache ? args.cache.knownNixConfig ?? args.cache.nixConfig : undefined]);
         // The table, and the registry's limits checked against it: every build waits for it.
         const report = contents && last ? changeReport({ layers: ordered, contents, last, forecast, limits }) : undefined;
+        // What every layer's provenance records beyond the layer: the flake locked (one
+        // `nix flake metadata` per run), the stack, and where the builds run.
+        const signing = args.signing && {
+            key: args.signing,
+            provenance: {
+                stack: pulumi.getStack(), project: pulumi.getProject(), flake: args.flake,
+                flakeMetadata: flakeMetadata(args.flake, args.nixConfig, args.nixAccessTokens),
+                system: args.system ?? DEFAULT_SYSTEM, hostname: os.hostname(),
+                ...(args.builders ? { builders: args.builders.machines.map((m) => m.uri) } : {}),
+            },
+        };
         const components = new Map<string, NixImageLayer>();
         for (const l of ordered) {
             const ev = evaluated.get(l.attr) as Evaluated;
@@ -284,6 +304,7 @@ export class ImagePipeline extends pulumi.ComponentResource {
                 // Only with limits to check: otherwise no build waits for anything.
                 ...(report && hasLimits(limits) ? { startAfter: report } : {}),
                 ...(limits.maxBlobBytes !== undefined && !limits.allowOverLimits ? { maxBlobBytes: limits.maxBlobBytes } : {}),
+                ...(signing ? { signing } : {}),
             }, { parent: this });
             components.set(l.id, layer);
             // Each layer's closure goes to the cache once it is built (`<cache>-push-<id>`).

@@ -5,6 +5,7 @@ import { childName } from "../lib/naming";
 import { GithubPackages, RegistryAuth, RegistryClient } from "../lib/registry";
 import { NixImageLayer } from "./nixImageLayer";
 import { movingTag } from "../lib/layout";
+import { attachmentTags } from "../lib/commands/sign";
 
 /**
  * Retiring old images, never by surprise (design 13):
@@ -25,6 +26,11 @@ import { movingTag } from "../lib/layout";
  * must allow deletes, `storage.delete.enabled`), and on ghcr.io, which answers that with 405,
  * GitHub's packages API: the package version whose name is the digest (lib/registry.ts
  * GithubPackages). Blobs are left to the registry's own garbage collection.
+ *
+ * What cosign attached to a deleted digest goes with it: its `sha256-<hex>.sig`, `.att` and
+ * `.sbom` tags (lib/commands/sign.ts attachmentTags, cosign's tag scheme), each a manifest of its
+ * own that names the image only by that tag. Only those of the digests deleted: a kept image
+ * keeps its signature and attestations.
  */
 
 /** The inputs of one layer's retention. */
@@ -68,7 +74,7 @@ export function planRetention(p: {
     protect: readonly string[];
     /** Retire every immutable tag of the variant and its moving tag (deleteOnDestroy). */
     all?: boolean;
-}): { retire: string[]; deleteDigests: string[]; history: string[] } {
+}): { retire: string[]; deleteDigests: string[]; history: string[]; deleteAttachments: string[] } {
     const esc = (s: string) => s.replace(/[.]/g, "\\.");
     const suffix = p.tagSuffix ?? "";
     const ours = new RegExp(`^${esc(p.variant)}-[0-9a-z]{32}${esc(suffix)}$`);
@@ -86,7 +92,9 @@ export function planRetention(p: {
     const deleteDigests = [...new Set(retire.map((t) => p.tags.get(t)!))].filter((d) => !kept.has(d));
     // A tag whose digest must stay is not deleted, so it is not "retired" either.
     const gone = retire.filter((t) => deleteDigests.includes(p.tags.get(t)!));
-    return { retire: gone, deleteDigests, history: p.all ? [] : ordered.filter((t) => !gone.includes(t)) };
+    // cosign's attachments of the digests deleted, where the registry has them.
+    const deleteAttachments = deleteDigests.flatMap((d) => attachmentTags(d)).filter((t) => p.tags.has(t));
+    return { retire: gone, deleteDigests, history: p.all ? [] : ordered.filter((t) => !gone.includes(t)), deleteAttachments };
 }
 
 /** Runs `f` over `xs`, at most `n` at once. */
@@ -110,6 +118,10 @@ async function retire(s: RetentionState, history: string[], all: boolean): Promi
         const tags = new Map<string, string>();
         for (const v of versions) for (const t of v.tags) tags.set(t, v.digest);
         const plan = planRetention({ tags, variant: s.variant, tagSuffix: s.tagSuffix, history, keep: s.keep, protect, all });
+        for (const t of plan.deleteAttachments) {
+            const v = versions.find((x) => x.tags.includes(t))!;
+            await gh.deleteVersion(base, v.id, `ghcr.io/${s.repository}:${t}`);
+        }
         for (const d of plan.deleteDigests) {
             const v = versions.find((x) => x.digest === d)!;
             await gh.deleteVersion(base, v.id, `ghcr.io/${s.repository}@${d}`);
@@ -122,6 +134,8 @@ async function retire(s: RetentionState, history: string[], all: boolean): Promi
     const tags = new Map<string, string>();
     names.forEach((t, i) => { if (digests[i]) tags.set(t, digests[i]!); });
     const plan = planRetention({ tags, variant: s.variant, tagSuffix: s.tagSuffix, history, keep: s.keep, protect, all });
+    // The attachments first: were the image's delete to fail, a retry still finds them by its digest.
+    for (const t of plan.deleteAttachments) await client.deleteManifest(s.repository, tags.get(t)!);
     for (const d of plan.deleteDigests) await client.deleteManifest(s.repository, d);
     return { retired: plan.retire, history: plan.history };
 }
@@ -209,7 +223,7 @@ export class ImageRetention extends pulumi.ComponentResource {
                 protect,
                 ...(args.registryAuth ? { username: args.registryAuth.username, password: pulumi.secret(args.registryAuth.password) } : {}),
                 githubApiUrl: trimUrl(args.githubApiUrl ?? DEFAULT_GITHUB_API_URL),
-            }, { parent: this, dependsOn: [...layer.gate, ...(promote ? [promote] : [])] }));
+            }, { parent: this, dependsOn: [...layer.promotionGate, ...(promote ? [promote] : [])] }));
         }
         this.resources = resources;
         this.registerOutputs({});

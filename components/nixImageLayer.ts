@@ -13,6 +13,7 @@ import { RegistryAuth } from "../lib/registry";
 import { LayerChecks } from "./layerChecks";
 import { RunnerChecks } from "./runnerChecks";
 import { RegistryImage } from "./registryImage";
+import { LayerSigning, LayerSigningArgs } from "./layerSigning";
 
 export interface NixImageLayerArgs {
     /** Flake attribute the layer is read from (kept as an output for humans and tools). */
@@ -93,6 +94,17 @@ export interface NixImageLayerArgs {
      * uploading anything (BLOB_LIMIT_CHECK, lib/commands/layer.ts). @default none
      */
     readonly maxBlobBytes?: number;
+    /**
+     * Sign the pushed digest with cosign and attest its SBOM and provenance, after the push and
+     * checks and before any moving tag moves (LayerSigning `<name>-signing`). @default not signed
+     */
+    readonly signing?: LayerSigningSpec;
+}
+
+/** What a layer's signing needs from the pipeline: the key pair and what its provenance records beyond the layer. */
+export interface LayerSigningSpec {
+    readonly key: LayerSigningArgs["key"];
+    readonly provenance: Omit<LayerSigningArgs["provenance"], "attr" | "drvPath" | "outPath">;
 }
 
 /** Where production checks run: a Docker provider whose host is the GPU runner. */
@@ -175,6 +187,10 @@ export class NixImageLayer extends pulumi.ComponentResource {
     public readonly checks?: CheckGate;
     /** What a child layer's push waits for: this push and every check of this layer. */
     public readonly gate: pulumi.Resource[];
+    /** The layer's signature, SBOM and provenance (`signing`). @default none */
+    public readonly signing?: LayerSigning;
+    /** What a moving tag (and retention) waits for: the gate and, when signed, the signing: a failed signature stops it as a failed check does. */
+    public readonly promotionGate: pulumi.Resource[];
 
     constructor(name: string, args: NixImageLayerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("layerstack:index:NixImageLayer", name, {}, opts);
@@ -252,6 +268,14 @@ export class NixImageLayer extends pulumi.ComponentResource {
             }, { parent: this });
         }
         this.gate = [this.push, ...(this.checks?.gate ?? [])];
+        this.signing = args.signing && new LayerSigning(childName(name, "signing"), {
+            layer: name, imageRef: this.imageRef, digest: this.digest, registry: args.registry, repositoryPath: this.repositoryPath,
+            registryAuth: args.registryAuth, key: args.signing.key, nixConfig: args.nixConfig,
+            provenance: { ...args.signing.provenance, attr: args.attr, drvPath: args.drvPath, outPath: args.outPath },
+            parentImageRef: args.parent?.imageRef,
+            dependsOn: this.gate,
+        }, { parent: this });
+        this.promotionGate = [...this.gate, ...(this.signing?.gate ?? [])];
         this.registerOutputs({
             attr: this.attr, drvPath: this.drvPath, outPath: this.outPath, tag: this.tag,
             digest: this.digest, imageRef: this.imageRef, ownBlobSize: this.ownBlobSize,

@@ -33,7 +33,8 @@ export function isPullRequest(eventName: string | undefined): boolean {
 
 /**
  * Moving tags: per layer a command `<id>-promote` that points `<repository>:<variant>-latest`
- * at the layer's pushed digest, once the layer is published and checked (its `gate`). Runs
+ * at the layer's pushed digest, once the layer is published, checked and, when the stack signs,
+ * signed and attested (its `promotionGate`). Runs
  * again only when the digest changes. For a pull request (GITHUB_EVENT_NAME) it declares
  * nothing and logs that promotion was skipped.
  */
@@ -69,7 +70,7 @@ export class TagPromotion extends pulumi.ComponentResource {
                     }),
                     triggers: [layer.imageRef, `${layer.repositoryUrl}:${tag}`, published.id],
                     logging: "stderr",
-                }, { parent: this, dependsOn: layer.gate }));
+                }, { parent: this, dependsOn: layer.promotionGate }));
             }
         }
         this.commands = commands;

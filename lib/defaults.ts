@@ -20,6 +20,8 @@ export const DEFAULT_TIMEOUTS = {
     check: 30 * 60,
     /** Moving a tag (a manifest copy within one registry). */
     promote: 15 * 60,
+    /** Signing a layer and attesting its SBOM and provenance (cosign: a few small manifests and blobs), then verifying them. */
+    sign: 15 * 60,
 } as const;
 
 /** Seconds between a command's TERM and its KILL, when it ran past its limit. */

@@ -5,7 +5,7 @@
  * decoding names of their own.
  */
 /** What a layer's children do, as the last part of their names. */
-export const LAYER_CHILD_KINDS = ["build", "push", "in-registry", "check", "promote", "promote-in-registry", "retention"] as const;
+export const LAYER_CHILD_KINDS = ["build", "push", "in-registry", "check", "promote", "promote-in-registry", "retention", "signing", "sign", "sbom-paths", "sig-in-registry", "att-in-registry", "provenance"] as const;
 export type LayerChildKind = (typeof LAYER_CHILD_KINDS)[number];
 
 /**

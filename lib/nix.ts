@@ -4,6 +4,7 @@ import { LayerstackError } from "./errors";
 import { FLAKE_ATTR } from "./graph";
 import { requireNix } from "./nixCli";
 import { ContainerLayer, N2C_LAYERS_NIX, containerLayers } from "./nix2container";
+import type { FlakeMetadata } from "./provenance";
 
 /** What Nix knows about a layer's attribute after evaluation, before any build. */
 export interface Evaluated {
@@ -170,4 +171,23 @@ export function joinNixConfigText(...parts: (string | undefined)[]): string {
 export function joinNixConfig(...parts: (pulumi.Input<string> | undefined)[]): pulumi.Output<string> | undefined {
     const present = parts.filter((p): p is pulumi.Input<string> => p !== undefined);
     return present.length ? pulumi.all(present).apply((ps) => joinNixConfigText(...ps)) : undefined;
+}
+
+/**
+ * `nix flake metadata --json <flake>`: the reference as Nix resolves and locks it (for a layer's
+ * provenance, lib/provenance.ts). One call per program run, with the stack's Nix settings and
+ * access tokens in the environment only; fails naming `layerstack:flake`.
+ */
+export function flakeMetadata(flake: string, nixConfig?: string, accessTokens?: string): FlakeMetadata {
+    const tokens = accessTokens ? `extra-access-tokens = ${accessTokens}` : undefined;
+    const env = nixConfig === undefined && tokens === undefined ? process.env
+        : { ...process.env, NIX_CONFIG: joinNixConfigText(nixConfig, process.env.NIX_CONFIG, tokens) };
+    try {
+        return JSON.parse(execFileSync("nix", [...NIX_FLAGS, "flake", "metadata", "--json", flake], {
+            encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 16 * 1024 * 1024, env,
+        })) as FlakeMetadata;
+    } catch (e) {
+        const err = e as { stderr?: string; status?: number | null };
+        throw new LayerstackError(`layerstack:flake: nix flake metadata ${flake} failed (nix exited ${err.status ?? "?"}), so no layer's provenance can name its locked revision:\n${(err.stderr ?? "").trim().split("\n").slice(-10).join("\n")}`);
+    }
 }

@@ -17,7 +17,8 @@
 #     anything but the dev world (the pulumi wrapper's dev stacks, scripts/test.sh, the bench).
 #     Its daemon: scripts/nix-daemon.sh.
 #  6. <repo>/.layerstack/bin (first on PATH via env.sh): the `pulumi` wrapper (see
-#     scripts/lib/pulumi-wrapper.sh) and actionlint. The plugins stay off PATH: next to the
+#     scripts/lib/pulumi-wrapper.sh), actionlint and cosign v2.6.5 (tools/cosign/go.mod + go.sum,
+#     built into $LAYERSTACK_CACHE/cosign/v2.6.5/bin/cosign). The plugins stay off PATH: next to the
 #     dev CLI (language host, pulumi-resource-pulumi-nodejs) and in the dev PULUMI_HOME (command).
 #
 # Environment: LAYERSTACK_CACHE (default /var/cache/layerstack as root, else
@@ -177,6 +178,26 @@ if [ ! -x "$ACTIONLINT" ]; then
     || die "actionlint build failed"
 fi
 ln -sfn "$ACTIONLINT" "$BIN/actionlint"
+
+# ---------------------------------------------------------------- cosign
+# Signs and attests each layer (issue 23) and verifies them (npm run verify); pinned by
+# tools/cosign/go.mod + go.sum. v2, not v3: v2 attaches under cosign's tag scheme
+# (sha256-<digest>.sig/.att) unless --new-bundle-format is asked for; v3 defaults to the new
+# bundle format and the OCI 1.1 referrers API, which GHCR lacks (lib/commands/sign.ts).
+# Production and CI use the official cosign (sigstore/cosign-installer), never this one.
+COSIGN_VERSION=v2.6.5
+COSIGN="$CACHE/cosign/$COSIGN_VERSION/bin/cosign"
+if [ ! -x "$COSIGN" ]; then
+  have_go
+  step "building cosign $COSIGN_VERSION from Go modules (slow the first time)"
+  t0="$(now)"
+  mkdir -p "$(dirname "$COSIGN")"
+  (cd "$REPO/tools/cosign" && go build -trimpath -ldflags "-s -w -X sigs.k8s.io/release-utils/version.gitVersion=$COSIGN_VERSION" \
+    -o "$COSIGN.tmp.$$" github.com/sigstore/cosign/v2/cmd/cosign) || { rm -f "$COSIGN.tmp.$$"; die "cosign build failed"; }
+  mv -f "$COSIGN.tmp.$$" "$COSIGN"
+  step "  cosign built in $(since "$t0")"
+fi
+ln -sfn "$COSIGN" "$BIN/cosign"
 
 # ---------------------------------------------------------------- 5. Nix
 # shellcheck source=scripts/lib/nix-install.sh

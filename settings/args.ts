@@ -53,6 +53,8 @@ export function stackArgs(v: ValidatedConfig, secrets: Secrets, env: StackEnviro
         ...(env.nixAccessTokens ? { nixAccessTokens: env.nixAccessTokens } : {}),
         // Nix remote builders (`layerstack:nixBuilders`): Nix dispatches the layers' builds to them.
         ...(v.builders ? { builders: { ...v.builders, sshKey: secrets.nixBuildersSshKey! } } : {}),
+        // cosign signs every layer and attests its SBOM and provenance (`layerstack:signingKey`).
+        ...(v.signing ? { signing: { privateKey: secrets.signingKey!, password: secrets.signingKeyPassword!, publicKey: v.signing.publicKey } } : {}),
         // Production: every check in a container with the GPUs on the runner; an ssh:// Docker host is
         // the runner's (settings/production.ts), with the same key and pinned host key.
         checkHost: env.runnerOnly || !v.checkHost ? undefined : {

@@ -25,11 +25,13 @@ export const STRING_KEYS = [
     "nixBuilders", "nixBuildersUseSubstitutes", "forecast", "explain",
     // A nix2container image whose own layers are the stack's layers (ImagePipelineArgs.containerImage).
     "containerImage",
+    // The cosign public key (PEM) the layers' signatures and attestations verify with (settings/signing.ts).
+    "signingPublicKey",
 ] as const;
 /** Keys whose value is a list or an object (YAML in the stack's file). */
 export const OBJECT_KEYS = ["layers", "checks", "runnerLabels", "nixBuildersHostKeys", "containerLayerIds", "registryLimits"] as const;
 /** Secret keys (`pulumi config set --secret`). */
-export const SECRET_KEYS = ["registryPassword", "cachixAuthToken", "cacheSigningKey", "githubToken", "runnerSshKey", "runnerJitToken", "nixBuildersSshKey", "nixAccessTokens"] as const;
+export const SECRET_KEYS = ["registryPassword", "cachixAuthToken", "cacheSigningKey", "githubToken", "runnerSshKey", "runnerJitToken", "nixBuildersSshKey", "nixAccessTokens", "signingKey", "signingKeyPassword"] as const;
 
 type StringKey = (typeof STRING_KEYS)[number];
 type ObjectKey = (typeof OBJECT_KEYS)[number];

@@ -13,6 +13,7 @@ import type { RegistryLimits } from "../lib/registryLimits";
 import { NixBuilders } from "../lib/builders";
 import { validateBuilders } from "./builders";
 import { ProductionConfig, validateProduction } from "./production";
+import { SigningConfig, validateSigning } from "./signing";
 import { RawConfig, key } from "./raw";
 
 /** Everything a stack's config says, validated: the image keys, the production keys, checks and retention. */
@@ -39,6 +40,8 @@ export interface ValidatedConfig extends Omit<ImageConfig, "flake" | "registry" 
     readonly registryLimits?: RegistryLimits;
     /** Nix remote builders for the layers' builds (`layerstack:nixBuilders`), the key still to be joined. @default none: this machine builds */
     readonly builders?: Omit<NixBuilders, "sshKey">;
+    /** Sign every layer and attest its SBOM and provenance (`layerstack:signingKey` and friends). @default none: nothing is signed */
+    readonly signing?: SigningConfig;
 }
 
 /** Validates raw config (see the top of this file). */
@@ -47,6 +50,7 @@ export function validateConfig(raw: RawConfig, ctx: { stack: string; projectDir:
     const { layers: own, layerChecks, ...image } = validateImage(raw, ctx, problems);
     const production = validateProduction(raw, image.variant, problems);
     const builders = validateBuilders(raw, problems);
+    const signing = validateSigning(raw, problems);
     // A project-local file cache (`file://./.layerstack/nix-cache`, the dev stack's) is made absolute.
     if (production.cache?.kind === "nix-store" && /^file:\/\/\.\.?\//.test(production.cache.url)) {
         production.cache = { ...production.cache, url: resolveAfterScheme("file://", production.cache.url, ctx.projectDir) };
@@ -74,5 +78,6 @@ export function validateConfig(raw: RawConfig, ctx: { stack: string; projectDir:
     return {
         ...image, flake: image.flake!, registry, repository, layers, layersSource, checks: composed,
         ...(keepImages !== undefined ? { keepImages } : {}), deleteImagesOnDestroy, forecast, explain, ...(registryLimits ? { registryLimits } : {}), ...production, ...(builders ? { builders } : {}),
+        ...(signing ? { signing } : {}),
     };
 }

@@ -10,6 +10,7 @@
  *   env.ts     the environment fragments several scripts share (registry, Nix settings, layer)
  *   builders.ts a build with the stack's Nix remote builders (the SSH key in a private file)
  *   container.ts a nix2container image's own layers: the build of one, what its layers.json says
+ *   sign.ts    cosign: the store paths of a layer's own blob (its SBOM's), sign and attest by digest
  * The scripts are constants; values reach them as environment variables, each script's built
  * by one typed function beside it (buildEnv, pushEnv, localCheckEnv, promoteEnv, cachixPushEnv,
  * sshEnv, buildersEnv, ...), so every LAYERSTACK_* name is written once in TypeScript.
@@ -24,3 +25,4 @@ export * from "./bounded";
 export * from "./env";
 export * from "./builders";
 export * from "./container";
+export * from "./sign";
