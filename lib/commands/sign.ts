@@ -111,7 +111,8 @@ fi`;
  *   --
  *   <nix path-info --json of those paths>   ({} for none)
  *
- * The own blob is the last layer of the pushed manifest (skopeo inspect's LayersData): the one
+ * The own blob is the last layer of the pushed manifest (skopeo inspect's Layers; skopeo 1.9.3,
+ * Debian bookworm's, has no LayersData, so its media type is read from the raw manifest): the one
  * layer an image adds to its parent's (design 4). It is streamed from the registry (curl, the
  * distribution API's blob GET) through its decompressor into `tar -t`, never written to disk,
  * so it works for every image kind, copyTo included, and wherever the layer was built. A path
@@ -126,14 +127,15 @@ ${WITH_NIX_CONFIG}
 pw="\${LAYERSTACK_REGISTRY_PASSWORD:-}"
 ${REGISTRY_LOGIN}
 repo=$LAYERSTACK_REPOSITORY_PATH
-last=$(skopeo inspect --tls-verify="$LAYERSTACK_TLS_VERIFY" --format '{{range .LayersData}}{{.Digest}} {{.MIMEType}}{{"\\n"}}{{end}}' "docker://$LAYERSTACK_IMAGE_REF" | sed '/^$/d' | tail -n 1)
-blob=\${last%% *}
-media=\${last#* }
+blob=$(skopeo inspect --tls-verify="$LAYERSTACK_TLS_VERIFY" --format '{{range .Layers}}{{println .}}{{end}}' "docker://$LAYERSTACK_IMAGE_REF" | sed '/^$/d' | tail -n 1)
+# Its media type, from the manifest's descriptor of that digest (one descriptor a line: split at '{').
+media=$(skopeo inspect --raw --tls-verify="$LAYERSTACK_TLS_VERIFY" "docker://$LAYERSTACK_IMAGE_REF" | tr '{' '\\n' | grep -F "\\"$blob\\"" \\
+  | sed -n 's/.*"mediaType" *: *"\\([^"]*\\)".*/\\1/p' | head -n 1)
 case $blob in sha256:*) ;; *) echo "layer $LAYERSTACK_LAYER: $LAYERSTACK_IMAGE_REF has no layers" >&2; exit 1 ;; esac
 case $media in
   *gzip) unpack='gzip -dc' ;;
   *zstd) unpack='zstd -dcq' ;;
-  *tar) unpack=cat ;;
+  *tar) unpack='cat' ;;
   *) echo "layer $LAYERSTACK_LAYER: its own blob $blob has the media type $media, which is no tar layer" >&2; exit 1 ;;
 esac
 ${CURL_AUTH}
@@ -144,7 +146,7 @@ cat "$tmp/paths"
 echo --
 if [ -s "$tmp/paths" ]; then
   # One call for all of the blob's paths (xargs runs it once below ARG_MAX).
-  xargs nix path-info --json < "$tmp/paths"
+  xargs nix --extra-experimental-features nix-command path-info --json < "$tmp/paths"
 else
   echo '{}'
 fi`;
