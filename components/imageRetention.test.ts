@@ -9,6 +9,27 @@ const h = (c: string) => c.repeat(32);
 const T = (c: string) => `cu130-${h(c)}`;
 const D = (c: string) => `sha256:${c.repeat(64)}`;
 
+describe("planRetention: cosign's attachments", () => {
+    const sig = (c: string, k: string) => `sha256-${c.repeat(64)}.${k}`;
+    test("the .sig, .att and .sbom tags of exactly the digests it deletes, none of a kept one's", () => {
+        const tags = new Map([
+            [T("a"), D("1")], [T("b"), D("2")],
+            [sig("1", "sig"), D("7")], [sig("1", "att"), D("8")], [sig("1", "sbom"), D("6")],
+            [sig("2", "sig"), D("9")], [sig("2", "att"), D("5")],
+        ]);
+        const p = planRetention({ tags, variant: "cu130", history: [T("a"), T("b")], keep: 1, protect: [D("2")] });
+        expect(p.deleteDigests).toEqual([D("1")]);
+        expect(p.deleteAttachments).toEqual([sig("1", "sig"), sig("1", "att"), sig("1", "sbom")]);
+        // cosign's tags are never taken for the stack's own.
+        expect(p.history).toEqual([T("b")]);
+    });
+    test("an unsigned image has nothing else to delete; deleteOnDestroy takes every attachment of the stack's digests", () => {
+        const tags = new Map([[T("a"), D("1")], [T("b"), D("2")], [sig("2", "sig"), D("9")], [sig("3", "sig"), D("4")]]);
+        expect(planRetention({ tags, variant: "cu130", history: [T("a"), T("b")], keep: 1, protect: [D("2")] }).deleteAttachments).toEqual([]);
+        expect(planRetention({ tags, variant: "cu130", history: [T("a"), T("b")], keep: 1, protect: [], all: true }).deleteAttachments).toEqual([sig("2", "sig")]);
+    });
+});
+
 describe("planRetention", () => {
     const tags = new Map([
         [T("a"), D("1")], [T("b"), D("2")], [T("c"), D("3")], [T("d"), D("4")],

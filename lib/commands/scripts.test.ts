@@ -27,6 +27,8 @@ describe("each script's environment, by its builder", () => {
         nixCopyPushEnv: commands.nixCopyPushEnv({ id: "l", drvPath: "/nix/store/x.drv", url: "file:///c", signingKey: secret, nixConfig: "x = y" }),
         sshEnv: commands.sshEnv({ host: "h", user: "u", hostKey: "ssh-ed25519 AAAA", privateKey: secret }),
         githubEnv: commands.githubEnv({ apiUrl: "https://api.github.com", owner: "o", repository: "r", token: secret }),
+        ownStorePathsEnv: commands.ownStorePathsEnv({ layer: "l", imageRef: "ghcr.io/o/l@sha256:x", repositoryPath: "o/l", registry: "ghcr.io", registryAuth: auth, nixConfig: "x = y" }),
+        signEnv: commands.signEnv({ layer: "l", imageRef: "ghcr.io/o/l@sha256:x", registry: "ghcr.io", registryAuth: auth, key: { privateKey: secret, password: secret, publicKey: "PEM" } }),
         runnerCheckVerdictEnv: commands.runnerCheckVerdictEnv({ layer: "l", check: "c", imageRef: "i", exitCode: "0", logs: "", containerUrn: "urn" }),
     };
     test.each(Object.entries(envs))("%s", (_name, env) => {
