@@ -13,6 +13,8 @@ export * from "./components/imageRetention";
 export * from "./components/registryImage";
 export * from "./components/layerChecks";
 export * from "./components/runnerChecks";
+export * from "./components/layerSigning";
+export * from "./components/signingRecord";
 
 // The stack's settings (settings/): layerstack:* keys to component args.
 export { loadSettings, validateConfig, stackArgs, layerTree, layerChain } from "./settings";
@@ -39,3 +41,9 @@ export type { NixBuilders, BuilderMachine } from "./lib/builders";
 export { machinesText } from "./lib/builders";
 export type { LayerForecast, ForecastStatus, FetchForecast, ForecastLayer } from "./lib/forecast";
 export { forecastLayers, runForecast } from "./lib/forecast";
+export type { SigningKey } from "./lib/commands/sign";
+export { attachmentTag, attachmentTags } from "./lib/commands/sign";
+export type { SbomSubject, StorePathInfo } from "./lib/sbom";
+export { layerSbom, sbomStorePaths } from "./lib/sbom";
+export type { FlakeMetadata, ProvenanceInput } from "./lib/provenance";
+export { layerProvenance } from "./lib/provenance";

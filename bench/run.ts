@@ -2,7 +2,7 @@
 // measured side by side in one run (issue 5, "Benchmarks"). Writes bench/RESULTS.md.
 //
 // Every comparison alternates its contenders within each repetition (the order rotates) and
-// reports medians. BENCH_ONLY=noop,cold,change,scale,large,drift,forecast,why,scale-drv runs a subset (the rows
+// reports medians. BENCH_ONLY=noop,cold,change,scale,large,drift,forecast,why,scale-drv,sign runs a subset (the rows
 // of the others are carried over from the results file); BENCH_REPS scales the repetition counts
 // (e.g. BENCH_REPS=1 for a quick look).
 import { spawn, spawnSync } from "child_process";
@@ -12,6 +12,7 @@ import * as path from "path";
 import { DEV_NIX_CONFIG, REPO, Run, TestProject, TestRegistry, devNixEnv, must } from "../test/support/stack";
 import { Evaluated, evalExpression, evaluateAttrs, packageSet } from "../lib/nix";
 import { PUSH_SCRIPT } from "../lib/commands/layer";
+import { OWN_STORE_PATHS_SCRIPT } from "../lib/commands/sign";
 import { RegistryClient } from "../lib/registry";
 import { megapakLayers } from "../layers/megapak";
 import { LayerSpec } from "../lib/graph";
@@ -20,7 +21,7 @@ import { runForecast } from "../lib/forecast";
 import { substituterConfig } from "../components/binaryCache";
 import { dagStats, generateDag, writeScaleFlake } from "./scaleDrv";
 
-const ALL = ["noop", "change", "cold", "scale", "large", "drift", "forecast", "why", "scale-drv"];
+const ALL = ["noop", "change", "cold", "scale", "large", "drift", "forecast", "why", "scale-drv", "sign"];
 const ONLY = (process.env.BENCH_ONLY ?? ALL.join(",")).split(",");
 const REPS = Number(process.env.BENCH_REPS ?? "0");
 const reps = (n: number) => (REPS > 0 ? Math.min(REPS, n) : n);
@@ -732,13 +733,78 @@ function scaleDrv(): void {
 
 // ---------------------------------------------------------------- main
 
+// ---------------------------------------------------------------- 11: signing (issue 23)
+
+/**
+ * What signing costs per layer: the 12-layer catalog stack with a cosign key pair, cold (setup);
+ * then, alternately, a no-op up and an up that signs every layer again (each layer's `.sig`
+ * deleted first, so each `<id>-sign` runs: cosign sign, two attests, three verifies), whose
+ * difference ÷ 12 is the time per layer. The blob read of `<id>-sbom-paths` runs once per new
+ * digest and is timed from the cold up's own steps apart. Bytes added: every layer's `.sig` and
+ * `.att` image (manifest, config and layers) as the registry stores it, beside the layer's own blob.
+ */
+function signCost(): void {
+    const keys = fs.mkdtempSync(path.join(os.tmpdir(), "layerstack-bench-cosign-"));
+    cleanup.push(() => fs.rmSync(keys, { recursive: true, force: true }));
+    const password = "layerstack-bench";
+    must(sh("cosign", ["generate-key-pair"], { cwd: keys, env: { ...process.env, COSIGN_PASSWORD: password } }), "cosign generate-key-pair");
+    const p = project("sign", { "layerstack:repository": "bench/sign", "layerstack:runChecks": "false" });
+    // A PEM starts with "-": written into the stack's file as a YAML string (test/e2e/signing.test.ts does the same).
+    const file = path.join(p.dir, `Pulumi.${p.stack}.yaml`);
+    fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace(/^config:\n/m, `config:\n  layerstack:signingPublicKey: ${JSON.stringify(fs.readFileSync(path.join(keys, "cosign.pub"), "utf8"))}\n`));
+    must(p.pulumi(["config", "set", "--secret", "layerstack:signingKey"], { input: fs.readFileSync(path.join(keys, "cosign.key"), "utf8") }), "config set signingKey");
+    must(p.pulumi(["config", "set", "--secret", "layerstack:signingKeyPassword"], { input: password }), "config set signingKeyPassword");
+    log("sign: cold up of the signed 12-layer catalog stack (setup)");
+    const [coldT] = timed(() => must(p.up(), "sign: cold up"));
+    const out = p.outputs().layers as Record<string, { repository: string; digest: string; imageRef: string; ownBlobSize: number }>;
+    const ids = Object.keys(out);
+    const repoPath = (id: string) => out[id].repository.slice(registry.address.length + 1);
+    const base = `http://${registry.address}/v2`;
+    const dropSignatures = () => {
+        for (const id of ids) {
+            const head = sh("curl", ["-sSI", "-H", "Accept: application/vnd.oci.image.manifest.v1+json", `${base}/${repoPath(id)}/manifests/${out[id].digest.replace(":", "-")}.sig`]);
+            const d = /docker-content-digest:\s*(\S+)/i.exec(head.stdout)?.[1];
+            if (d) must(sh("curl", ["-sSf", "-X", "DELETE", `${base}/${repoPath(id)}/manifests/${d}`]), "delete a .sig");
+        }
+    };
+    const env = { ...p.env, PATH: withoutShims(p) };
+    const up = () => must(sh("pulumi", ["up", "--yes", "--skip-preview", "--stack", p.stack, "--non-interactive"], { cwd: p.dir, env }), "sign: up");
+    const noop: number[] = [], resign: number[] = [];
+    for (let r = 0; r < reps(3); r++) {
+        dropSignatures();
+        resign.push(timed(up)[0]);
+        noop.push(timed(up)[0]);
+        log(`  rep ${r + 1}: re-signing up ${secs(resign[r])}, no-op up ${secs(noop[r])}`);
+    }
+    const perLayer = (median(resign) - median(noop)) / ids.length;
+    result({ name: "11. Signing: seconds per layer (cosign sign + attest SBOM and provenance + verify)", measured: `up re-signing all ${ids.length} layers ${secs(median(resign))} − no-op up ${secs(median(noop))}, ÷ ${ids.length} (medians of ${resign.length}); cold signed up ${secs(coldT)}`,
+        ratio: f2(perLayer), goal: "≤ 3 s", met: perLayer <= 3 ? "yes" : "NO" });
+    // The SBOM's blob read (once per new digest): OWN_STORE_PATHS_SCRIPT alone, per layer.
+    const reads = ids.map((id) => timed(() => must(sh("sh", ["-c", OWN_STORE_PATHS_SCRIPT], { env: { ...devNixEnv(env), LAYERSTACK_LAYER: id, LAYERSTACK_IMAGE_REF: out[id].imageRef,
+        LAYERSTACK_REPOSITORY_PATH: repoPath(id), LAYERSTACK_REGISTRY: registry.address, LAYERSTACK_TLS_VERIFY: "false" } }), `sbom paths ${id}`))[0]);
+    result({ name: "11b. Signing: the SBOM's read of each layer's own blob (once per new digest)", measured: `median ${secs(median(reads))}, max ${secs(Math.max(...reads))} over ${ids.length} layers (own blobs ${ids.map((id) => out[id].ownBlobSize).reduce((x, y) => x + y, 0)} B in all)`,
+        ratio: f2(median(reads)), goal: "≤ 1 s", met: median(reads) <= 1 ? "yes" : "NO" });
+    // Bytes added: each layer's .sig and .att images as stored (manifest + config + layers).
+    let added = 0;
+    for (const id of ids) {
+        for (const k of ["sig", "att"]) {
+            const raw = must(sh("skopeo", ["inspect", "--raw", "--tls-verify=false", `docker://${out[id].repository}:${out[id].digest.replace(":", "-")}.${k}`]), `inspect .${k}`).stdout;
+            const m = JSON.parse(raw) as { config: { size: number }; layers: { size: number }[] };
+            added += Buffer.byteLength(raw) + m.config.size + m.layers.reduce((x, l) => x + l.size, 0);
+        }
+    }
+    const ownBytes = ids.reduce((x, id) => x + Number(out[id].ownBlobSize), 0);
+    result({ name: "11c. Signing: bytes added to the registry per layer (its .sig and .att images)", measured: `${added} B for ${ids.length} layers; the layers' own blobs ${ownBytes} B (the fixture's are tiny: a real layer's are GiBs)`,
+        ratio: `${(added / ids.length / 1024).toFixed(1)} KiB`, goal: "≤ 64 KiB", met: added / ids.length <= 64 * 1024 ? "yes" : "NO" });
+}
+
 function machine(): string {
     const cpu = os.cpus()[0]?.model ?? "unknown";
     return `nproc ${os.cpus().length} (${cpu}), memory ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, ${os.type()} ${os.release()}`;
 }
 
 /** The rows (benchmark numbers) each BENCH_ONLY part measures. */
-const GROUPS: Record<string, string[]> = { noop: ["1"], change: ["3"], cold: ["2", "5"], scale: ["4"], large: ["6"], drift: ["7"], forecast: ["8"], why: ["9"], "scale-drv": ["10"] };
+const GROUPS: Record<string, string[]> = { noop: ["1"], change: ["3"], cold: ["2", "5"], scale: ["4"], large: ["6"], drift: ["7"], forecast: ["8"], why: ["9"], "scale-drv": ["10"], sign: ["11"] };
 
 /**
  * A partial run (BENCH_ONLY) keeps the rows it did not measure from the results file, and
@@ -803,6 +869,7 @@ async function main(): Promise<void> {
         if (ONLY.includes("forecast")) forecastCost();
         if (ONLY.includes("why")) whyCost();
         if (ONLY.includes("scale-drv")) scaleDrv();
+        if (ONLY.includes("sign")) signCost();
     } finally {
         for (const c of cleanup.reverse()) { try { c(); } catch { /* best effort */ } }
     }
