@@ -66,3 +66,18 @@ test("up pushes every layer's closure to the cache, signed by the committed key;
     expect(files.length).toBeGreaterThan(0);
     for (const f of files) expect({ f, leaked: fs.readFileSync(f, "utf8").includes(secretPart) }).toEqual({ f, leaked: false });
 });
+
+test("the committed dev key pair signs every layer: npm run verify passes with the committed public key, and the private key is in no file of the backend", () => {
+    // scripts/verify.ts, which `npm run verify` runs, against this stack (its config: the committed public key).
+    const r = spawnSync("node", ["-r", "ts-node/register", path.join(REPO, "scripts/verify.ts"), "--stack", "dev"], {
+        cwd: project.dir, env: { ...project.env, TS_NODE_TRANSPILE_ONLY: "true", TS_NODE_PROJECT: path.join(REPO, "tsconfig.json") }, encoding: "utf8",
+    });
+    expect({ code: r.status, err: r.status === 0 ? "" : r.stderr + r.stdout }).toEqual({ code: 0, err: "" });
+    for (const l of LAYERS) expect(r.stdout).toMatch(new RegExp(`^${l.id}\\s+sha256:\\S+\\s+ok\\s+ok\\s+ok$`, "m"));
+    expect(committed).toMatch(/layerstack:signingPublicKey: \|\n\s+-----BEGIN PUBLIC KEY-----/);
+    const key = must(project.pulumi(["config", "get", "layerstack:signingKey"]), "config get").stdout;
+    expect(key).toContain("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----");
+    const body = key.split("\n").filter((l) => l.length >= 40 && !l.startsWith("-----"));
+    expect(body.length).toBeGreaterThan(2);
+    for (const b of body) expect(project.filesContaining(b)).toEqual([]);
+});
