@@ -2,7 +2,7 @@
 // measured side by side in one run (issue 5, "Benchmarks"). Writes bench/RESULTS.md.
 //
 // Every comparison alternates its contenders within each repetition (the order rotates) and
-// reports medians. BENCH_ONLY=noop,cold,change,scale,large,drift,forecast,why,scale-drv,sign runs a subset (the rows
+// reports medians. BENCH_ONLY=noop,cold,change,scale,large,drift,forecast,why,scale-drv,fresh,sign runs a subset (the rows
 // of the others are carried over from the results file); BENCH_REPS scales the repetition counts
 // (e.g. BENCH_REPS=1 for a quick look).
 import { spawn, spawnSync } from "child_process";
@@ -12,6 +12,7 @@ import * as path from "path";
 import { DEV_NIX_CONFIG, REPO, Run, TestProject, TestRegistry, devNixEnv, must } from "../test/support/stack";
 import { Evaluated, evalExpression, evaluateAttrs, packageSet } from "../lib/nix";
 import { PUSH_SCRIPT } from "../lib/commands/layer";
+import { NIX_COPY_PUSH_SCRIPT } from "../lib/commands/cache";
 import { OWN_STORE_PATHS_SCRIPT } from "../lib/commands/sign";
 import { RegistryClient } from "../lib/registry";
 import { megapakLayers } from "../layers/megapak";
@@ -21,7 +22,7 @@ import { runForecast } from "../lib/forecast";
 import { substituterConfig } from "../components/binaryCache";
 import { dagStats, generateDag, writeScaleFlake } from "./scaleDrv";
 
-const ALL = ["noop", "change", "cold", "scale", "large", "drift", "forecast", "why", "scale-drv", "sign"];
+const ALL = ["noop", "change", "cold", "scale", "large", "drift", "forecast", "why", "scale-drv", "fresh", "sign"];
 const ONLY = (process.env.BENCH_ONLY ?? ALL.join(",")).split(",");
 const REPS = Number(process.env.BENCH_REPS ?? "0");
 const reps = (n: number) => (REPS > 0 ? Math.min(REPS, n) : n);
@@ -364,9 +365,11 @@ async function drift(): Promise<void> {
     const off = project("driftoff", { "layerstack:repository": "bench/drift-off", "layerstack:layers": layers }, false);
     const index = path.join(off.dir, "index.ts");
     const text = fs.readFileSync(index, "utf8");
-    const at = "new ImagePipeline(STACK_COMPONENTS.pipeline, { ...stack.pipeline,";
-    if (!text.includes(at)) throw new Error("drift: index.ts no longer declares the pipeline as expected");
-    fs.writeFileSync(index, text.replace(at, `${at} checkRegistry: false,`));
+    // The program without the read-back: its pipeline args say checkRegistry: false, so it declares
+    // neither the RegistryImages nor their provider (index.ts RegistryReadBack).
+    const at = "const stack = loadSettings();";
+    if (!text.includes(at)) throw new Error("drift: index.ts no longer reads its settings as expected");
+    fs.writeFileSync(index, text.replace(at, "const loaded = loadSettings(); const stack = { ...loaded, pipeline: { ...loaded.pipeline, checkRegistry: false } };"));
     for (const p of [on, off]) {
         setLayersJson(p, (x) => { x.buildSeconds = 0; x.layers = fixture; });
         const [t] = timed(() => must(p.up(), `${p.stack}: cold up`));
@@ -375,6 +378,7 @@ async function drift(): Promise<void> {
     const checks = on.resources().filter((r) => r.type === "pulumi-nodejs:dynamic/layerstack:RegistryImage").length;
     const none = off.resources().filter((r) => r.type === "pulumi-nodejs:dynamic/layerstack:RegistryImage").length;
     if (checks !== N || none !== 0) throw new Error(`drift: expected ${N} read-backs with the check and none without, got ${checks} and ${none}`);
+    if (off.resources().some((r) => r.type === "pulumi:providers:pulumi-nodejs")) throw new Error("drift: the stack without the check still has the read-back's provider");
     const preview = (p: TestProject) => () => must(sh("pulumi", ["preview", "--expect-no-changes", "--stack", p.stack, "--non-interactive"], { cwd: p.dir, env: p.env }), `${p.stack}: preview`);
     const t = alternate(reps(7), { with: preview(on), without: preview(off) });
     // The HEADs themselves: the same 12 manifest HEADs, concurrently, from one process.
@@ -588,6 +592,136 @@ function forecastCost(): void {
         ratio: `${(100 * change.fc / change.pv).toFixed(1)} %`, goal: "a fixed number of Nix calls, not one per layer", met: ["build,config,path-info", "build,show-config,path-info"].includes(change.calls.join(",")) ? "yes" : "NO" });
 }
 
+// ---------------------------------------------------------------- 11: a merged pull request in CI
+
+/** Starts bench/http-cache.mjs on `port` over `dir`; returns its access log and a stop function. */
+function httpCache(dir: string, port: number): { url: string; log: string; stop: () => void } {
+    const log = path.join(dir, "..", `access-${port}.log`);
+    const child = spawn(process.execPath, [path.join(REPO, "bench/http-cache.mjs"), dir, String(port), log], { stdio: "ignore" });
+    const url = `http://127.0.0.1:${port}`;
+    for (let i = 0; i < 100 && sh("curl", ["-sf", "-o", "/dev/null", `${url}/nix-cache-info`]).code !== 0; i++) sh("sleep", ["0.05"]);
+    return { url, log, stop: () => child.kill("SIGTERM") };
+}
+
+/** Bytes of NAR files fetched (GET nar/… 200) in the cache's access log since line `from`, and which .narinfo paths were read. */
+function cacheFetches(log: string, from: number): { bytes: number; nars: number; lines: number } {
+    const lines = fs.existsSync(log) ? fs.readFileSync(log, "utf8").split("\n").filter(Boolean) : [];
+    let bytes = 0, nars = 0;
+    for (const l of lines.slice(from)) {
+        const [method, p, status, size] = l.split(" ");
+        if (method === "GET" && status === "200" && p.startsWith("/nar/")) { bytes += Number(size); nars++; }
+    }
+    return { bytes, nars, lines: lines.length };
+}
+
+/**
+ * What a merged pull request costs in CI (issue 22, item 2): a hosted runner starts with an empty
+ * store, and the binary cache holds the last publish's closures. The catalog stack publishes once
+ * with a signed HTTP binary cache (bench/http-cache.mjs, which logs what Nix fetches), and its
+ * checkpoint is kept. Each repetition changes layer05 (a new content, so its image and its 7
+ * descendants' are new) and empties the store of everything the stack's layers are built from or
+ * are (the requisites of every layer's derivation and its outputs, .drv files included: a fresh
+ * machine has none), with Nix's narinfo cache; then, alternating:
+ * - up: `pulumi up --yes` (as the workflow's up job runs it) on the stack's last checkpoint;
+ * - script: what a plain script does: one `nix build` of the changed layers (evaluation,
+ *   substitution and builds), then the push tail (lib/commands/layer.ts PUSH_SCRIPT) and the cache
+ *   push (lib/commands/cache.ts NIX_COPY_PUSH_SCRIPT), the very commands the up runs, of the
+ *   changed layers in order, to the same repositories (so unchanged blobs are there already).
+ * Before each contender, `nix build --dry-run` of the changed layers (untimed) lists the paths Nix
+ * must fetch; the bytes fetched are the NAR files the cache served (GET /nar/…) during the timed run.
+ */
+function fresh(): void {
+    const catalog = megapakLayers();
+    const CHANGED = "layer05-pak3";
+    const below = (id: string): string[] => [id, ...catalog.filter((l) => l.parent === id).flatMap((l) => below(l.id))];
+    const changed = below(CHANGED);
+    const p = new TestProject("fresh", { shims: false, passphrase: "layerstack-bench" });
+    cleanup.push(() => p.dispose());
+    const keys = fs.mkdtempSync(path.join(os.tmpdir(), "layerstack-bench-freshkeys-"));
+    cleanup.push(() => fs.rmSync(keys, { recursive: true, force: true }));
+    must(sh("nix-store", ["--generate-binary-cache-key", "layerstack-bench-fresh-1", path.join(keys, "secret"), path.join(keys, "public")], { env: devNixEnv() }), "cache key");
+    const publicKey = fs.readFileSync(path.join(keys, "public"), "utf8").trim();
+    const signingKey = fs.readFileSync(path.join(keys, "secret"), "utf8").trim();
+    const cacheDir = path.join(keys, "cache");
+    const cache = httpCache(cacheDir, 5211);
+    cleanup.push(cache.stop);
+    // Every derivation of this run is new to the store and to the cache (a salt in layer01's content).
+    p.editFixtureLayer("layer01-base-cuda", { content: `base layer of the fresh-machine bench ${Date.now()}` });
+    p.init({ "layerstack:flake": `path:${p.flakeDir}`, "layerstack:registry": registry.address, "layerstack:repository": "bench/fresh",
+        "layerstack:nixConfig": DEV_NIX_CONFIG, "layerstack:runChecks": "false", "layerstack:cache": "nix-store", "layerstack:cacheUrl": cache.url,
+        "layerstack:cachePublicKey": publicKey }, { "layerstack:cacheSigningKey": signingKey });
+    log(`fresh machine: cold up of the ${catalog.length}-layer catalog stack with an HTTP binary cache (setup)`);
+    must(p.up(), "fresh: publish");
+    const checkpoint = path.join(keys, "checkpoint.json");
+    fs.writeFileSync(checkpoint, must(p.pulumi(["stack", "export"]), "stack export").stdout);
+    const flake = `path:${p.flakeDir}`;
+    const nixConfig = `${DEV_NIX_CONFIG.trim()}\n${substituterConfig(cache.url, [publicKey])}`;
+    const env = { ...p.env, PATH: withoutShims(p) };
+    const nixEnv = { ...devNixEnv(env), NIX_CONFIG: nixConfig };
+    const rootEnv = { ...nixEnv, NIX_REMOTE: "local" };
+    const installables = (ids: string[]) => ids.map((id) => `${flake}#packages.${SYSTEM}.${catalog.find((l) => l.id === id)!.attr}`);
+    // The derivations of the published stack, whose requisites (and their outputs) each repetition deletes.
+    const published = Object.values<any>(p.outputs().layers).map((l) => l.drvPath as string);
+    const emptyStore = () => {
+        const drvs = [...published, ...[...evaluateAttrs(flake, SYSTEM, catalog.map((l) => l.attr), DEV_NIX_CONFIG).values()].map((e) => (e as Evaluated).drvPath)];
+        const paths = must(sh("nix-store", ["--query", "--requisites", "--include-outputs", ...new Set(drvs)], { env: rootEnv }), "requisites").stdout.trim().split("\n").filter(Boolean);
+        // --ignore-liveness as root on the store itself, as test/e2e/why.test.ts does (the daemon refuses it to a client).
+        must(sh("nix-store", ["--delete", "--ignore-liveness", ...paths], { env: rootEnv }), "empty the store");
+        for (const home of new Set([os.homedir(), "/root"])) fs.rmSync(path.join(home, ".cache/nix"), { recursive: true, force: true });
+        return paths.length;
+    };
+    const dryFetch = () => {
+        const r = must(sh("nix", ["build", "--dry-run", "--no-link", ...installables(changed)], { env: nixEnv }), "dry run");
+        const m = /these (\d+) paths? will be fetched \(([\d.]+) (\w+) download/.exec(r.stderr);
+        return m ? `${m[1]} paths (${m[2]} ${m[3]})` : "nothing";
+    };
+    let rep = 0;
+    const upTimes: number[] = [], scriptTimes: number[] = [];
+    const fetched: Record<string, { bytes: number; nars: number; need: string; deleted: number }[]> = { up: [], script: [] };
+    const t = alternate(reps(3), {
+        up: () => {
+            const k = ++rep;
+            must(p.pulumi(["stack", "import", "--file", checkpoint]), "stack import");
+            p.editFixtureLayer(CHANGED, { content: `pak3.txt plus one more package (fresh up ${k} ${Date.now()})` });
+            const deleted = emptyStore();
+            const need = dryFetch();
+            const from = cacheFetches(cache.log, 0).lines;
+            const [dt] = timed(() => must(sh("pulumi", ["up", "--yes", "--stack", p.stack, "--non-interactive"], { cwd: p.dir, env }), "fresh: up"));
+            const got = cacheFetches(cache.log, from);
+            fetched.up.push({ bytes: got.bytes, nars: got.nars, need, deleted });
+            upTimes.push(dt);
+        },
+        script: () => {
+            const k = ++rep;
+            p.editFixtureLayer(CHANGED, { content: `pak3.txt plus one more package (fresh script ${k} ${Date.now()})` });
+            const deleted = emptyStore();
+            const need = dryFetch();
+            const from = cacheFetches(cache.log, 0).lines;
+            const [dt] = timed(() => {
+                const built: { drvPath: string }[] = JSON.parse(must(sh("nix", ["build", "--no-link", "--json", ...installables(changed)], { env: nixEnv }), "nix build").stdout);
+                const ev = evaluateAttrs(flake, SYSTEM, changed.map((id) => catalog.find((l) => l.id === id)!.attr), nixConfig);
+                changed.forEach((id, i) => {
+                    const attr = catalog.find((l) => l.id === id)!.attr;
+                    must(sh("sh", ["-c", PUSH_SCRIPT], { env: { ...nixEnv, ...pushEnv(id, built[i].drvPath, (ev.get(attr) as Evaluated).copyTo?.drvPath),
+                        LAYERSTACK_REPOSITORY: `${registry.address}/bench/fresh/${id}`, LAYERSTACK_TAG: `script${k}` } }), `push ${id}`);
+                    must(sh("sh", ["-c", NIX_COPY_PUSH_SCRIPT], { env: { ...nixEnv, LAYERSTACK_DRV_PATH: built[i].drvPath, LAYERSTACK_CACHE_URL: cache.url,
+                        LAYERSTACK_LAYER: id, LAYERSTACK_CACHE_SIGNING_KEY: signingKey } }), `cache push ${id}`);
+                });
+            });
+            const got = cacheFetches(cache.log, from);
+            fetched.script.push({ bytes: got.bytes, nars: got.nars, need, deleted });
+            scriptTimes.push(dt);
+        },
+    });
+    void t;
+    const [u, s] = [median(upTimes), median(scriptTimes)];
+    const ratio = u / s;
+    const bytes = (k: string) => fetched[k].map((f) => `${f.bytes} B in ${f.nars} NARs (dry run: ${f.need})`).join(", ");
+    result({ name: "11. A merged pull request on a fresh machine: `pulumi up` ÷ (substitute + build + push the changed layers, as a plain script)",
+        measured: `up ${secs(u)}; script ${secs(s)} (medians of ${upTimes.length}; ${changed.length} layers changed: ${CHANGED} and its descendants; ${fetched.up[0]?.deleted ?? 0} store paths deleted before each run); `
+            + `fetched from the cache: up ${bytes("up")}; script ${bytes("script")}`,
+        ratio: f2(ratio), goal: "≤ 1.3, fetching no more than the script", met: ratio <= 1.3 && median(fetched.up.map((f) => f.bytes)) <= median(fetched.script.map((f) => f.bytes)) ? "yes" : "NO" });
+}
 // ---------------------------------------------------------------- 9: the preview that says why
 
 /**
@@ -733,7 +867,7 @@ function scaleDrv(): void {
 
 // ---------------------------------------------------------------- main
 
-// ---------------------------------------------------------------- 11: signing (issue 23)
+// ---------------------------------------------------------------- 12: signing (issue 23)
 
 /**
  * What signing costs per layer: the 12-layer catalog stack with a cosign key pair, cold (setup);
@@ -777,12 +911,12 @@ function signCost(): void {
         log(`  rep ${r + 1}: re-signing up ${secs(resign[r])}, no-op up ${secs(noop[r])}`);
     }
     const perLayer = (median(resign) - median(noop)) / ids.length;
-    result({ name: "11. Signing: seconds per layer (cosign sign + attest SBOM and provenance + verify)", measured: `up re-signing all ${ids.length} layers ${secs(median(resign))} − no-op up ${secs(median(noop))}, ÷ ${ids.length} (medians of ${resign.length}); cold signed up ${secs(coldT)}`,
+    result({ name: "12. Signing: seconds per layer (cosign sign + attest SBOM and provenance + verify)", measured: `up re-signing all ${ids.length} layers ${secs(median(resign))} − no-op up ${secs(median(noop))}, ÷ ${ids.length} (medians of ${resign.length}); cold signed up ${secs(coldT)}`,
         ratio: f2(perLayer), goal: "≤ 3 s", met: perLayer <= 3 ? "yes" : "NO" });
     // The SBOM's blob read (once per new digest): OWN_STORE_PATHS_SCRIPT alone, per layer.
     const reads = ids.map((id) => timed(() => must(sh("sh", ["-c", OWN_STORE_PATHS_SCRIPT], { env: { ...devNixEnv(env), LAYERSTACK_LAYER: id, LAYERSTACK_IMAGE_REF: out[id].imageRef,
         LAYERSTACK_REPOSITORY_PATH: repoPath(id), LAYERSTACK_REGISTRY: registry.address, LAYERSTACK_TLS_VERIFY: "false" } }), `sbom paths ${id}`))[0]);
-    result({ name: "11b. Signing: the SBOM's read of each layer's own blob (once per new digest)", measured: `median ${secs(median(reads))}, max ${secs(Math.max(...reads))} over ${ids.length} layers (own blobs ${ids.map((id) => out[id].ownBlobSize).reduce((x, y) => x + y, 0)} B in all)`,
+    result({ name: "12b. Signing: the SBOM's read of each layer's own blob (once per new digest)", measured: `median ${secs(median(reads))}, max ${secs(Math.max(...reads))} over ${ids.length} layers (own blobs ${ids.map((id) => out[id].ownBlobSize).reduce((x, y) => x + y, 0)} B in all)`,
         ratio: f2(median(reads)), goal: "≤ 1 s", met: median(reads) <= 1 ? "yes" : "NO" });
     // Bytes added: each layer's .sig and .att images as stored (manifest + config + layers).
     let added = 0;
@@ -794,7 +928,7 @@ function signCost(): void {
         }
     }
     const ownBytes = ids.reduce((x, id) => x + Number(out[id].ownBlobSize), 0);
-    result({ name: "11c. Signing: bytes added to the registry per layer (its .sig and .att images)", measured: `${added} B for ${ids.length} layers; the layers' own blobs ${ownBytes} B (the fixture's are tiny: a real layer's are GiBs)`,
+    result({ name: "12c. Signing: bytes added to the registry per layer (its .sig and .att images)", measured: `${added} B for ${ids.length} layers; the layers' own blobs ${ownBytes} B (the fixture's are tiny: a real layer's are GiBs)`,
         ratio: `${(added / ids.length / 1024).toFixed(1)} KiB`, goal: "≤ 64 KiB", met: added / ids.length <= 64 * 1024 ? "yes" : "NO" });
 }
 
@@ -804,7 +938,7 @@ function machine(): string {
 }
 
 /** The rows (benchmark numbers) each BENCH_ONLY part measures. */
-const GROUPS: Record<string, string[]> = { noop: ["1"], change: ["3"], cold: ["2", "5"], scale: ["4"], large: ["6"], drift: ["7"], forecast: ["8"], why: ["9"], "scale-drv": ["10"], sign: ["11"] };
+const GROUPS: Record<string, string[]> = { noop: ["1"], change: ["3"], cold: ["2", "5"], scale: ["4"], large: ["6"], drift: ["7"], forecast: ["8"], why: ["9"], "scale-drv": ["10"], fresh: ["11"], sign: ["12"] };
 
 /**
  * A partial run (BENCH_ONLY) keeps the rows it did not measure from the results file, and
@@ -869,6 +1003,7 @@ async function main(): Promise<void> {
         if (ONLY.includes("forecast")) forecastCost();
         if (ONLY.includes("why")) whyCost();
         if (ONLY.includes("scale-drv")) scaleDrv();
+        if (ONLY.includes("fresh")) fresh();
         if (ONLY.includes("sign")) signCost();
     } finally {
         for (const c of cleanup.reverse()) { try { c(); } catch { /* best effort */ } }

@@ -129,4 +129,23 @@ describe("ImagePipeline", () => {
         expect(() => mod.validateImagePipelineArgs({ ...base, repository: "r".repeat(250), layers: [{ id: "a", attr: "a" }] }))
             .toThrow(`layers: layer "a": "127.0.0.1:5000/${"r".repeat(250)}/a" is 267 characters; an image name may have at most 255`);
     });
+
+    test("planAsync: the same plan as plan(), its evaluation a child the event loop does not wait on; the same errors", async () => {
+        const layers = megapakLayers();
+        const sync = mod.ImagePipeline.plan({ ...base, layers });
+        // While the async evaluation runs, timers fire: the event loop is free (what lets the
+        // read-back's provider registration reach the engine meanwhile: index.ts).
+        let ticks = 0;
+        const timer = setInterval(() => { ticks++; }, 1);
+        const pending = mod.ImagePipeline.planAsync({ ...base, layers });
+        const plan = await pending;
+        clearInterval(timer);
+        expect(ticks).toBeGreaterThan(0);
+        expect(plan.ordered.map((l) => l.id)).toEqual(sync.ordered.map((l) => l.id));
+        expect([...plan.evaluated.entries()]).toEqual([...sync.evaluated.entries()]);
+        await expect(mod.ImagePipeline.planAsync({ ...base, layersSource: "layerstack:layers", layers: [{ id: "ghost", attr: "layer99-ghost" }] }))
+            .rejects.toThrow(`layerstack:layers: layer "ghost": the flake has no attribute packages.x86_64-linux.layer99-ghost (${FLAKE})`);
+        await expect(mod.ImagePipeline.planAsync({ ...base, flake: "path:/nonexistent-flake-dir", layers: [{ id: "a", attr: "a" }] }))
+            .rejects.toThrow(/layerstack:flake: evaluating path:\/nonexistent-flake-dir#packages.x86_64-linux failed \(nix exited 1\)/);
+    });
 });

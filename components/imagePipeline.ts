@@ -12,7 +12,7 @@ import { LayerContents } from "../lib/contents";
 import { LayerForecast, forecastLayers } from "../lib/forecast";
 import { ReportRow } from "../lib/previewReport";
 import { RegistryLimits, hasLimits, limitsFor } from "../lib/registryLimits";
-import { EvalResult, Evaluated, evaluateAttrs, flakeMetadata, isEvalFailure, joinNixConfig, joinNixConfigText } from "../lib/nix";
+import { EvalResult, Evaluated, evaluateAttrs, evaluateAttrsAsync, flakeMetadata, isEvalFailure, joinNixConfig, joinNixConfigText } from "../lib/nix";
 import { SigningKey } from "../lib/commands";
 import * as os from "os";
 import { checkCacheTrust } from "../lib/nixTrust";
@@ -272,7 +272,7 @@ export class ImagePipeline extends pulumi.ComponentResource {
             key: args.signing,
             provenance: {
                 stack: pulumi.getStack(), project: pulumi.getProject(), flake: args.flake,
-                flakeMetadata: flakeMetadata(args.flake, args.nixConfig, args.nixAccessTokens),
+                flakeMetadata: pulumi.output(flakeMetadata(args.flake, args.nixConfig, args.nixAccessTokens)),
                 system: args.system ?? DEFAULT_SYSTEM, hostname: os.hostname(),
                 ...(args.builders ? { builders: args.builders.machines.map((m) => m.uri) } : {}),
             },
@@ -370,38 +370,21 @@ export class ImagePipeline extends pulumi.ComponentResource {
      * Orders the layers and evaluates their attributes (one `nix eval`), failing with a
      * message that names the layer when the graph is not a forest, an image name is not one a
      * registry accepts, or an attribute is missing or does not evaluate. It registers nothing,
-     * so a program can call it before declaring any resource (index.ts does).
+     * so a program can call it before declaring any resource.
      */
-    static plan(args: ImagePipelineArgs): {
-        ordered: LayerSpec[]; evaluated: ReadonlyMap<string, EvalResult>;
-        container?: { imageId: string; layers: { id: string; drvPath: string; outPath: string }[] };
-    } {
-        const source = args.layersSource ?? "layers";
-        const system = args.system ?? DEFAULT_SYSTEM;
-        const image = args.containerImage;
-        const imageId = image ? image.id ?? image.attr : undefined;
-        // The container image is a layer of the pipeline too: its id and name are checked with the others'.
-        const ordered = validateImagePipelineArgs(image ? { ...args, layers: [...args.layers, { id: imageId!, attr: image.attr }] } : args);
-        const evaluated = args.evaluated ?? evaluateAttrs(args.flake, system, [...new Set(ordered.map((l) => l.attr))], args.nixConfig, args.nixAccessTokens);
-        raiseAll(ordered.flatMap((l) => {
-            const ev = evaluated.get(l.attr);
-            if (!ev) return [`${source}: layer "${l.id}": the flake has no attribute packages.${system}.${l.attr} (${args.flake})`];
-            if (isEvalFailure(ev)) return [`${source}: layer "${l.id}": packages.${system}.${l.attr} does not evaluate (${args.flake}):\n${ev.error}`];
-            return [];
-        }));
-        if (!image) return { ordered, evaluated };
-        const found = (evaluated.get(image.attr) as Evaluated).containerLayers;
-        if (!found?.length) {
-            throw new LayerstackError(`${source}: containerImage "${image.attr}": packages.${system}.${image.attr} is no nix2container image with layers of its own (its buildImage script names no layers.json)`);
-        }
-        const ids = image.layerIds ? [...image.layerIds] : containerLayerIds(imageId!, found.length);
-        const taken = new Set(ordered.map((l) => l.id));
-        raiseAll([
-            ...(ids.length !== found.length ? [`${source}: containerImage "${image.attr}" has ${found.length} layers (the last is buildImage's own), but ${ids.length} layer ids are given`] : []),
-            ...ids.flatMap((id, i) => !LAYER_ID.test(id) ? [`${source}: containerImage "${image.attr}": layer id "${id}" is not a repository path component`]
-                : taken.has(id) || ids.indexOf(id) !== i ? [`${source}: containerImage "${image.attr}": duplicate layer id "${id}"`] : []),
-        ]);
-        return { ordered, evaluated, container: { imageId: imageId!, layers: found.map((l, i) => ({ id: ids[i], ...l })) } };
+    static plan(args: ImagePipelineArgs): PipelinePlan {
+        const ordered = planOrder(args);
+        return planFrom(args, ordered, args.evaluated ?? evaluateAttrs(args.flake, args.system ?? DEFAULT_SYSTEM, attrsOf(ordered), args.nixConfig, args.nixAccessTokens));
+    }
+
+    /**
+     * plan(), with the evaluation running while the program's event loop stays free (lib/nix.ts
+     * evaluateAttrsAsync): what the program registered before it reaches the engine meanwhile.
+     * index.ts uses it, after declaring the registry read-back's provider.
+     */
+    static async planAsync(args: ImagePipelineArgs): Promise<PipelinePlan> {
+        const ordered = planOrder(args);
+        return planFrom(args, ordered, args.evaluated ?? await evaluateAttrsAsync(args.flake, args.system ?? DEFAULT_SYSTEM, attrsOf(ordered), args.nixConfig, args.nixAccessTokens));
     }
 
     /** The Docker provider of the GPU runner's checks (`<name>-check-host`), pulling with the registry credentials. */
@@ -427,4 +410,46 @@ export class ImagePipeline extends pulumi.ComponentResource {
             dependsOn: host.dependsOn,
         };
     }
+}
+
+/** What ImagePipeline.plan finds: the layers parents first, each attribute's evaluation, and a container image's layers. */
+export interface PipelinePlan {
+    ordered: LayerSpec[];
+    evaluated: ReadonlyMap<string, EvalResult>;
+    container?: { imageId: string; layers: { id: string; drvPath: string; outPath: string }[] };
+}
+
+const attrsOf = (ordered: readonly LayerSpec[]) => [...new Set(ordered.map((l) => l.attr))];
+
+/** The layers in order, the container image (a layer of the pipeline too: its id and name are checked with the others') included. */
+function planOrder(args: ImagePipelineArgs): LayerSpec[] {
+    const image = args.containerImage;
+    return validateImagePipelineArgs(image ? { ...args, layers: [...args.layers, { id: image.id ?? image.attr, attr: image.attr }] } : args);
+}
+
+/** The plan from the evaluation: every layer's attribute must evaluate, and a container image must have layers of its own. */
+function planFrom(args: ImagePipelineArgs, ordered: LayerSpec[], evaluated: ReadonlyMap<string, EvalResult>): PipelinePlan {
+    const source = args.layersSource ?? "layers";
+    const system = args.system ?? DEFAULT_SYSTEM;
+    const image = args.containerImage;
+    raiseAll(ordered.flatMap((l) => {
+        const ev = evaluated.get(l.attr);
+        if (!ev) return [`${source}: layer "${l.id}": the flake has no attribute packages.${system}.${l.attr} (${args.flake})`];
+        if (isEvalFailure(ev)) return [`${source}: layer "${l.id}": packages.${system}.${l.attr} does not evaluate (${args.flake}):\n${ev.error}`];
+        return [];
+    }));
+    if (!image) return { ordered, evaluated };
+    const imageId = image.id ?? image.attr;
+    const found = (evaluated.get(image.attr) as Evaluated).containerLayers;
+    if (!found?.length) {
+        throw new LayerstackError(`${source}: containerImage "${image.attr}": packages.${system}.${image.attr} is no nix2container image with layers of its own (its buildImage script names no layers.json)`);
+    }
+    const ids = image.layerIds ? [...image.layerIds] : containerLayerIds(imageId, found.length);
+    const taken = new Set(ordered.map((l) => l.id));
+    raiseAll([
+        ...(ids.length !== found.length ? [`${source}: containerImage "${image.attr}" has ${found.length} layers (the last is buildImage's own), but ${ids.length} layer ids are given`] : []),
+        ...ids.flatMap((id, i) => !LAYER_ID.test(id) ? [`${source}: containerImage "${image.attr}": layer id "${id}" is not a repository path component`]
+            : taken.has(id) || ids.indexOf(id) !== i ? [`${source}: containerImage "${image.attr}": duplicate layer id "${id}"`] : []),
+    ]);
+    return { ordered, evaluated, container: { imageId, layers: found.map((l, i) => ({ id: ids[i], ...l })) } };
 }

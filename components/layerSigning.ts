@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { SigningKey, attachmentTag, ownStorePathsEnv, parseOwnStorePaths, scriptStub, signEnv } from "../lib/commands";
 import { childName } from "../lib/naming";
-import { ProvenanceInput, layerProvenance } from "../lib/provenance";
+import { FlakeMetadata, ProvenanceInput, layerProvenance } from "../lib/provenance";
 import { RegistryAuth } from "../lib/registry";
 import { layerSbom, parsePathInfo } from "../lib/sbom";
 import { RegistryImage } from "./registryImage";
@@ -25,8 +25,8 @@ export interface LayerSigningArgs {
     readonly key: SigningKey;
     /** Nix settings for `nix path-info` (NixImageLayerArgs.nixConfig). @default none */
     readonly nixConfig?: pulumi.Input<string>;
-    /** What the provenance records, but the parent's image (lib/provenance.ts). */
-    readonly provenance: Omit<ProvenanceInput, "parentImageRef" | "layer">;
+    /** What the provenance records, but the parent's image (lib/provenance.ts); the flake's metadata may come later. */
+    readonly provenance: Omit<ProvenanceInput, "parentImageRef" | "layer" | "flakeMetadata"> & { readonly flakeMetadata: pulumi.Input<FlakeMetadata> };
     /** The parent layer's image, `<repository>@sha256:...`. @default none: a root layer */
     readonly parentImageRef?: pulumi.Output<string | undefined>;
     /** What signing waits for: the layer's push and its checks (NixImageLayer.gate). */
@@ -88,8 +88,8 @@ export class LayerSigning extends pulumi.ComponentResource {
         // those of the `up` that published the digest, not of a later `up` that left it alone.
         const provenance = new SigningRecord(childName(id, "provenance"), {
             key: digest,
-            value: pulumi.output(args.parentImageRef).apply((parent) => JSON.stringify(layerProvenance({
-                ...args.provenance, layer: id, ...(parent ? { parentImageRef: parent } : {}),
+            value: pulumi.all([args.parentImageRef, args.provenance.flakeMetadata]).apply(([parent, flakeMetadata]) => JSON.stringify(layerProvenance({
+                ...args.provenance, flakeMetadata, layer: id, ...(parent ? { parentImageRef: parent } : {}),
             }))),
         }, { parent: this }).value;
         const sign = childName(id, "sign");

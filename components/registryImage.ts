@@ -63,3 +63,27 @@ export class RegistryImage extends pulumi.CustomResource {
         }, opts);
     }
 }
+
+/**
+ * The provider of the stack's RegistryImages (`pulumi:providers:pulumi-nodejs`), for a program
+ * to declare first, before its evaluation, and hand to the components whose children read the
+ * registry back (`providers: [readBack]`: children find a provider of their package in their
+ * parents').
+ *
+ * Why first: the engine starts a provider's process when the first resource of its package
+ * registers, and holds every registration behind that start (pulumi pkg/resource/deploy
+ * providers/registry.go: Registry.Check loads the plugin, in the step generator). The dynamic
+ * provider's process is node loading @pulumi/pulumi, about half a second; declared after the
+ * layers, it came after the program's declarations and every push and check waited for it.
+ * Declared before `ImagePipeline.planAsync`, it starts while Nix evaluates and the program
+ * declares, and is ready when the first RegistryImage comes.
+ *
+ * The alias makes it the default provider that stacks published before it have in their
+ * state: the engine takes an aliased provider as the same one (step_generator.go
+ * providerChanged), so no RegistryImage, and no push behind one, is replaced by the move.
+ */
+export class RegistryReadBack extends pulumi.ProviderResource {
+    constructor(name: string, opts?: pulumi.ResourceOptions) {
+        super("pulumi-nodejs", name, {}, { ...opts, aliases: [...(opts?.aliases ?? []), { name: "default" }] });
+    }
+}

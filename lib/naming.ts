@@ -28,6 +28,8 @@ export const STACK_COMPONENTS = {
     github: "github",
     promotion: "promote",
     retention: "retention",
+    /** The registry read-back's provider (components/registryImage.ts RegistryReadBack). */
+    readBack: "registry-read-back",
 } as const;
 
 /** The stack's GPU runner component, per variant (`runner-<variant>`). */

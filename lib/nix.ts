@@ -1,4 +1,4 @@
-import { execFileSync } from "child_process";
+import { execFile, execFileSync } from "child_process";
 import * as pulumi from "@pulumi/pulumi";
 import { LayerstackError } from "./errors";
 import { FLAKE_ATTR } from "./graph";
@@ -65,23 +65,44 @@ export function packageSet(flake: string, system: string): string {
 
 const NIX_FLAGS = ["--extra-experimental-features", "nix-command flakes"];
 
-/** Runs `nix eval --json <installable> --apply <fn>`; throws a LayerstackError only when nix is missing. */
-function nixEval(installable: string, apply: string, env: NodeJS.ProcessEnv): { ok: true; stdout: string } | { ok: false; status: number | null; tail: string } {
-    try {
-        const stdout = execFileSync("nix", [...NIX_FLAGS, "eval", "--json", installable, "--apply", apply], {
-            encoding: "utf8",
-            stdio: ["ignore", "pipe", "pipe"],
-            maxBuffer: 64 * 1024 * 1024,
-            env,
-        });
-        return { ok: true, stdout };
-    } catch (e) {
-        const err = e as NodeJS.ErrnoException & { stderr?: string; status?: number | null };
-        if (err.code === "ENOENT") {
-            throw new LayerstackError("nix is not on PATH: install Nix (https://nixos.org/download), or for the dev stack run scripts/toolchain.sh");
-        }
-        return { ok: false, status: err.status ?? null, tail: (err.stderr ?? "").trim().split("\n").slice(-15).join("\n") };
+type NixEvalResult = { ok: true; stdout: string } | { ok: false; status: number | null; tail: string };
+
+/** `nix eval --json <installable> --apply <fn>`'s argv. */
+const evalArgs = (installable: string, apply: string) => [...NIX_FLAGS, "eval", "--json", installable, "--apply", apply];
+const EVAL_MAX_BUFFER = 64 * 1024 * 1024;
+
+/** A failed `nix eval`: a LayerstackError when nix is missing, else its exit status and the tail of its stderr. */
+function evalFailure(err: NodeJS.ErrnoException & { stderr?: string; status?: number | null }, status?: number | null): NixEvalResult {
+    if (err.code === "ENOENT") {
+        throw new LayerstackError("nix is not on PATH: install Nix (https://nixos.org/download), or for the dev stack run scripts/toolchain.sh");
     }
+    return { ok: false, status: status ?? err.status ?? null, tail: (err.stderr ?? "").trim().split("\n").slice(-15).join("\n") };
+}
+
+/** Runs `nix eval --json <installable> --apply <fn>`; throws a LayerstackError only when nix is missing. */
+function nixEval(installable: string, apply: string, env: NodeJS.ProcessEnv): NixEvalResult {
+    try {
+        return { ok: true, stdout: execFileSync("nix", evalArgs(installable, apply), { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: EVAL_MAX_BUFFER, env }) };
+    } catch (e) {
+        return evalFailure(e as NodeJS.ErrnoException);
+    }
+}
+
+/** nixEval, without blocking the program's event loop. */
+function nixEvalAsync(installable: string, apply: string, env: NodeJS.ProcessEnv): Promise<NixEvalResult> {
+    return new Promise((resolve, reject) => {
+        const child = execFile("nix", evalArgs(installable, apply), { encoding: "utf8", maxBuffer: EVAL_MAX_BUFFER, env }, (e, stdout, stderr) => {
+            if (!e) { resolve({ ok: true, stdout }); return; }
+            // execFile's error has `code` (the exit status, or an errno string such as ENOENT) where execFileSync's has `status`.
+            const err = e as NodeJS.ErrnoException & { code?: string | number };
+            try {
+                resolve(evalFailure({ ...err, code: typeof err.code === "string" ? err.code : undefined, stderr }, typeof err.code === "number" ? err.code : null));
+            } catch (x) {
+                reject(x);
+            }
+        });
+        child.stdin?.end();
+    });
 }
 
 /**
@@ -96,6 +117,24 @@ function nixEval(installable: string, apply: string, env: NodeJS.ProcessEnv): { 
  * package set itself does not evaluate, the error names the flake.
  */
 export function evaluateAttrs(flake: string, system: string, attrs: readonly string[], nixConfig?: string, accessTokens?: string): Map<string, EvalResult> {
+    const { installable, env } = evalSetup(flake, system, nixConfig, accessTokens);
+    return readEvaluation(installable, attrs, nixEval(installable, evalExpression(attrs), env), env, accessTokens);
+}
+
+/**
+ * evaluateAttrs, with the one `nix eval` run as a child the program does not wait on: while
+ * Nix evaluates (seconds on a real flake), the program's event loop is free, so that what the
+ * program registered before (index.ts: the registry read-back's provider) reaches the engine,
+ * which starts that provider's process meanwhile instead of after the program's declarations.
+ * What the result is, and every error, are evaluateAttrs's.
+ */
+export async function evaluateAttrsAsync(flake: string, system: string, attrs: readonly string[], nixConfig?: string, accessTokens?: string): Promise<Map<string, EvalResult>> {
+    const { installable, env } = evalSetup(flake, system, nixConfig, accessTokens);
+    return readEvaluation(installable, attrs, await nixEvalAsync(installable, evalExpression(attrs), env), env, accessTokens);
+}
+
+/** The installable, and the environment of every `nix eval` of one evaluation; refuses a Nix that is too old. */
+function evalSetup(flake: string, system: string, nixConfig?: string, accessTokens?: string): { installable: string; env: NodeJS.ProcessEnv } {
     const installable = packageSet(flake, system);
     // The stack's own Nix settings (layerstack:nixConfig) in front of the caller's NIX_CONFIG,
     // and the access tokens for private inputs, in this environment only (never argv).
@@ -104,7 +143,11 @@ export function evaluateAttrs(flake: string, system: string, attrs: readonly str
         : { ...process.env, NIX_CONFIG: joinNixConfigText(nixConfig, process.env.NIX_CONFIG, tokens) };
     // Before anything else: a Nix older than nixpkgs accepts is refused, naming what was found.
     requireNix(env);
-    const all = nixEval(installable, evalExpression(attrs), env);
+    return { installable, env };
+}
+
+/** The evaluation's result from the one `nix eval` of every attribute (`all`), and, only where it failed, Nix's word per attribute. */
+function readEvaluation(installable: string, attrs: readonly string[], all: NixEvalResult, env: NodeJS.ProcessEnv, accessTokens?: string): Map<string, EvalResult> {
     let parsed: Record<string, RawEvaluated | { failed: true } | null>;
     if (all.ok) {
         parsed = JSON.parse(all.stdout);
@@ -175,19 +218,21 @@ export function joinNixConfig(...parts: (pulumi.Input<string> | undefined)[]): p
 
 /**
  * `nix flake metadata --json <flake>`: the reference as Nix resolves and locks it (for a layer's
- * provenance, lib/provenance.ts). One call per program run, with the stack's Nix settings and
- * access tokens in the environment only; fails naming `layerstack:flake`.
+ * provenance, lib/provenance.ts). One call per program run, asynchronous (the event loop stays
+ * free for the engine), with the stack's Nix settings and access tokens in the environment only;
+ * fails naming `layerstack:flake`.
  */
-export function flakeMetadata(flake: string, nixConfig?: string, accessTokens?: string): FlakeMetadata {
+export function flakeMetadata(flake: string, nixConfig?: string, accessTokens?: string): Promise<FlakeMetadata> {
     const tokens = accessTokens ? `extra-access-tokens = ${accessTokens}` : undefined;
     const env = nixConfig === undefined && tokens === undefined ? process.env
         : { ...process.env, NIX_CONFIG: joinNixConfigText(nixConfig, process.env.NIX_CONFIG, tokens) };
-    try {
-        return JSON.parse(execFileSync("nix", [...NIX_FLAGS, "flake", "metadata", "--json", flake], {
-            encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 16 * 1024 * 1024, env,
-        })) as FlakeMetadata;
-    } catch (e) {
-        const err = e as { stderr?: string; status?: number | null };
-        throw new LayerstackError(`layerstack:flake: nix flake metadata ${flake} failed (nix exited ${err.status ?? "?"}), so no layer's provenance can name its locked revision:\n${(err.stderr ?? "").trim().split("\n").slice(-10).join("\n")}`);
-    }
+    return new Promise((resolve, reject) => {
+        execFile("nix", [...NIX_FLAGS, "flake", "metadata", "--json", flake], { encoding: "utf8", maxBuffer: 16 * 1024 * 1024, env }, (e, stdout, stderr) => {
+            if (!e) {
+                try { return resolve(JSON.parse(stdout) as FlakeMetadata); } catch { /* below */ }
+            }
+            const status = (e as { code?: number | string } | null)?.code ?? "?";
+            reject(new LayerstackError(`layerstack:flake: nix flake metadata ${flake} failed (nix exited ${status}), so no layer's provenance can name its locked revision:\n${(stderr ?? "").trim().split("\n").slice(-10).join("\n")}`));
+        });
+    });
 }
