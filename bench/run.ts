@@ -11,7 +11,7 @@ import * as os from "os";
 import * as path from "path";
 import { DEV_NIX_CONFIG, REPO, Run, TestProject, TestRegistry, devNixEnv, must } from "../test/support/stack";
 import { Evaluated, evalExpression, evaluateAttrs, packageSet } from "../lib/nix";
-import { PUSH_SCRIPT } from "../lib/commands/layer";
+import { BUILD_SCRIPT, PUSH_SCRIPT } from "../lib/commands/layer";
 import { NIX_COPY_PUSH_SCRIPT } from "../lib/commands/cache";
 import { OWN_STORE_PATHS_SCRIPT } from "../lib/commands/sign";
 import { RegistryClient } from "../lib/registry";
@@ -263,7 +263,8 @@ function cold(): void {
             const id = ++tag;
             salt(p, `per-${id}-${Date.now()}`, original);
             const drvs = [...evaluateAttrs(flake, SYSTEM, catalog.map((l) => l.attr), DEV_NIX_CONFIG).values()].map((e) => (e as Evaluated).drvPath);
-            const [t] = timed(() => must(sh("bash", ["-c", 'for d in "$@"; do nix-store --realise "$d" >/dev/null & done; fail=0; for j in $(jobs -p); do wait "$j" || fail=1; done; exit $fail', "_", ...drvs], { env: devNixEnv(env) }), "concurrent nix-store"));
+            // Each one is the layers' build command itself (lib/commands/layer.ts BUILD_SCRIPT).
+            const [t] = timed(() => must(sh("bash", ["-c", 'for d in "$@"; do LAYERSTACK_DRV_PATH=$d sh -c "$BUILD_SCRIPT" >/dev/null & done; fail=0; for j in $(jobs -p); do wait "$j" || fail=1; done; exit $fail', "_", ...drvs], { env: { ...devNixEnv(env), BUILD_SCRIPT } }), "concurrent nix-store"));
             perLayer.push(t);
         },
         script: () => {
@@ -657,15 +658,18 @@ function fresh(): void {
     const flake = `path:${p.flakeDir}`;
     const nixConfig = `${DEV_NIX_CONFIG.trim()}\n${substituterConfig(cache.url, [publicKey])}`;
     const env = { ...p.env, PATH: withoutShims(p) };
-    const nixEnv = { ...devNixEnv(env), NIX_CONFIG: nixConfig };
+    const nixEnv = devNixEnv({ ...env, NIX_CONFIG: substituterConfig(cache.url, [publicKey]) });
     const rootEnv = { ...nixEnv, NIX_REMOTE: "local" };
     const installables = (ids: string[]) => ids.map((id) => `${flake}#packages.${SYSTEM}.${catalog.find((l) => l.id === id)!.attr}`);
     // The derivations of the published stack, whose requisites (and their outputs) each repetition deletes.
     const published = Object.values<any>(p.outputs().layers).map((l) => l.drvPath as string);
     const emptyStore = () => {
         const drvs = [...published, ...[...evaluateAttrs(flake, SYSTEM, catalog.map((l) => l.attr), DEV_NIX_CONFIG).values()].map((e) => (e as Evaluated).drvPath)];
-        const paths = must(sh("nix-store", ["--query", "--requisites", "--include-outputs", ...new Set(drvs)], { env: rootEnv }), "requisites").stdout.trim().split("\n").filter(Boolean);
+        // (A derivation an earlier repetition deleted is gone already.)
+        const requisites = must(sh("nix-store", ["--query", "--requisites", "--include-outputs", ...new Set(drvs.filter((d) => fs.existsSync(d)))], { env: rootEnv }), "requisites").stdout.trim().split("\n").filter(Boolean);
+        // With every path that refers to them (Nix deletes no path another valid path refers to),
         // --ignore-liveness as root on the store itself, as test/e2e/why.test.ts does (the daemon refuses it to a client).
+        const paths = must(sh("nix-store", ["--query", "--referrers-closure", ...requisites], { env: rootEnv }), "referrers").stdout.trim().split("\n").filter(Boolean);
         must(sh("nix-store", ["--delete", "--ignore-liveness", ...paths], { env: rootEnv }), "empty the store");
         for (const home of new Set([os.homedir(), "/root"])) fs.rmSync(path.join(home, ".cache/nix"), { recursive: true, force: true });
         return paths.length;
