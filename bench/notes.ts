@@ -111,4 +111,9 @@ export const NOTES: string[] = [
     "  *script*: one `nix build` of the 8 changed layers' installables (evaluation, substitution, builds), then for each",
     "  in order PUSH_SCRIPT (to the same repositories) and NIX_COPY_PUSH_SCRIPT (to the cache), the very commands the up",
     "  runs. Fetched bytes: the NAR files the cache served (GET /nar/\u2026 200) during the timed run.",
+    "- **12. Signing** (BENCH_ONLY=sign, issue 23): the catalog stack (12 layers, `runChecks=false`) with a fresh cosign key",
+    "  pair, cold up first. Each repetition deletes every layer's `.sig` (so every `<id>-sign` runs: `cosign sign`, two",
+    "  `cosign attest`, three verifies) and times that up, then a no-op up; (re-signing up \u2212 no-op up) \u00f7 12 is the time per",
+    "  layer. 12b: OWN_STORE_PATHS_SCRIPT, the SBOM's read of a layer's own blob back from the registry (once per new digest),",
+    "  run alone per layer. 12c: every layer's `.sig` and `.att` images as the registry stores them (manifest, config, layers).",
 ];
