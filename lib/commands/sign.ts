@@ -117,7 +117,8 @@ fi`;
  * distribution API's blob GET) through its decompressor into `tar -t`, never written to disk,
  * so it works for every image kind, copyTo included, and wherever the layer was built. A path
  * counts when the tar has an entry `nix/store/<32 characters>-<name>` or below it (with or
- * without a leading `./` or `/`). Inputs: LAYERSTACK_IMAGE_REF (`<registry>/<path>@sha256:...`),
+ * without a leading `./` or `/`). A path the store lacks is substituted first (the stack's
+ * substituters; a private cache's netrc is not given to this step). Inputs: LAYERSTACK_IMAGE_REF (`<registry>/<path>@sha256:...`),
  * LAYERSTACK_REPOSITORY_PATH, the registry (registryEnv), LAYERSTACK_LAYER, the stack's Nix
  * settings (WITH_NIX_CONFIG).
  */
@@ -145,6 +146,14 @@ echo "$blob"
 cat "$tmp/paths"
 echo --
 if [ -s "$tmp/paths" ]; then
+  # Paths of the blob this store lacks (an image substituted from a binary cache: its contents were
+  # never fetched here) are substituted now, with the stack's Nix settings, so Nix knows their NAR hashes.
+  xargs nix-store --check-validity --print-invalid < "$tmp/paths" > "$tmp/missing"
+  if [ -s "$tmp/missing" ] && ! xargs nix-store --realise < "$tmp/missing" > /dev/null 2> "$tmp/realise.err"; then
+    echo "layer $LAYERSTACK_LAYER: its own blob holds store paths this machine's Nix neither has nor can substitute, so its SBOM cannot give their NAR hashes:" >&2
+    tail -n 5 "$tmp/realise.err" >&2
+    exit 1
+  fi
   # One call for all of the blob's paths (xargs runs it once below ARG_MAX).
   xargs nix --extra-experimental-features nix-command path-info --json < "$tmp/paths"
 else
