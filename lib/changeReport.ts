@@ -48,11 +48,35 @@ export interface LastUpdate {
 /** The engine's builtin invoke that reads a stack's outputs (see the header). */
 export const READ_STACK_OUTPUTS = "pulumi:pulumi:readStackOutputs";
 
-/** The stack's own last outputs (the engine's readStackOutputs of this stack). */
+/** How often a read of the last outputs that met the backend's own write is tried, in all. */
+export const READ_TRIES = 10;
+
+/** `read()`, tried again (up to READ_TRIES in all, 50 ms more apart each time) while it fails with "failed to load checkpoint". */
+export async function readCheckpointAgain<T>(read: () => Promise<T>, pause = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+        try {
+            return await read();
+        } catch (e) {
+            if (attempt >= READ_TRIES || !/failed to load checkpoint/.test(String((e as Error)?.message ?? e))) throw e;
+            await pause(50 * attempt);
+        }
+    }
+}
+
+/**
+ * The stack's own last outputs (the engine's readStackOutputs of this stack).
+ *
+ * With a file (or other DIY) backend, an `up` writes the stack's checkpoint while it runs (pulumi
+ * pkg/backend/diy/state.go saveCheckpoint, a step at a time, the stack's and the first provider's
+ * at the program's start), and the invoke reads that same checkpoint (builtins.go
+ * readStackReference -> GetStackOutputs). Where the two meet, the read fails with "failed to load
+ * checkpoint: EOF" (seen here in test/e2e/kinds.test.ts); it is tried again, a few times, shortly
+ * after. Any other error, or the same one every time, fails as before.
+ */
 export function lastUpdate(parent: pulumi.Resource): pulumi.Output<LastUpdate> {
     const self = `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`;
-    const read = pulumi.runtime.invoke(READ_STACK_OUTPUTS, { name: self }, { parent }) as Promise<{ outputs?: Record<string, any> }>;
-    return pulumi.output(read.then((r) => {
+    const once = () => pulumi.runtime.invoke(READ_STACK_OUTPUTS, { name: self }, { parent }) as Promise<{ outputs?: Record<string, any> }>;
+    return pulumi.output(readCheckpointAgain(once).then((r) => {
         const o = r.outputs ?? {};
         return { contents: o[CONTENTS_OUTPUT], layers: o[LAYERS_OUTPUT], forecast: o[FORECAST_OUTPUT], changes: o[CHANGES_OUTPUT] };
     }));

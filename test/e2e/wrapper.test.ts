@@ -50,9 +50,10 @@ test("the dev stack gets the dev toolchain, its backend and passphrase; a test s
 });
 
 test("sourcing scripts/env.sh sets nothing a stack would inherit, and puts no plugin on PATH", () => {
-    const r = spawnSync("bash", ["-c", `source ${path.join(REPO, "scripts/env.sh")} && env && ls "$LAYERSTACK_BIN"`], { env: env(), encoding: "utf8" });
+    const r = spawnSync("bash", ["-c", `source ${path.join(REPO, "scripts/env.sh")} && env && echo "-- bin:" && ls "$LAYERSTACK_BIN"`], { env: env(), encoding: "utf8" });
     expect(r.status).toBe(0);
     expect(r.stdout).not.toMatch(/^(PULUMI_[A-Z_]+|NIX_CONFIG)=/m);
-    const bin = r.stdout.trim().split("\n").slice(-2);
-    expect(bin).toEqual(["actionlint", "pulumi"]);
+    // The dev bin dir: the pulumi wrapper and the dev tools (actionlint, the pinned cosign), no plugin.
+    const bin = r.stdout.split("-- bin:\n")[1].trim().split("\n");
+    expect(bin).toEqual(["actionlint", "cosign", "pulumi"]);
 });
