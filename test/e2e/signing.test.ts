@@ -59,7 +59,10 @@ function predicate(ref: string, type: "cyclonedx" | "slsaprovenance1"): any {
 function blobStorePaths(imageRef: string): string[] {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "layerstack-blob-"));
     try {
-        execFileSync("skopeo", ["copy", "--quiet", "--src-tls-verify=false", "--src-creds", `${USER}:${REGISTRY_PASSWORD}`, `docker://${imageRef}`, `oci:${dir}/img`], { stdio: "pipe" });
+        // The credentials in a private auth file (containers-auth.json), never in skopeo's argv.
+        const auth = path.join(dir, "auth.json");
+        fs.writeFileSync(auth, JSON.stringify({ auths: { [registry.address]: { auth: Buffer.from(`${USER}:${REGISTRY_PASSWORD}`).toString("base64") } } }), { mode: 0o600 });
+        execFileSync("skopeo", ["copy", "--quiet", "--src-tls-verify=false", "--src-authfile", auth, `docker://${imageRef}`, `oci:${dir}/img`], { stdio: "pipe" });
         const index = JSON.parse(fs.readFileSync(`${dir}/img/index.json`, "utf8"));
         const blob = (d: string) => `${dir}/img/blobs/sha256/${d.replace("sha256:", "")}`;
         const manifest = JSON.parse(fs.readFileSync(blob(index.manifests[0].digest), "utf8"));
