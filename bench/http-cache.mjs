@@ -26,16 +26,22 @@ if (!fs.existsSync(cacheInfo)) fs.writeFileSync(cacheInfo, "StoreDir: /nix/store
 
 const log = (method, p, status, bytes) => fs.appendFileSync(logPath, `${method} ${p} ${status} ${bytes}\n`);
 
+let uploads = 0;
 const server = http.createServer((req, res) => {
     const p = decodeURIComponent(new URL(req.url, "http://cache").pathname);
     const file = path.join(dir, path.normalize(p).replace(/^(\.\.[/\\])+/, ""));
     if (!file.startsWith(path.resolve(dir) + path.sep)) { res.writeHead(400).end(); log(req.method, p, 400, 0); return; }
     if (req.method === "PUT") {
         fs.mkdirSync(path.dirname(file), { recursive: true });
-        const tmp = `${file}.tmp.${process.pid}`;
+        // A temporary name of its own per request: two layers' `nix copy` may upload the same
+        // path at once (a shared closure), and the last complete upload wins, as on S3.
+        const tmp = `${file}.tmp.${process.pid}.${++uploads}`;
         const out = fs.createWriteStream(tmp);
         req.pipe(out);
-        out.on("finish", () => { fs.renameSync(tmp, file); res.writeHead(201).end(); log("PUT", p, 201, 0); });
+        out.on("finish", () => {
+            try { fs.renameSync(tmp, file); } catch { res.writeHead(500).end(); log("PUT", p, 500, 0); return; }
+            res.writeHead(201).end(); log("PUT", p, 201, 0);
+        });
         out.on("error", () => { res.writeHead(500).end(); log("PUT", p, 500, 0); });
         return;
     }

@@ -47,6 +47,15 @@ function sh(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: 
     return { code: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? String(r.error ?? "") };
 }
 
+/**
+ * Extra arguments for a timed `pulumi up`, to see where its time goes (never set in a results
+ * run): BENCH_UP_ARGS, split on spaces, with `{k}` replaced by the repetition's number, e.g.
+ * BENCH_UP_ARGS="--otel-traces file:///tmp/trace-{k}.json".
+ */
+const diagnosticArgs = (k: number): string[] => (process.env.BENCH_UP_ARGS ?? "").split(" ").filter(Boolean).map((a) => a.replace("{k}", String(k)));
+/** The CLI's --event-log needs PULUMI_DEBUG_COMMANDS (pkg/cmd/pulumi: a debug command's flag). */
+const diagnosticEnv: NodeJS.ProcessEnv = process.env.BENCH_UP_ARGS ? { PULUMI_DEBUG_COMMANDS: "true" } : {};
+
 /** Runs the contenders `reps` times, rotating their order each repetition; returns each one's times. */
 function alternate(n: number, contenders: Record<string, () => void>): Record<string, number[]> {
     const names = Object.keys(contenders);
@@ -605,14 +614,22 @@ function httpCache(dir: string, port: number): { url: string; log: string; stop:
 }
 
 /** Bytes of NAR files fetched (GET nar/… 200) in the cache's access log since line `from`, and which .narinfo paths were read. */
-function cacheFetches(log: string, from: number): { bytes: number; nars: number; lines: number } {
+function cacheFetches(log: string, from: number, cacheDir?: string): { bytes: number; nars: number; lines: number; names: string[] } {
     const lines = fs.existsSync(log) ? fs.readFileSync(log, "utf8").split("\n").filter(Boolean) : [];
+    // The store path each NAR file is of, from the cache's .narinfo files (URL: and StorePath: lines).
+    const narPath = new Map<string, string>();
+    for (const f of cacheDir && fs.existsSync(cacheDir) ? fs.readdirSync(cacheDir).filter((n) => n.endsWith(".narinfo")) : []) {
+        const info = fs.readFileSync(path.join(cacheDir!, f), "utf8");
+        const url = /^URL: (.*)$/m.exec(info)?.[1], sp = /^StorePath: (.*)$/m.exec(info)?.[1];
+        if (url && sp) narPath.set(`/${url}`, sp.replace(/^\/nix\/store\/[a-z0-9]{32}-/, ""));
+    }
     let bytes = 0, nars = 0;
+    const names: string[] = [];
     for (const l of lines.slice(from)) {
         const [method, p, status, size] = l.split(" ");
-        if (method === "GET" && status === "200" && p.startsWith("/nar/")) { bytes += Number(size); nars++; }
+        if (method === "GET" && status === "200" && p.startsWith("/nar/")) { bytes += Number(size); nars++; names.push(`${narPath.get(p) ?? p} (${size} B)`); }
     }
-    return { bytes, nars, lines: lines.length };
+    return { bytes, nars, lines: lines.length, names };
 }
 
 /**
@@ -690,8 +707,9 @@ function fresh(): void {
             const deleted = emptyStore();
             const need = dryFetch();
             const from = cacheFetches(cache.log, 0).lines;
-            const [dt] = timed(() => must(sh("pulumi", ["up", "--yes", "--stack", p.stack, "--non-interactive"], { cwd: p.dir, env }), "fresh: up"));
-            const got = cacheFetches(cache.log, from);
+            const [dt] = timed(() => must(sh("pulumi", ["up", "--yes", "--skip-preview", "--stack", p.stack, "--non-interactive", ...diagnosticArgs(k)], { cwd: p.dir, env: { ...env, ...diagnosticEnv } }), "fresh: up"));
+            const got = cacheFetches(cache.log, from, cacheDir);
+            log(`    up fetched: ${got.names.join(", ") || "nothing"}`);
             fetched.up.push({ bytes: got.bytes, nars: got.nars, need, deleted });
             upTimes.push(dt);
         },
@@ -712,7 +730,8 @@ function fresh(): void {
                         LAYERSTACK_LAYER: id, LAYERSTACK_CACHE_SIGNING_KEY: signingKey } }), `cache push ${id}`);
                 });
             });
-            const got = cacheFetches(cache.log, from);
+            const got = cacheFetches(cache.log, from, cacheDir);
+            log(`    script fetched: ${got.names.join(", ") || "nothing"}`);
             fetched.script.push({ bytes: got.bytes, nars: got.nars, need, deleted });
             scriptTimes.push(dt);
         },

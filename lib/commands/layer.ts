@@ -42,8 +42,29 @@ export { shellQuote } from "../shell";
  * "waiting for lock on", Worker::waitForAWhile; globals.hh pollInterval). Polling every second
  * takes up to 4 s less per shared derivation, and costs nothing while nothing waits. The daemon
  * takes the setting from any client, trusted or not (src/libstore/daemon.cc, since 2.18 at least).
+ *
+ * Substitution first, one layer's at a time. Every layer's build starts at once, and each needs
+ * most of its parents' closure (CUDA, Python): on an empty store (a hosted runner, a new GPU
+ * host) every build would fetch the same paths from the binary cache at the same time. Nix takes
+ * no lock before it downloads a path: PathSubstitutionGoal::tryToRun copies the NAR from the
+ * substituter in a thread, and LocalStore::addToStore takes the path's lock only to add it,
+ * reading and discarding the whole NAR when another process added it meanwhile ("In case we are
+ * not interested in reading the NAR: discard it"; NixOS/nix 2.26 src/libstore/build/
+ * substitution-goal.cc, src/libstore/local-store.cc). The bench saw the base layer fetched five
+ * times by one up (row 11). So the build asks Nix what it would fetch (`nix-store --realise
+ * --dry-run`: queryMissing, then printMissing's "will be fetched:" list, src/nix-store/
+ * nix-store.cc opRealise) and fetches that under a lock that the user's layer builds share
+ * (flock(1), util-linux), in one Nix process that substitutes in parallel itself; a build that
+ * waited finds those paths valid and fetches only the rest. Without flock (not Linux) each
+ * build fetches on its own, as before.
  */
 export const BUILD_SCRIPT = `set -eu
+if command -v flock >/dev/null 2>&1; then
+  fetch=$(nix-store --realise --dry-run "$LAYERSTACK_DRV_PATH" 2>&1 >/dev/null | awk '/ will be fetched/ { f = 1; next } /^[^ ]/ { f = 0 } f && substr($1, 1, 1) == "/" { print $1 }')
+  if [ -n "$fetch" ]; then
+    printf '%s\\n' "$fetch" | flock "\${TMPDIR:-/tmp}/layerstack-substitute-$(id -u).lock" xargs nix-store --realise --no-gc-warning >/dev/null
+  fi
+fi
 exec nix-store --realise --no-gc-warning --no-build-output --option build-poll-interval 1 "$LAYERSTACK_DRV_PATH"`;
 
 /**
