@@ -9,7 +9,6 @@ export = async () => {
     // The registry read-back's provider before anything else, so that the engine starts its process
     // while Nix evaluates (components/registryImage.ts RegistryReadBack says why).
     const readBack = stack.pipeline.checkRegistry === false ? undefined : new RegistryReadBack(STACK_COMPONENTS.readBack);
-    const readsBack = readBack ? { providers: [readBack] } : {};
 
     // Evaluation next: one `nix eval` of every layer, before any other resource is declared, so a flake
     // that does not evaluate leaves nothing behind (no cache, GitHub or runner resource), even with --skip-preview.
@@ -22,13 +21,13 @@ export = async () => {
     if (stack.github) new GithubActions(STACK_COMPONENTS.github, stack.github);
     const runner = stack.runner && new GpuRunner(runnerName(stack.pipeline.variant), stack.runner);
     const checkHost = stack.pipeline.checkHost && { ...stack.pipeline.checkHost, dependsOn: runner ? [runner.preflight] : [] };
-    const pipeline = new ImagePipeline(STACK_COMPONENTS.pipeline, { ...stack.pipeline, evaluated, cache, checkHost }, readsBack);
+    const pipeline = new ImagePipeline(STACK_COMPONENTS.pipeline, { ...stack.pipeline, evaluated, cache, checkHost, readBack });
 
     // Moving tags (`<variant>-latest`), only when the stack says so and never for a pull request.
     const layers = pipeline.layerComponents;
-    const promotion = stack.promotion && new TagPromotion(STACK_COMPONENTS.promotion, { ...stack.promotion, layers }, readsBack);
+    const promotion = stack.promotion && new TagPromotion(STACK_COMPONENTS.promotion, { ...stack.promotion, layers, readBack });
     // Old immutable tags are retired once each layer is published, checked and promoted; images deleted at destroy.
-    if (stack.retention) new ImageRetention(STACK_COMPONENTS.retention, { ...stack.retention, layers, promoted: promotion?.commands });
+    if (stack.retention) new ImageRetention(STACK_COMPONENTS.retention, { ...stack.retention, layers, promoted: promotion?.commands, readBack });
 
     // The outputs: `layers` always, the others only when the stack has them (an absent export would print
     // "Undefined value (...) will not show as a stack output" on every run).

@@ -86,6 +86,14 @@ export interface ImagePipelineArgs {
     readonly cache?: BinaryCache;
     /** Read every pushed tag back from the registry (NixImageLayerArgs.checkRegistry). @default true */
     readonly checkRegistry?: boolean;
+    /**
+     * The provider of the registry read-back (components/registryImage.ts RegistryReadBack), given
+     * to each RegistryImage alone. Not as a component's `providers`: the SDK registers a component
+     * only once every provider in its `providers` is registered (@pulumi/pulumi runtime/resource.ts
+     * prepareResource), i.e. once the engine has started the provider's process, so every child
+     * (the builds too) waited about 1.5 s for it. @default the engine's default provider
+     */
+    readonly readBack?: pulumi.ProviderResource;
     /** Nix remote builders for every layer's build (lib/builders.ts). @default none: this machine builds */
     readonly builders?: NixBuilders;
     /**
@@ -299,6 +307,7 @@ export class ImagePipeline extends pulumi.ComponentResource {
                 nixConfig,
                 netrc: args.cache?.netrc,
                 checkRegistry: args.checkRegistry,
+                readBack: args.readBack,
                 builders: args.builders,
                 ...(args.nixAccessTokens ? { nixAccessTokens: pulumi.secret(args.nixAccessTokens) } : {}),
                 // Only with limits to check: otherwise no build waits for anything.

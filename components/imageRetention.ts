@@ -182,6 +182,8 @@ export interface ImageRetentionArgs {
     readonly registryAuth?: RegistryAuth;
     /** GitHub's REST API, for ghcr.io. @default DEFAULT_GITHUB_API_URL ("https://api.github.com") */
     readonly githubApiUrl?: string;
+    /** The registry read-back's provider (ImagePipelineArgs.readBack): one `pulumi-nodejs` provider process serves the retention too. @default the default provider */
+    readonly readBack?: pulumi.ProviderResource;
 }
 
 /** One layer's retention, a dynamic resource (type `pulumi-nodejs:dynamic/layerstack:ImageRetention`). */
@@ -223,7 +225,7 @@ export class ImageRetention extends pulumi.ComponentResource {
                 protect,
                 ...(args.registryAuth ? { username: args.registryAuth.username, password: pulumi.secret(args.registryAuth.password) } : {}),
                 githubApiUrl: trimUrl(args.githubApiUrl ?? DEFAULT_GITHUB_API_URL),
-            }, { parent: this, dependsOn: [...layer.promotionGate, ...(promote ? [promote] : [])] }));
+            }, { parent: this, provider: args.readBack, dependsOn: [...layer.promotionGate, ...(promote ? [promote] : [])] }));
         }
         this.resources = resources;
         this.registerOutputs({});

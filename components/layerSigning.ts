@@ -31,6 +31,8 @@ export interface LayerSigningArgs {
     readonly parentImageRef?: pulumi.Output<string | undefined>;
     /** What signing waits for: the layer's push and its checks (NixImageLayer.gate). */
     readonly dependsOn: pulumi.Input<pulumi.Resource>[];
+    /** The registry read-back's provider (ImagePipelineArgs.readBack), for the signature's and attestations' RegistryImages and the provenance's SigningRecord: one `pulumi-nodejs` provider process serves them all. @default the default provider */
+    readonly readBack?: pulumi.ProviderResource;
 }
 
 /**
@@ -76,7 +78,7 @@ export class LayerSigning extends pulumi.ComponentResource {
         // What cosign attached, as the registry holds it (read back on every run).
         const attached = (kind: "sig" | "att") => new RegistryImage(childName(id, kind === "sig" ? "sig-in-registry" : "att-in-registry"), {
             registry: args.registry, repository: args.repositoryPath, tag: digest.apply((d) => attachmentTag(d, kind)), registryAuth: args.registryAuth,
-        }, { parent: this });
+        }, { parent: this, provider: args.readBack });
         this.signature = attached("sig");
         this.attestations = attached("att");
 
@@ -91,7 +93,7 @@ export class LayerSigning extends pulumi.ComponentResource {
             value: pulumi.all([args.parentImageRef, args.provenance.flakeMetadata]).apply(([parent, flakeMetadata]) => JSON.stringify(layerProvenance({
                 ...args.provenance, flakeMetadata, layer: id, ...(parent ? { parentImageRef: parent } : {}),
             }))),
-        }, { parent: this }).value;
+        }, { parent: this, provider: args.readBack }).value;
         const sign = childName(id, "sign");
         this.sign = new command.local.Command(sign, {
             create: scriptStub(sign),

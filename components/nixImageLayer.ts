@@ -99,6 +99,14 @@ export interface NixImageLayerArgs {
      * checks and before any moving tag moves (LayerSigning `<name>-signing`). @default not signed
      */
     readonly signing?: LayerSigningSpec;
+    /**
+     * The provider of the registry read-back (ImagePipelineArgs.readBack), given
+     * to each RegistryImage alone. Not as a component's `providers`: the SDK registers a component
+     * only once every provider in its `providers` is registered (@pulumi/pulumi runtime/resource.ts
+     * prepareResource), i.e. once the engine has started the provider's process, so every child
+     * (the builds too) waited about 1.5 s for it. @default the engine's default provider
+     */
+    readonly readBack?: pulumi.ProviderResource;
 }
 
 /** What a layer's signing needs from the pipeline: the key pair and what its provenance records beyond the layer. */
@@ -227,7 +235,7 @@ export class NixImageLayer extends pulumi.ComponentResource {
             repository: this.repositoryPath,
             tag: this.tag,
             registryAuth: args.registryAuth,
-        }, { parent: this });
+        }, { parent: this, provider: args.readBack });
         const push = childName(name, "push");
         this.push = new command.local.Command(push, {
             create: scriptStub(push),
@@ -273,7 +281,7 @@ export class NixImageLayer extends pulumi.ComponentResource {
             registryAuth: args.registryAuth, key: args.signing.key, nixConfig: args.nixConfig,
             provenance: { ...args.signing.provenance, attr: args.attr, drvPath: args.drvPath, outPath: args.outPath },
             parentImageRef: args.parent?.imageRef,
-            dependsOn: this.gate,
+            dependsOn: this.gate, readBack: args.readBack,
         }, { parent: this });
         this.promotionGate = [...this.gate, ...(this.signing?.gate ?? [])];
         this.registerOutputs({

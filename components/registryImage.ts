@@ -66,9 +66,8 @@ export class RegistryImage extends pulumi.CustomResource {
 
 /**
  * The provider of the stack's RegistryImages (`pulumi:providers:pulumi-nodejs`), for a program
- * to declare first, before its evaluation, and hand to the components whose children read the
- * registry back (`providers: [readBack]`: children find a provider of their package in their
- * parents').
+ * to declare first, before its evaluation, and hand to each RegistryImage as its `provider`
+ * (ImagePipelineArgs.readBack says why not to the components, as their `providers`).
  *
  * Why first: the engine starts a provider's process when the first resource of its package
  * registers, and holds every registration behind that start (pulumi pkg/resource/deploy

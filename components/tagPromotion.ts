@@ -21,6 +21,8 @@ export interface TagPromotionArgs {
      * @default process.env.GITHUB_EVENT_NAME
      */
     readonly eventName?: string;
+    /** The registry read-back's provider, for each moving tag's RegistryImage (ImagePipelineArgs.readBack). @default the default provider */
+    readonly readBack?: pulumi.ProviderResource;
 }
 
 /** The moving tag of a variant, with a layout's tag suffix (lib/layout.ts). */
@@ -61,7 +63,7 @@ export class TagPromotion extends pulumi.ComponentResource {
                 // when it is gone, the promote is replaced and moves it again (components/registryImage.ts).
                 const published = new RegistryImage(childName(id, "promote-in-registry"), {
                     registry: args.registry, repository: layer.repositoryPath, tag, registryAuth: args.registryAuth,
-                }, { parent: this });
+                }, { parent: this, provider: args.readBack });
                 const promote = childName(id, "promote");
                 commands.set(id, new command.local.Command(promote, {
                     create: scriptStub(promote),

@@ -85,6 +85,14 @@ describe("production jobs never use the offline dev toolchain", () => {
     });
 });
 
+test("the up job's up skips its own preview (the pull request's preview job showed the change), as pulumi/actions' up does", () => {
+    const { parse } = require("yaml") as typeof import("yaml");
+    const step = parse(fs.readFileSync(WORKFLOW, "utf8")).jobs.up.steps.find((s: any) => s.name === "Up");
+    const ups = (step.run as string).split("\n").filter((l) => /^\s*(PULUMI_DEBUG_COMMANDS=true )?pulumi up /.test(l));
+    expect(ups).toHaveLength(1);
+    expect(ups[0]).toMatch(/ pulumi up --yes --skip-preview --stack "\$STACK" --non-interactive --continue-on-error /);
+});
+
 describe("the up's job summary after a failed first up", () => {
     const { parse } = require("yaml") as typeof import("yaml");
     const up = parse(fs.readFileSync(WORKFLOW, "utf8")).jobs.up;
