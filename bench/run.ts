@@ -1025,9 +1025,10 @@ async function main(): Promise<void> {
         if (ONLY.includes("large")) await large();
         if (ONLY.includes("forecast")) forecastCost();
         if (ONLY.includes("why")) whyCost();
-        if (ONLY.includes("scale-drv")) scaleDrv();
         if (ONLY.includes("fresh")) fresh();
         if (ONLY.includes("sign")) signCost();
+        // Last: the 10,000-derivation size alone takes about 20 minutes here.
+        if (ONLY.includes("scale-drv")) scaleDrv();
     } finally {
         for (const c of cleanup.reverse()) { try { c(); } catch { /* best effort */ } }
     }
