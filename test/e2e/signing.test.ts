@@ -41,6 +41,13 @@ project.env.TMPDIR = TMPDIR;
 // The test's own cosign: the registry's credentials in a Docker config of its own (outside the
 // project's directories, which the scans read).
 const cosignEnv: NodeJS.ProcessEnv = { ...process.env, DOCKER_CONFIG: path.join(authDir, "docker") };
+/**
+ * The test's own registry credentials, never in argv (every process can read it): one private
+ * auth file, which cosign reads through DOCKER_CONFIG and skopeo through --authfile (its
+ * containers-auth.json takes the same "auths" form), and a curl config file (`curl -K`).
+ */
+const AUTH_FILE = path.join(authDir, "docker", "config.json");
+const CURL_AUTH = path.join(authDir, "curl-auth");
 function cosign(args: string[]) {
     return spawnSync("cosign", [...args, "--allow-http-registry"], { encoding: "utf8", env: cosignEnv, maxBuffer: 256 * 1024 * 1024 });
 }
@@ -59,10 +66,7 @@ function predicate(ref: string, type: "cyclonedx" | "slsaprovenance1"): any {
 function blobStorePaths(imageRef: string): string[] {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "layerstack-blob-"));
     try {
-        // The credentials in a private auth file (containers-auth.json), never in skopeo's argv.
-        const auth = path.join(dir, "auth.json");
-        fs.writeFileSync(auth, JSON.stringify({ auths: { [registry.address]: { auth: Buffer.from(`${USER}:${REGISTRY_PASSWORD}`).toString("base64") } } }), { mode: 0o600 });
-        execFileSync("skopeo", ["copy", "--quiet", "--src-tls-verify=false", "--src-authfile", auth, `docker://${imageRef}`, `oci:${dir}/img`], { stdio: "pipe" });
+        execFileSync("skopeo", ["copy", "--quiet", "--src-tls-verify=false", "--src-authfile", AUTH_FILE, `docker://${imageRef}`, `oci:${dir}/img`], { stdio: "pipe" });
         const index = JSON.parse(fs.readFileSync(`${dir}/img/index.json`, "utf8"));
         const blob = (d: string) => `${dir}/img/blobs/sha256/${d.replace("sha256:", "")}`;
         const manifest = JSON.parse(fs.readFileSync(blob(index.manifests[0].digest), "utf8"));
@@ -75,7 +79,7 @@ function blobStorePaths(imageRef: string): string[] {
 }
 /** The registry's manifest DELETE of `<repo>:<tag>` (by its digest), with the test's credentials. */
 function deleteTag(repo: string, tag: string): void {
-    const auth = ["-u", `${USER}:${REGISTRY_PASSWORD}`];
+    const auth = ["-K", CURL_AUTH];
     const digest = execFileSync("curl", ["-sSfI", ...auth, "-H", "Accept: application/vnd.oci.image.manifest.v1+json", `http://${registry.address}/v2/${repo}/manifests/${tag}`], { encoding: "utf8" })
         .split("\r\n").find((h) => /^docker-content-digest:/i.test(h))!.split(":").slice(1).join(":").trim();
     execFileSync("curl", ["-sSf", "-X", "DELETE", ...auth, `http://${registry.address}/v2/${repo}/manifests/${digest}`]);
@@ -118,7 +122,8 @@ beforeAll(() => {
     keyNeedles = privateKey.split("\n").filter((l) => l.length >= 40 && !l.startsWith("-----"));
     fs.writeFileSync(registry["auth"]!, execFileSync("htpasswd", ["-iBn", USER], { input: REGISTRY_PASSWORD, encoding: "utf8" }));
     fs.mkdirSync(path.join(authDir, "docker"));
-    fs.writeFileSync(path.join(authDir, "docker", "config.json"), JSON.stringify({ auths: { [registry.address]: { auth: Buffer.from(`${USER}:${REGISTRY_PASSWORD}`).toString("base64") } } }));
+    fs.writeFileSync(AUTH_FILE, JSON.stringify({ auths: { [registry.address]: { auth: Buffer.from(`${USER}:${REGISTRY_PASSWORD}`).toString("base64") } } }), { mode: 0o600 });
+    fs.writeFileSync(CURL_AUTH, `user = "${USER}:${REGISTRY_PASSWORD}"\n`, { mode: 0o600 });
     registry.start();
     project.initFor(registry, {
         "layerstack:layers": LAYERS,
@@ -256,7 +261,7 @@ test("a failed signature (a wrong key password) stops the moving tag, names the 
         expect(text).toContain("decryption failed");
         // No moving tag moved: nobin's new digest was pushed, but its moving tag still points at the signed one.
         expect(text).not.toMatch(/-promote (created|updated)/);
-        const latest = JSON.parse(execFileSync("skopeo", ["inspect", "--tls-verify=false", "--creds", `${USER}:${REGISTRY_PASSWORD}`, `docker://${registry.address}/${REPO_PATH}/nobin:${STACK}-latest`], { encoding: "utf8" }));
+        const latest = JSON.parse(execFileSync("skopeo", ["inspect", "--tls-verify=false", "--authfile", AUTH_FILE, `docker://${registry.address}/${REPO_PATH}/nobin:${STACK}-latest`], { encoding: "utf8" }));
         expect(latest.Digest).toBe(before.latestTags.nobin.digest);
     } finally {
         must(project.pulumi(["config", "set", "--secret", "layerstack:signingKeyPassword"], { input: KEY_PASSWORD }), "config set --secret");
@@ -286,9 +291,9 @@ test("an unsigned manifest pushed over a layer's tag fails npm run verify, namin
     const victim = layers["layer02-python-tools"];
     // Another manifest over its tag: the root layer's image, signed in its own repository only, so
     // in this one no signature names its digest (cosign looks for <repository>:sha256-<hex>.sig).
-    const creds = ["--src-creds", `${USER}:${REGISTRY_PASSWORD}`, "--dest-creds", `${USER}:${REGISTRY_PASSWORD}`, "--src-tls-verify=false", "--dest-tls-verify=false"];
+    const creds = ["--src-authfile", AUTH_FILE, "--dest-authfile", AUTH_FILE, "--src-tls-verify=false", "--dest-tls-verify=false"];
     execFileSync("skopeo", ["copy", "--quiet", ...creds, `docker://${layers["layer01-base-cuda"].imageRef}`, `docker://${victim.repository}:${victim.tag}`], { stdio: "pipe" });
-    const now = JSON.parse(execFileSync("skopeo", ["inspect", "--tls-verify=false", "--creds", `${USER}:${REGISTRY_PASSWORD}`, `docker://${victim.repository}:${victim.tag}`], { encoding: "utf8" })).Digest;
+    const now = JSON.parse(execFileSync("skopeo", ["inspect", "--tls-verify=false", "--authfile", AUTH_FILE, `docker://${victim.repository}:${victim.tag}`], { encoding: "utf8" })).Digest;
     expect(now).not.toBe(victim.digest);
     expect(cosign(verifyArgs("verify", `${victim.repository}@${now}`)).status).not.toBe(0);
     const r = verify();
