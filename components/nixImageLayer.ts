@@ -99,13 +99,7 @@ export interface NixImageLayerArgs {
      * checks and before any moving tag moves (LayerSigning `<name>-signing`). @default not signed
      */
     readonly signing?: LayerSigningSpec;
-    /**
-     * The provider of the registry read-back (ImagePipelineArgs.readBack), given
-     * to each RegistryImage alone. Not as a component's `providers`: the SDK registers a component
-     * only once every provider in its `providers` is registered (@pulumi/pulumi runtime/resource.ts
-     * prepareResource), i.e. once the engine has started the provider's process, so every child
-     * (the builds too) waited about 1.5 s for it. @default the engine's default provider
-     */
+    /** The registry read-back's provider, for the layer's RegistryImages and signing (ImagePipelineArgs.readBack says why not as `providers`). @default the default provider */
     readonly readBack?: pulumi.ProviderResource;
 }
 
