@@ -102,10 +102,19 @@ function salt(p: TestProject, s: string, original: any): void {
     setLayersJson(p, (spec) => { for (const l of spec.layers) l.content = `${original.layers.find((o: any) => o.attr === l.attr).content} [${s}]`; });
 }
 
-/** A tiny TypeScript Pulumi program with no resources, sharing the repo's node_modules and the same engine. */
+/**
+ * A tiny TypeScript Pulumi program with no resources, sharing the repo's node_modules and the
+ * same engine. It loads its TypeScript exactly as the project's program does (the repo's
+ * Pulumi.yaml runtime block, lib/register.js), so the rows' baseline pays the same loader and
+ * the ratio counts only what the program itself adds.
+ */
 function emptyProject(like: TestProject): { pulumi: (args: string[]) => Run; dispose: () => void } {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "layerstack-bench-empty-"));
-    fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: bench-empty\nruntime:\n  name: nodejs\n  options:\n    typescript: true\nmain: index.ts\n");
+    const runtime = /^runtime:\n(?:[ \t].*\n|\s*#.*\n)+/m.exec(fs.readFileSync(path.join(REPO, "Pulumi.yaml"), "utf8"));
+    if (!runtime || !runtime[0].includes("register.js")) throw new Error("bench: Pulumi.yaml's runtime block no longer loads lib/register.js; update emptyProject");
+    fs.writeFileSync(path.join(dir, "Pulumi.yaml"), `name: bench-empty\n${runtime[0]}main: index.ts\n`);
+    fs.mkdirSync(path.join(dir, "lib"));
+    fs.copyFileSync(path.join(REPO, "lib/register.js"), path.join(dir, "lib/register.js"));
     fs.writeFileSync(path.join(dir, "index.ts"), "export const empty = true;\n");
     fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "bench-empty", version: "0.0.0", dependencies: { "@pulumi/pulumi": "3.248.0" } }));
     fs.copyFileSync(path.join(REPO, "tsconfig.json"), path.join(dir, "tsconfig.json"));

@@ -65,9 +65,9 @@ const MODULES = ["./reference", "./registry", "./registryCheck"];
 
 /**
  * A module's JavaScript: the file itself when the program runs compiled (dist/), or the
- * TypeScript source transpiled alone when it runs under ts-node (as `pulumi preview` runs a
- * TypeScript program). It is transpiled with SWC, as ts-node transpiles the program itself
- * (tsconfig.pulumi.json, "swc": true): TypeScript's transpileModule took about 0.25 s of every
+ * TypeScript source transpiled alone when it runs from source (as `pulumi preview` runs the
+ * program, through lib/register.js, or under ts-node). It is transpiled with SWC, as
+ * lib/register.js transpiles the program itself: TypeScript's transpileModule took about 0.25 s of every
  * preview here (a CPU profile of the program), SWC a few milliseconds. TypeScript's is the
  * fallback where @swc/core has no binary for the platform.
  */

@@ -35,7 +35,7 @@ export interface Run {
 }
 
 /** Files and folders that make up the Pulumi project (copied into each test's own directory). */
-export const PROJECT_FILES = ["Pulumi.yaml", "index.ts", "layerstack.ts", "package.json", "tsconfig.json", "tsconfig.pulumi.json", "settings", "lib", "components", "layers"];
+export const PROJECT_FILES = ["Pulumi.yaml", "index.ts", "layerstack.ts", "package.json", "tsconfig.json", "settings", "lib", "components", "layers"];
 
 /**
  * A throwaway copy of the project with its own file backend, stack, fixture flake and
