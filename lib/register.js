@@ -14,8 +14,11 @@
 // transpile-only mode (tsconfig.pulumi.json's noCheck).
 //
 // The options are those ts-node's own SWC transpiler derives from tsconfig.json (target
-// ES2022, CommonJS with esModuleInterop, class names kept, define semantics for class fields:
-// ts-node dist/transpilers/swc.js `createSwcOptions`). The source map is inlined, so
+// ES2022, CommonJS with esModuleInterop, class names kept, tsconfig's useDefineForClassFields:
+// ts-node dist/transpilers/swc.js `createSwcOptions`). useDefineForClassFields is false, as in
+// tsconfig.json: a resource class's declared outputs (`readonly value!: Output<string>`) must not
+// become field definitions, which would reset to undefined, after super() returns, the outputs
+// that @pulumi/pulumi's CustomResource constructor has just set (lib/register.test.ts). The source map is inlined, so
 // `NODE_OPTIONS=--enable-source-maps` maps a stack trace back to the .ts lines when one is
 // wanted; without that flag Node ignores it and maps nothing.
 "use strict";
@@ -31,7 +34,7 @@ const OPTIONS = {
         parser: { syntax: "typescript", tsx: false },
         target: "es2022",
         keepClassNames: true,
-        transform: { useDefineForClassFields: true },
+        transform: { useDefineForClassFields: false },
     },
     module: { type: "commonjs", noInterop: false, strictMode: true },
 };
