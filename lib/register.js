@@ -10,17 +10,16 @@
 //    @pulumi/pulumi captures for each resource it registers (resource.js `Resource.callsites`,
 //    with `Error.stackTraceLimit = Infinity`): about 0.75 s for the 162 resources of a signed
 //    stack.
-// Types are checked once, by `npm test` (tsc -p tsconfig.json), as they were with ts-node's
-// transpile-only mode (tsconfig.pulumi.json's noCheck).
+// Nothing here checks types: `npm test` does, once (tsc -p tsconfig.json).
 //
 // The options are those ts-node's own SWC transpiler derives from tsconfig.json (target
 // ES2022, CommonJS with esModuleInterop, class names kept, tsconfig's useDefineForClassFields:
 // ts-node dist/transpilers/swc.js `createSwcOptions`). useDefineForClassFields is false, as in
-// tsconfig.json: a resource class's declared outputs (`readonly value!: Output<string>`) must not
-// become field definitions, which would reset to undefined, after super() returns, the outputs
-// that @pulumi/pulumi's CustomResource constructor has just set (lib/register.test.ts). The source map is inlined, so
-// `NODE_OPTIONS=--enable-source-maps` maps a stack trace back to the .ts lines when one is
-// wanted; without that flag Node ignores it and maps nothing.
+// tsconfig.json: a resource class's declared outputs (`readonly value!: Output<string>`) must
+// not become field definitions, which would reset to undefined, after super() returns, the
+// outputs that @pulumi/pulumi's CustomResource constructor has just set (lib/register.test.ts).
+// The source map is inlined, so `NODE_OPTIONS=--enable-source-maps` maps a stack trace back to
+// the .ts lines when one is wanted; without that flag Node ignores it and maps nothing.
 "use strict";
 const fs = require("fs");
 const Module = require("module");
